@@ -124,6 +124,20 @@ impl LevelCosts {
         (r, self.tokens[r.index()])
     }
 
+    /// One step of degradation from `level`: the next lower level on the path, or `None` when
+    /// `level` is already the minimum fidelity (or below it). Degradation never crosses the
+    /// minimum: a page leaves the prompt only by eviction to `none`, which is the selector's
+    /// decision, not a representation.
+    #[must_use]
+    pub fn degrade(&self, level: Repr) -> Option<Repr> {
+        if level <= self.min_fidelity {
+            return None;
+        }
+        self.path
+            .step_down(level)
+            .filter(|&lower| lower >= self.min_fidelity)
+    }
+
     /// `(level, cost)` for every level on the path, ascending.
     pub fn iter(&self) -> impl Iterator<Item = (Repr, TokenCount)> + '_ {
         self.path.ascending().map(|r| (r, self.tokens[r.index()]))

@@ -1,9 +1,10 @@
 //! What the observer and the writeback journal speak about: faults, recall outcomes, boundaries.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ParseCodeError;
@@ -16,7 +17,7 @@ macro_rules! coded_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub enum $name {
             $($(#[$vmeta])* $variant,)*
@@ -63,6 +64,16 @@ macro_rules! coded_enum {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.code())
+            }
+        }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                code_schema(&[$($code,)*])
             }
         }
     };
@@ -179,6 +190,21 @@ impl From<Boundary> for String {
     fn from(b: Boundary) -> String {
         b.code().to_owned()
     }
+}
+
+impl JsonSchema for Boundary {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Boundary")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        code_schema(&Boundary::ALL.map(Boundary::code))
+    }
+}
+
+/// A string schema that admits exactly `codes`.
+fn code_schema(codes: &[&str]) -> Schema {
+    json_schema!({ "type": "string", "enum": codes })
 }
 
 impl fmt::Display for Boundary {
