@@ -120,9 +120,7 @@ coded_enum!(
 );
 
 /// A lifecycle boundary: a point where context may be destroyed, and so a write barrier.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Boundary {
     /// The end of a turn.

@@ -16,7 +16,12 @@ use page_core::{
 pub(crate) fn spec(page_type: PageType, tokens: &[(Repr, u32)]) -> PageSpec {
     let reprs: BTreeMap<Repr, Representation> = tokens
         .iter()
-        .map(|&(r, n)| (r, Representation::new(format!("{r} text"), TokenCount::new(n))))
+        .map(|&(r, n)| {
+            (
+                r,
+                Representation::new(format!("{r} text"), TokenCount::new(n)),
+            )
+        })
         .collect();
     PageSpec::new(
         PageId::new("p1").unwrap(),

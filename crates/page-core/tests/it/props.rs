@@ -160,7 +160,10 @@ proptest! {
 fn insert_rejects_duplicates_and_keeps_order() {
     let mut table = SessionPageTable::new();
     let mk = |id: &str| {
-        let mut s: PageSpec = spec(PageType::Bootstrap, &[(Repr::Full, 9), (Repr::Structured, 3)]);
+        let mut s: PageSpec = spec(
+            PageType::Bootstrap,
+            &[(Repr::Full, 9), (Repr::Structured, 3)],
+        );
         s.id = PageId::new(id).unwrap();
         Page::from_spec(s, &TypeTable::default()).unwrap()
     };
@@ -172,7 +175,10 @@ fn insert_rejects_duplicates_and_keeps_order() {
     let order: Vec<&str> = table.iter().map(|p| p.id().as_str()).collect();
     assert_eq!(order, ["z", "a", "m"]);
     assert_eq!(
-        table.set_recency(&PageId::new("q").unwrap(), 1.0).unwrap_err().to_string(),
+        table
+            .set_recency(&PageId::new("q").unwrap(), 1.0)
+            .unwrap_err()
+            .to_string(),
         "page q is not in the page table"
     );
     table.set_recency(&PageId::new("a").unwrap(), 1.0).unwrap();

@@ -1,7 +1,7 @@
 //! Data-driven check of the per-type table (the paper's Table 1) and of configured overrides.
 
 use expect_test::{Expect, expect};
-use page_core::{PageType, Repr, TypeOverride, TypeTable, TypeTableConfig};
+use page_core::{PageType, Repr, TypeTable, TypeTableConfig};
 
 #[track_caller]
 fn check_table(table: &TypeTable, expect: Expect) {
@@ -25,12 +25,12 @@ fn defaults_are_table_1() {
     check_table(
         &TypeTable::default(),
         expect![[r#"
-            bootstrap_policy       min=structured path=full→structured                     pin=hard scope=project
-            constraint             min=structured path=full→structured                     pin=hard scope=session
-            plan                   min=pointer    path=full→structured→pointer             pin=none scope=session
-            preference             min=pointer    path=full→compressed→structured→pointer  pin=none scope=project
-            evidence               min=pointer    path=full→compressed→structured→pointer  pin=none scope=session
-            conversation_segment   min=pointer    path=full→compressed→structured→pointer  pin=none scope=session
+            bootstrap_policy       min=structured path=full→structured                        pin=hard scope=project
+            constraint             min=structured path=full→structured                        pin=hard scope=session
+            plan                   min=pointer    path=full→structured→pointer                pin=none scope=session
+            preference             min=pointer    path=full→compressed→structured→pointer     pin=none scope=project
+            evidence               min=pointer    path=full→compressed→structured→pointer     pin=none scope=session
+            conversation_segment   min=pointer    path=full→compressed→structured→pointer     pin=none scope=session
         "#]],
     );
 }
@@ -47,12 +47,12 @@ fn overrides_replace_only_named_fields() {
     check_table(
         &TypeTable::from_config(&config).unwrap(),
         expect![[r#"
-            bootstrap_policy       min=structured path=full→structured                     pin=hard scope=project
-            constraint             min=structured path=full→structured                     pin=hard scope=session
-            plan                   min=structured path=full→compressed→structured          pin=none scope=session
-            preference             min=pointer    path=full→compressed→structured→pointer  pin=none scope=project
-            evidence               min=structured path=full→compressed→structured→pointer  pin=soft scope=session
-            conversation_segment   min=pointer    path=full→compressed→structured→pointer  pin=none scope=session
+            bootstrap_policy       min=structured path=full→structured                        pin=hard scope=project
+            constraint             min=structured path=full→structured                        pin=hard scope=session
+            plan                   min=structured path=full→compressed→structured             pin=none scope=session
+            preference             min=pointer    path=full→compressed→structured→pointer     pin=none scope=project
+            evidence               min=structured path=full→compressed→structured→pointer     pin=soft scope=session
+            conversation_segment   min=pointer    path=full→compressed→structured→pointer     pin=none scope=session
         "#]],
     );
 }
@@ -69,7 +69,9 @@ fn check_override_error(json: &str, expect: Expect) {
 fn invalid_overrides_name_the_field() {
     check_override_error(
         r#"{"overrides": {"constraint": {"min_fidelity": "pointer"}}}"#,
-        expect![[r#"Err("min_fidelity pointer of constraint is not on its degradation path full→structured")"#]],
+        expect![[
+            r#"Err("min_fidelity pointer of constraint is not on its degradation path full→structured")"#
+        ]],
     );
     check_override_error(
         r#"{"overrides": {"plan": {"degradation_path": ["structured", "pointer"]}}}"#,
@@ -77,7 +79,9 @@ fn invalid_overrides_name_the_field() {
     );
     check_override_error(
         r#"{"overrides": {"plan": {"degradation_path": ["full", "pointer", "structured"]}}}"#,
-        expect![[r#"Err("invalid degradation_path for plan: levels must be strictly descending from full")"#]],
+        expect![[
+            r#"Err("invalid degradation_path for plan: levels must be strictly descending from full")"#
+        ]],
     );
     check_override_error(
         r#"{"overrides": {"plan": {"degradation_path": ["full", "none"]}}}"#,
@@ -85,11 +89,15 @@ fn invalid_overrides_name_the_field() {
     );
     check_override_error(
         r#"{"overrides": {"memo": {}}}"#,
-        expect![[r#"Err("unknown variant `memo`, expected one of `bootstrap_policy`, `constraint`, `plan`, `preference`, `evidence`, `conversation_segment` at line 1 column 20")"#]],
+        expect![[
+            r#"Err("unknown variant `memo`, expected one of `bootstrap_policy`, `constraint`, `plan`, `preference`, `evidence`, `conversation_segment` at line 1 column 21")"#
+        ]],
     );
     check_override_error(
         r#"{"overrides": {"plan": {"min_fidelty": "full"}}}"#,
-        expect![[r#"Err("unknown field `min_fidelty`, expected one of `min_fidelity`, `degradation_path`, `pin`, `scope` at line 1 column 37")"#]],
+        expect![[
+            r#"Err("unknown field `min_fidelty`, expected one of `min_fidelity`, `degradation_path`, `pin`, `scope` at line 1 column 37")"#
+        ]],
     );
 }
 

@@ -13,7 +13,10 @@ fn check(spec: PageSpec, expect: Expect) {
             "ok: {} min={} costs={:?}",
             p.page_type(),
             p.levels().min_fidelity(),
-            p.levels().iter().map(|(r, t)| (r.code(), t.get())).collect::<Vec<_>>()
+            p.levels()
+                .iter()
+                .map(|(r, t)| (r.code(), t.get()))
+                .collect::<Vec<_>>()
         ),
         Err(e) => format!("error: {e}"),
     };
@@ -26,25 +29,41 @@ use Repr::{Compressed, Full, None as NoRepr, Pointer, Structured};
 fn valid_pages_of_every_type() {
     check(
         spec(PageType::Bootstrap, &[(Full, 40), (Structured, 25)]),
-        expect![[r#"ok: bootstrap_policy min=structured costs=[("structured", 25), ("full", 40)]"#]],
+        expect![[
+            r#"ok: bootstrap_policy min=structured costs=[("structured", 25), ("full", 40)]"#
+        ]],
     );
     check(
-        spec(PageType::Plan, &[(Full, 30), (Structured, 12), (Pointer, 4)]),
-        expect![[r#"ok: plan min=pointer costs=[("pointer", 4), ("structured", 12), ("full", 30)]"#]],
+        spec(
+            PageType::Plan,
+            &[(Full, 30), (Structured, 12), (Pointer, 4)],
+        ),
+        expect![[
+            r#"ok: plan min=pointer costs=[("pointer", 4), ("structured", 12), ("full", 30)]"#
+        ]],
     );
     check(
         spec(
             PageType::Evidence,
-            &[(Full, 300), (Compressed, 90), (Structured, 40), (Pointer, 6)],
+            &[
+                (Full, 300),
+                (Compressed, 90),
+                (Structured, 40),
+                (Pointer, 6),
+            ],
         ),
-        expect![[r#"ok: evidence min=pointer costs=[("pointer", 6), ("structured", 40), ("compressed", 90), ("full", 300)]"#]],
+        expect![[
+            r#"ok: evidence min=pointer costs=[("pointer", 6), ("structured", 40), ("compressed", 90), ("full", 300)]"#
+        ]],
     );
     check(
         spec(
             PageType::Conversation,
             &[(Full, 5), (Compressed, 5), (Structured, 5), (Pointer, 5)],
         ),
-        expect![[r#"ok: conversation_segment min=pointer costs=[("pointer", 5), ("structured", 5), ("compressed", 5), ("full", 5)]"#]],
+        expect![[
+            r#"ok: conversation_segment min=pointer costs=[("pointer", 5), ("structured", 5), ("compressed", 5), ("full", 5)]"#
+        ]],
     );
 }
 
@@ -55,11 +74,18 @@ fn representation_off_the_path() {
             PageType::Constraint,
             &[(Full, 40), (Compressed, 30), (Structured, 25)],
         ),
-        expect!["error: representations.compressed given, but compressed is not on the degradation path full→structured"],
+        expect![
+            "error: representations.compressed given, but compressed is not on the degradation path full→structured"
+        ],
     );
     check(
-        spec(PageType::Plan, &[(NoRepr, 0), (Full, 30), (Structured, 12), (Pointer, 4)]),
-        expect!["error: representations.none given, but none is not on the degradation path full→structured→pointer"],
+        spec(
+            PageType::Plan,
+            &[(NoRepr, 0), (Full, 30), (Structured, 12), (Pointer, 4)],
+        ),
+        expect![
+            "error: representations.none given, but none is not on the degradation path full→structured→pointer"
+        ],
     );
 }
 
@@ -67,11 +93,18 @@ fn representation_off_the_path() {
 fn missing_representations() {
     check(
         spec(PageType::Constraint, &[(Full, 40)]),
-        expect!["error: representations.structured is missing (required by the degradation path full→structured)"],
+        expect![
+            "error: representations.structured is missing (required by the degradation path full→structured)"
+        ],
     );
     check(
-        spec(PageType::Evidence, &[(Full, 40), (Compressed, 20), (Structured, 10)]),
-        expect!["error: representations.pointer is missing (required by the degradation path full→compressed→structured→pointer)"],
+        spec(
+            PageType::Evidence,
+            &[(Full, 40), (Compressed, 20), (Structured, 10)],
+        ),
+        expect![
+            "error: representations.pointer is missing (required by the degradation path full→compressed→structured→pointer)"
+        ],
     );
 }
 
@@ -80,9 +113,16 @@ fn costs_must_not_decrease_toward_full() {
     check(
         spec(
             PageType::Evidence,
-            &[(Full, 300), (Compressed, 400), (Structured, 40), (Pointer, 6)],
+            &[
+                (Full, 300),
+                (Compressed, 400),
+                (Structured, 40),
+                (Pointer, 6),
+            ],
         ),
-        expect!["error: representations.compressed.tokens (400) exceeds representations.full.tokens (300): costs must not decrease toward full"],
+        expect![
+            "error: representations.compressed.tokens (400) exceeds representations.full.tokens (300): costs must not decrease toward full"
+        ],
     );
 }
 
@@ -92,7 +132,9 @@ fn min_fidelity_must_be_on_the_path() {
     s.min_fidelity = Some(Pointer);
     check(
         s,
-        expect!["error: min_fidelity pointer of bootstrap_policy is not on its degradation path full→structured"],
+        expect![
+            "error: min_fidelity pointer of bootstrap_policy is not on its degradation path full→structured"
+        ],
     );
 }
 
@@ -127,32 +169,38 @@ fn json_errors_name_the_field() {
         )
     };
     expect!["ok"].assert_eq(&show(&base("")));
-    expect!["representations.none given, but none is not on the degradation path full→structured at line 4 column 103"]
+    expect!["representations.none given, but none is not on the degradation path full→structured"]
         .assert_eq(&show(&base(r#"}, "none": {"content": "", "tokens": 0"#)));
-    expect!["representations.structured.digest does not match its content at line 4 column 180"].assert_eq(
-        &show(&base(
-            r#", "digest": "0000000000000000000000000000000000000000000000000000000000000000""#,
-        )),
-    );
-    expect!["invalid page_id: it is empty at line 4 column 103"]
+    expect!["representations.structured.digest does not match its content"].assert_eq(&show(
+        &base(r#", "digest": "0000000000000000000000000000000000000000000000000000000000000000""#),
+    ));
+    expect!["invalid page_id: it is empty at line 1 column 9"]
         .assert_eq(&show(&base("").replacen(r#""id": "p1""#, r#""id": """#, 1)));
 }
 
 #[test]
 fn tool_signatures_are_canonical() {
     use page_core::ToolSignature;
-    let a = ToolSignature::from_json_text("bash", r#"{"cmd": "ls -la", "cwd": "/repo", "opts": {"b": 1, "a": [2, {"y": 1, "x": 0}]}}"#).unwrap();
-    let b = ToolSignature::from_json_text("bash", r#"{"opts":{"a":[2,{"x":0,"y":1}],"b":1},"cwd":"/repo","cmd":"ls -la"}"#).unwrap();
+    let a = ToolSignature::from_json_text(
+        "bash",
+        r#"{"cmd": "ls -la", "cwd": "/repo", "opts": {"b": 1, "a": [2, {"y": 1, "x": 0}]}}"#,
+    )
+    .unwrap();
+    let b = ToolSignature::from_json_text(
+        "bash",
+        r#"{"opts":{"a":[2,{"x":0,"y":1}],"b":1},"cwd":"/repo","cmd":"ls -la"}"#,
+    )
+    .unwrap();
     assert_eq!(a, b);
     expect![[r#"bash({"cmd":"ls -la","cwd":"/repo","opts":{"a":[2,{"x":0,"y":1}],"b":1}})"#]]
         .assert_eq(a.as_str());
-    expect![[r#"Err(InvalidSignature("arguments of \"bash\" are not JSON: EOF while parsing an object at line 1 column 8"))"#]]
+    expect![[r#"Err(InvalidSignature("arguments of \"bash\" are not JSON: EOF while parsing a value at line 1 column 7"))"#]]
         .assert_eq(&format!("{:?}", ToolSignature::from_json_text("bash", r#"{"cmd":"#)));
     expect![[r#"Err(InvalidSignature("tool name \"\" must be non-empty, without '(' or control characters"))"#]]
         .assert_eq(&format!("{:?}", ToolSignature::from_json_text("", "{}")));
     let round: ToolSignature = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
     assert_eq!(round, a);
     let not_canonical = serde_json::from_str::<ToolSignature>(r#""bash({\"b\":1, \"a\":2})""#);
-    expect![[r#"Err(Error("\"bash({\\\"b\\\":1, \\\"a\\\":2})\" is not canonical (expected \"bash({\\\"a\\\":2,\\\"b\\\":1})\")", line: 1, column: 27))"#]]
+    expect![[r#"Err(Error("invalid tool signature: \"bash({\\\"b\\\":1, \\\"a\\\":2})\" is not canonical (expected \"bash({\\\"a\\\":2,\\\"b\\\":1})\")", line: 0, column: 0))"#]]
         .assert_eq(&format!("{not_canonical:?}"));
 }
