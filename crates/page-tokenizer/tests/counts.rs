@@ -1,5 +1,11 @@
 //! Known token counts for both encodings, and the properties counting must keep.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking on an unexpected error"
+)]
+
 use std::sync::LazyLock;
 
 use expect_test::expect;

@@ -1,5 +1,11 @@
 //! Integration tests of page-core: one binary, one module per feature.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking on an unexpected error"
+)]
+
 mod props;
 mod schema;
 mod tables;
