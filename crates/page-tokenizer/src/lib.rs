@@ -138,3 +138,8 @@ impl TokenCounter for BpeCounter {
         self.encoding.name()
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;
