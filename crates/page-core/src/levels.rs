@@ -16,6 +16,32 @@ use crate::tokens::TokenCount;
 ///
 /// `none` always costs zero. Both full pages and the cost-only pages of synthetic workloads
 /// carry a `LevelCosts`, so the selector never sees an unvalidated cost.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use page_core::{LevelCosts, PageType, Repr, TokenCount};
+///
+/// let row = PageType::Plan.defaults();
+/// let costs = BTreeMap::from([
+///     (Repr::Full, TokenCount::new(80)),
+///     (Repr::Structured, TokenCount::new(20)),
+///     (Repr::Pointer, TokenCount::new(4)),
+/// ]);
+/// let levels = LevelCosts::new(PageType::Plan, row.path(), row.min_fidelity(), &costs)?;
+/// // A demand for a level the page does not hold is served by the next level up.
+/// assert_eq!(levels.at_least(Repr::Compressed), (Repr::Full, TokenCount::new(80)));
+/// assert_eq!(levels.get(Repr::None), Some(TokenCount::ZERO));
+///
+/// // Costs that grow toward the bottom are rejected, naming the levels.
+/// let bad = BTreeMap::from([
+///     (Repr::Full, TokenCount::new(80)),
+///     (Repr::Structured, TokenCount::new(90)),
+///     (Repr::Pointer, TokenCount::new(4)),
+/// ]);
+/// let err = LevelCosts::new(PageType::Plan, row.path(), row.min_fidelity(), &bad).unwrap_err();
+/// assert!(err.to_string().starts_with("representations.structured.tokens (90) exceeds"));
+/// # Ok::<(), page_core::PageError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LevelCosts {
     page_type: PageType,

@@ -212,6 +212,15 @@ impl fmt::Display for Boundary {
 }
 
 /// The result of a recall. There is no "empty" variant: an empty answer must say why.
+///
+/// ```
+/// use page_core::RecallOutcome;
+///
+/// assert_eq!(RecallOutcome::from_pages(vec![]).code(), "no_match");
+/// let denied = RecallOutcome::Denied { reason: "project scope not granted".into() };
+/// assert_eq!(serde_json::to_string(&denied)?, r#"{"outcome":"denied","reason":"project scope not granted"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RecallOutcome {

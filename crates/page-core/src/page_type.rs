@@ -170,6 +170,18 @@ const fn bit(r: Repr) -> u8 {
 /// Stored as a set of levels; it reads from `full` downward (`full→compressed→structured→pointer`),
 /// and upgrades walk it upward one step at a time. `none` is never on a path: leaving the prompt
 /// is not a representation.
+///
+/// ```
+/// use page_core::{DegradationPath, PageType, Repr};
+///
+/// let path = DegradationPath::new(PageType::Plan, &[Repr::Full, Repr::Structured, Repr::Pointer])?;
+/// assert_eq!(path.to_string(), "full→structured→pointer");
+/// assert_eq!(path.step_up(Repr::None), Some(Repr::Pointer));
+/// assert_eq!(path.step_up(Repr::Structured), Some(Repr::Full));
+/// assert_eq!(path.step_down(Repr::Full), Some(Repr::Structured));
+/// assert!(DegradationPath::new(PageType::Plan, &[Repr::Structured]).is_err());
+/// # Ok::<(), page_core::PageError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DegradationPath {
     bits: u8,

@@ -54,6 +54,17 @@ pub enum Provenance {
 ///
 /// Canonicalisation is done here, not by `serde_json`'s map type, because a crate elsewhere in
 /// the build enabling `serde_json/preserve_order` would silently change key order.
+///
+/// ```
+/// use page_core::ToolSignature;
+///
+/// let a = ToolSignature::from_json_text("grep", r#"{"pattern": "fn main", "path": "src"}"#)?;
+/// let b = ToolSignature::from_json_text("grep", r#"{"path":"src","pattern":"fn main"}"#)?;
+/// assert_eq!(a, b);
+/// assert_eq!(a.as_str(), r#"grep({"path":"src","pattern":"fn main"})"#);
+/// assert!(ToolSignature::from_json_text("grep", "{not json").is_err());
+/// # Ok::<(), page_core::PageError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct ToolSignature {

@@ -64,6 +64,23 @@ impl SessionPageTable {
     /// committed). Returns whether the page is now clean; a page updated after the commit was
     /// staged stays dirty, so that update is not lost.
     ///
+    /// ```
+    /// # use std::collections::BTreeMap;
+    /// # use page_core::*;
+    /// # let rep = |t: &str, n| Representation::new(t, TokenCount::new(n));
+    /// # let reps = || BTreeMap::from([(Repr::Full, rep("Use tabs.", 4)), (Repr::Structured, rep("indent=tabs", 3))]);
+    /// # let spec = PageSpec::new(PageId::new("c1")?, PageType::Constraint,
+    /// #     Scope::Session(SessionId::new("s")?), Provenance::Import { source: "doc".into() }, reps());
+    /// let mut table = SessionPageTable::new();
+    /// table.insert(Page::from_spec(spec, &TypeTable::default())?)?;
+    /// let id = PageId::new("c1")?;
+    /// // A writeback of version 1 is staged, then the page changes again before it commits.
+    /// let v2 = table.update(&id, reps())?;
+    /// assert!(!table.mark_clean(&id, 1)?); // still dirty: version 2 is not committed
+    /// assert!(table.mark_clean(&id, v2)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`TableError::UnknownPage`].
     pub fn mark_clean(&mut self, id: &PageId, version: u64) -> Result<bool, TableError> {
