@@ -1,0 +1,87 @@
+//! Ingest throughput: building every representation of tool outputs, with exact token counts.
+//!
+//! The input mixes what coding agents see most: build and test logs, source files and search
+//! results, about 1 MiB per call. Throughput is reported in bytes of tool output per second.
+
+#![allow(
+    clippy::expect_used,
+    missing_docs,
+    reason = "a benchmark aborts on setup errors; criterion's macros generate undocumented items"
+)]
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use page_core::{PageId, TypeTable};
+use page_engine::{BuildConfig, RepresentationBuilder, ToolResult};
+use page_tokenizer::{BpeCounter, Encoding};
+
+fn tool_output(bytes: usize) -> String {
+    let mut s = String::with_capacity(bytes + 256);
+    let mut i = 0u32;
+    while s.len() < bytes {
+        match i % 4 {
+            0 => {
+                let _ = writeln!(s, "test select::case_{i:05} ... ok");
+            }
+            1 => {
+                let _ = writeln!(
+                    s,
+                    "crates/page-policy/src/select.rs:{}:    let ratio = score / delta as f64; // upgrade {i}",
+                    i % 900
+                );
+            }
+            2 => {
+                let _ = writeln!(
+                    s,
+                    "    pub fn select_representations(&mut self, budget: TokenCount) -> Selection {{ // {i}"
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    s,
+                    "error[E0308]: mismatched types: expected `u32`, found `&str` at src/lib.rs:{i}:9"
+                );
+            }
+        }
+        i += 1;
+    }
+    s
+}
+
+fn ingest(c: &mut Criterion) {
+    let output = tool_output(1024 * 1024);
+    let mut group = c.benchmark_group("ingest_evidence_1MiB");
+    group.throughput(Throughput::Bytes(output.len() as u64));
+    group.sample_size(10);
+    for encoding in Encoding::ALL {
+        let builder = RepresentationBuilder::new(
+            BpeCounter::new(encoding).expect("embedded ranks load"),
+            TypeTable::default(),
+            BuildConfig::default(),
+        )
+        .expect("default config is valid");
+        let id = PageId::new("bench").expect("valid id");
+        group.bench_function(encoding.name(), |b| {
+            b.iter(|| {
+                builder
+                    .evidence(
+                        &id,
+                        &ToolResult {
+                            tool: "bash",
+                            args_json: r#"{"command":"cargo test"}"#,
+                            output: black_box(&output),
+                            is_error: true,
+                            exit_code: Some(101),
+                        },
+                    )
+                    .expect("builds")
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);

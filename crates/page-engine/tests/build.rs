@@ -1,0 +1,489 @@
+//! Representation builders: golden renders of every page type, the invariants every built page
+//! satisfies, and bad input.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking on an unexpected error"
+)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use expect_test::{Expect, expect};
+use page_core::{
+    Page, PageId, PageSpec, PageType, Provenance, Repr, Representation, Scope, SessionId,
+    TokenCounter, ToolCallId, TypeTable,
+};
+use page_engine::{
+    BuildConfig, ConversationTurn, PlanState, Preference, RepresentationBuilder, Rules, RulesKind,
+    ToolResult,
+};
+use page_tokenizer::{BpeCounter, Encoding};
+use proptest::prelude::*;
+
+static BUILDER: LazyLock<RepresentationBuilder<BpeCounter>> = LazyLock::new(|| {
+    RepresentationBuilder::new(
+        BpeCounter::new(Encoding::O200kBase).unwrap(),
+        TypeTable::default(),
+        BuildConfig::default(),
+    )
+    .unwrap()
+});
+
+fn id(s: &str) -> PageId {
+    PageId::new(s).unwrap()
+}
+
+fn render(reprs: &BTreeMap<Repr, Representation>) -> String {
+    let mut out = String::new();
+    for (level, rep) in reprs.iter().rev() {
+        let _ = writeln!(out, "--- {level} ({} tokens)", rep.tokens());
+        out.push_str(rep.content());
+        if !rep.content().ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Every built set must make a valid page of its type: the page-core invariants hold.
+#[track_caller]
+fn check(page_type: PageType, reprs: BTreeMap<Repr, Representation>, expect: Expect) {
+    let provenance = Provenance::Import {
+        source: "test".into(),
+    };
+    let spec = PageSpec::new(
+        id("p"),
+        page_type,
+        Scope::Session(SessionId::new("s").unwrap()),
+        provenance,
+        reprs.clone(),
+    );
+    Page::from_spec(spec, &TypeTable::default()).unwrap();
+    expect.assert_eq(&render(&reprs));
+}
+
+const CARGO_OUTPUT: &str = "   Compiling page-core v0.0.0 (/work/main/crates/page-core)
+error[E0308]: mismatched types
+  --> crates/page-core/src/levels.rs:42:17
+   |
+42 |         let x: u32 = \"no\";
+   |                ---   ^^^^ expected `u32`, found `&str`
+   |                |
+   |                expected due to this
+
+For more information about this error, try `rustc --explain E0308`.
+error: could not compile `page-core` (lib) due to 1 previous error
+";
+
+#[test]
+fn evidence_from_a_failing_build() {
+    let built = BUILDER
+        .evidence(
+            &id("ev-1"),
+            &ToolResult {
+                tool: "bash",
+                args_json: r#"{"command": "cargo build -p page-core", "timeout": 600}"#,
+                output: CARGO_OUTPUT,
+                is_error: true,
+                exit_code: Some(101),
+            },
+        )
+        .unwrap();
+    expect![[r#"bash({"command":"cargo build -p page-core","timeout":600})"#]]
+        .assert_eq(built.signature.as_str());
+    check(
+        PageType::Evidence,
+        built.representations,
+        expect![[r#"
+        --- full (123 tokens)
+           Compiling page-core v0.0.0 (/work/main/crates/page-core)
+        error[E0308]: mismatched types
+          --> crates/page-core/src/levels.rs:42:17
+           |
+        42 |         let x: u32 = "no";
+           |                ---   ^^^^ expected `u32`, found `&str`
+           |                |
+           |                expected due to this
+
+        For more information about this error, try `rustc --explain E0308`.
+        error: could not compile `page-core` (lib) due to 1 previous error
+        --- compressed (123 tokens)
+           Compiling page-core v0.0.0 (/work/main/crates/page-core)
+        error[E0308]: mismatched types
+          --> crates/page-core/src/levels.rs:42:17
+           |
+        42 |         let x: u32 = "no";
+           |                ---   ^^^^ expected `u32`, found `&str`
+           |                |
+           |                expected due to this
+
+        For more information about this error, try `rustc --explain E0308`.
+        error: could not compile `page-core` (lib) due to 1 previous error
+        --- structured (123 tokens)
+           Compiling page-core v0.0.0 (/work/main/crates/page-core)
+        error[E0308]: mismatched types
+          --> crates/page-core/src/levels.rs:42:17
+           |
+        42 |         let x: u32 = "no";
+           |                ---   ^^^^ expected `u32`, found `&str`
+           |                |
+           |                expected due to this
+
+        For more information about this error, try `rustc --explain E0308`.
+        error: could not compile `page-core` (lib) due to 1 previous error
+        --- pointer (27 tokens)
+        [page ev-1 · bash · 4b05f75b31b2 · 430 bytes, 11 lines]
+    "#]],
+    );
+}
+
+fn long_test_log() -> String {
+    let mut log = String::from(
+        "   Compiling page-policy v0.0.0 (/repo/crates/page-policy)\n    Finished `test` profile [unoptimized + debuginfo] target(s) in 3.21s\n     Running tests/it/main.rs (target/debug/deps/it-0f3c)\n\nrunning 40 tests\n",
+    );
+    for i in 0..40 {
+        let verdict = if i == 17 || i == 31 { "FAILED" } else { "ok" };
+        log.push_str(&format!("test select::case_{i:02} ... {verdict}\n"));
+    }
+    log.push_str("\nfailures:\n\n---- select::case_17 stdout ----\nthread 'select::case_17' panicked at crates/page-policy/src/select.rs:214:9:\nassertion `left == right` failed\n  left: 180\n right: 176\n\nfailures:\n    select::case_17\n    select::case_31\n\ntest result: FAILED. 38 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.02s\n\nerror: test failed, to rerun pass `-p page-policy --test it`\n");
+    log
+}
+
+#[test]
+fn evidence_from_a_long_test_log() {
+    let log = long_test_log();
+    let built = BUILDER
+        .evidence(
+            &id("ev-3"),
+            &ToolResult {
+                tool: "bash",
+                args_json: r#"{"command": "cargo test -p page-policy"}"#,
+                output: &log,
+                is_error: true,
+                exit_code: Some(101),
+            },
+        )
+        .unwrap();
+    let mut reprs = built.representations;
+    reprs.remove(&Repr::Full);
+    let full_tokens = BUILDER.counter().count(&log);
+    expect!["full: 1728 bytes, 550 tokens"]
+        .assert_eq(&format!("full: {} bytes, {full_tokens} tokens", log.len()));
+    expect![[r#"
+        --- compressed (280 tokens)
+        tool: bash
+        call: ({"command":"cargo test -p page-policy"})
+        status: error (exit 101)
+        size: 1728 bytes, 61 lines
+        paths: /repo/crates/page-policy, tests/it/main.rs, target/debug/deps/it-0f3c, crates/page-policy/src/select.rs
+        identifiers: select::case_17, select::case_31, select::case_00, select::case_01, select::case_02, select::case_03, select::case_04, select::case_05 (+35 more)
+        error: test select::case_17 ... FAILED
+        error: test select::case_31 ... FAILED
+        error: thread 'select::case_17' panicked at crates/page-policy/src/select.rs:214:9:
+        error: assertion `left == right` failed
+        error: test result: FAILED. 38 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.02s
+        head:    Compiling page-policy v0.0.0 (/repo/crates/page-policy)
+        head:     Finished `test` profile [unoptimized + debuginfo] target(s) in 3.21s
+        tail:     select::case_17
+        tail:     select::case_31
+        --- structured (280 tokens)
+        tool: bash
+        call: ({"command":"cargo test -p page-policy"})
+        status: error (exit 101)
+        size: 1728 bytes, 61 lines
+        paths: /repo/crates/page-policy, tests/it/main.rs, target/debug/deps/it-0f3c, crates/page-policy/src/select.rs
+        identifiers: select::case_17, select::case_31, select::case_00, select::case_01, select::case_02, select::case_03, select::case_04, select::case_05 (+35 more)
+        error: test select::case_17 ... FAILED
+        error: test select::case_31 ... FAILED
+        error: thread 'select::case_17' panicked at crates/page-policy/src/select.rs:214:9:
+        error: assertion `left == right` failed
+        error: test result: FAILED. 38 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.02s
+        head:    Compiling page-policy v0.0.0 (/repo/crates/page-policy)
+        head:     Finished `test` profile [unoptimized + debuginfo] target(s) in 3.21s
+        tail:     select::case_17
+        tail:     select::case_31
+        --- pointer (26 tokens)
+        [page ev-3 · bash · 8929711c11f0 · 1728 bytes, 61 lines]
+    "#]].assert_eq(&render(&reprs));
+}
+
+#[test]
+fn evidence_too_small_to_compress_reuses_the_level_above() {
+    let built = BUILDER
+        .evidence(
+            &id("ev-2"),
+            &ToolResult {
+                tool: "read_file",
+                args_json: r#"{"path": "VERSION"}"#,
+                output: "0.4.1\n",
+                is_error: false,
+                exit_code: None,
+            },
+        )
+        .unwrap();
+    check(
+        PageType::Evidence,
+        built.representations,
+        expect![[r#"
+        --- full (6 tokens)
+        0.4.1
+        --- compressed (6 tokens)
+        0.4.1
+        --- structured (6 tokens)
+        0.4.1
+        --- pointer (6 tokens)
+        0.4.1
+    "#]],
+    );
+}
+
+#[test]
+fn plan_keeps_goal_and_current_step() {
+    let steps = [
+        "Reproduce the bug".to_owned(),
+        "Write a failing test".to_owned(),
+        "Fix selector tie-break".to_owned(),
+    ];
+    let reprs = BUILDER
+        .plan(
+            &id("plan"),
+            &PlanState {
+                goal: "Fix issue #12: nondeterministic selection",
+                steps: &steps,
+                current: 1,
+            },
+        )
+        .unwrap();
+    check(
+        PageType::Plan,
+        reprs,
+        expect![[r#"
+        --- full (38 tokens)
+        Goal: Fix issue #12: nondeterministic selection
+        Steps:
+        1. Reproduce the bug
+        2. Write a failing test  ← current
+        3. Fix selector tie-break
+        --- structured (24 tokens)
+        goal: Fix issue #12: nondeterministic selection
+        current step 2/3: Write a failing test
+        --- pointer (10 tokens)
+        [plan plan · step 2/3]
+    "#]],
+    );
+}
+
+#[test]
+fn preference_keeps_key_value_and_source() {
+    let reprs = BUILDER
+        .preference(
+            &id("pref"),
+            &Preference {
+                key: "indent_style",
+                value: "tabs, width 4, never spaces in Makefiles",
+                source: "user message m12",
+            },
+        )
+        .unwrap();
+    check(
+        PageType::Preference,
+        reprs,
+        expect![[r#"
+        --- full (24 tokens)
+        Preference indent_style = tabs, width 4, never spaces in Makefiles (stated in user message m12)
+        --- compressed (24 tokens)
+        Preference indent_style = tabs, width 4, never spaces in Makefiles (stated in user message m12)
+        --- structured (24 tokens)
+        Preference indent_style = tabs, width 4, never spaces in Makefiles (stated in user message m12)
+        --- pointer (8 tokens)
+        [preference pref · indent_style]
+    "#]],
+    );
+}
+
+#[test]
+fn rules_are_kept_verbatim_in_structured_form() {
+    let text = "# Repository rules\n\nYou are working in the pagevm repository.\n\n- Never push to main without running `bash .ci/run`.\n- Keep page-core free of IO.\n1. Answer in English.\n";
+    let reprs = BUILDER
+        .rules(RulesKind::Bootstrap, &Rules { text })
+        .unwrap();
+    let structured = reprs[&Repr::Structured].content().to_owned();
+    for rule in [
+        "Never push to main without running `bash .ci/run`.",
+        "Keep page-core free of IO.",
+        "Answer in English.",
+    ] {
+        assert!(structured.contains(rule), "{rule} lost");
+    }
+    check(
+        PageType::Bootstrap,
+        reprs,
+        expect![[r#"
+        --- full (40 tokens)
+        # Repository rules
+
+        You are working in the pagevm repository.
+
+        - Never push to main without running `bash .ci/run`.
+        - Keep page-core free of IO.
+        1. Answer in English.
+        --- structured (31 tokens)
+        rules:
+        1. Never push to main without running `bash .ci/run`.
+        2. Keep page-core free of IO.
+        3. Answer in English.
+    "#]],
+    );
+    let reprs = BUILDER
+        .rules(
+            RulesKind::Constraint,
+            &Rules {
+                text: "Do not modify tests.\nUse only the standard library.\n",
+            },
+        )
+        .unwrap();
+    check(
+        PageType::Constraint,
+        reprs,
+        expect![[r#"
+        --- full (11 tokens)
+        Do not modify tests.
+        Use only the standard library.
+        --- structured (11 tokens)
+        Do not modify tests.
+        Use only the standard library.
+    "#]],
+    );
+}
+
+#[test]
+fn conversation_keeps_span_and_time() {
+    let reprs = BUILDER
+        .conversation(
+            &id("conv"),
+            &ConversationTurn {
+                role: "user",
+                text: "The selector in crates/page-policy/src/select.rs breaks ties the wrong way.\nCan you check it against the artifact and fix it?\nAlso run the tests.",
+                span: ("m3", "m3"),
+                start_ms: Some(1_764_000_000_000),
+            },
+        )
+        .unwrap();
+    check(
+        PageType::Conversation,
+        reprs,
+        expect![[r#"
+            --- full (33 tokens)
+            user: The selector in crates/page-policy/src/select.rs breaks ties the wrong way.
+            Can you check it against the artifact and fix it?
+            Also run the tests.
+            --- compressed (33 tokens)
+            user: The selector in crates/page-policy/src/select.rs breaks ties the wrong way.
+            Can you check it against the artifact and fix it?
+            Also run the tests.
+            --- structured (33 tokens)
+            user: The selector in crates/page-policy/src/select.rs breaks ties the wrong way.
+            Can you check it against the artifact and fix it?
+            Also run the tests.
+            --- pointer (13 tokens)
+            [conversation conv · m3 @1764000000000]
+        "#]],
+    );
+}
+
+fn err<T: std::fmt::Debug>(r: Result<T, page_engine::BuildError>) -> String {
+    r.unwrap_err().to_string()
+}
+
+#[test]
+fn bad_input_is_named() {
+    expect![[r#"tool call "bash": invalid tool signature: arguments of "bash" are not JSON: EOF while parsing a string at line 1 column 15"#]].assert_eq(&err(BUILDER.evidence(
+        &id("e"),
+        &ToolResult { tool: "bash", args_json: "{\"command\": \"ls", output: "", is_error: false, exit_code: None },
+    )));
+    expect!["plan current_step 3 is out of range (the plan has 1 steps)"].assert_eq(&err(BUILDER
+        .plan(
+            &id("p"),
+            &PlanState {
+                goal: "g",
+                steps: &["a".to_owned()],
+                current: 3,
+            },
+        )));
+    expect!["plan goal is empty"].assert_eq(&err(BUILDER.plan(
+        &id("p"),
+        &PlanState {
+            goal: " ",
+            steps: &["a".to_owned()],
+            current: 0,
+        },
+    )));
+    expect!["rule text is empty"].assert_eq(&err(BUILDER.rules(
+        RulesKind::Constraint,
+        &Rules {
+            text: "\n# heading only\n\n",
+        },
+    )));
+    expect!["compressed_ratio must be in (0, 1], got 0"].assert_eq(&err(
+        RepresentationBuilder::new(
+            BpeCounter::new(Encoding::O200kBase).unwrap(),
+            TypeTable::default(),
+            BuildConfig {
+                compressed_ratio: 0.0,
+                ..BuildConfig::default()
+            },
+        ),
+    ));
+}
+
+#[test]
+fn a_ten_megabyte_output_is_built() {
+    let line = "test selector::ties::case_0042 ... ok (src/select.rs:120)\n";
+    let output = line.repeat(10 * 1024 * 1024 / line.len());
+    let built = BUILDER
+        .evidence(
+            &id("big"),
+            &ToolResult {
+                tool: "bash",
+                args_json: r#"{"command":"cargo test"}"#,
+                output: &output,
+                is_error: false,
+                exit_code: Some(0),
+            },
+        )
+        .unwrap();
+    let r = &built.representations;
+    assert_eq!(r[&Repr::Full].content().len(), output.len());
+    // The lower levels are bounded by the config, not by the output.
+    assert!(r[&Repr::Structured].content().len() < 4096);
+    assert!(r[&Repr::Compressed].content().len() <= output.len() / 3 + 4096);
+    assert!(r[&Repr::Pointer].tokens().get() < 40);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn any_tool_output_makes_a_valid_deterministic_page(
+        output in "(\\PC{0,60}\n){0,40}",
+        is_error in any::<bool>(),
+        exit in proptest::option::of(-2i32..130),
+    ) {
+        let input = ToolResult { tool: "t", args_json: r#"{"a":1}"#, output: &output, is_error, exit_code: exit };
+        let a = BUILDER.evidence(&id("e"), &input).unwrap();
+        let b = BUILDER.evidence(&id("e"), &input).unwrap();
+        prop_assert_eq!(&a, &b);
+        let spec = PageSpec::new(
+            id("e"),
+            PageType::Evidence,
+            Scope::Session(SessionId::new("s").unwrap()),
+            Provenance::ToolCall { call_id: ToolCallId::new("c").unwrap(), signature: a.signature.clone() },
+            a.representations.clone(),
+        );
+        prop_assert!(Page::from_spec(spec, &TypeTable::default()).is_ok());
+        prop_assert_eq!(a.representations[&Repr::Full].content(), output.as_str());
+    }
+}
