@@ -1,0 +1,3 @@
+//! Placeholder replaced by the per-turn benchmark.
+
+fn main() {}
