@@ -243,7 +243,8 @@ impl FromStr for Feature {
 pub struct PolicyConfig {
     /// The preset this configuration started from (for reports; it does not drive behaviour).
     pub policy: PolicyId,
-    /// Phase 1 requires every hard-pinned page at its minimum fidelity.
+    /// Phase 1 requires every hard-pinned page, and every bootstrap page, at its minimum
+    /// fidelity.
     pub auto_pin_hard: bool,
     /// Phase 1c installs pointers of non-resident pages while budget remains.
     pub prefetch_pointer: bool,

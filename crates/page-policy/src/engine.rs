@@ -1,7 +1,7 @@
 //! The per-turn policy engine and `simulate`: lifecycle events, fault observation, selection
 //! and recency update for one turn at a time, on reused buffers.
 
-use page_core::{Boundary, FaultKind, PinClass, Repr, TokenCount};
+use page_core::{Boundary, FaultKind, Repr, TokenCount};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +37,8 @@ pub struct Simulation {
     pub hits: u64,
     /// `(total_faults + duplicate_signature_alerts) / (hits + 1)`.
     pub thrash: f64,
-    /// Whether the minimum-fidelity set (every available hard-pinned page at its minimum, every
-    /// demanded page at its demand level) fit the effective budget at every turn.
+    /// Whether the minimum-fidelity set (every available hard-pinned or bootstrap page at its
+    /// minimum, every demanded page at its demand level) fit the effective budget at every turn.
     pub min_fidelity_fits: bool,
     /// Required installs that did not fit: physical insufficiency, not policy faults.
     pub invariant_pressure: InvariantPressure,
@@ -257,7 +257,7 @@ impl<'w> PolicyEngine<'w> {
         for k in 0..self.selector.unmet.len() {
             let (p, level) = self.selector.unmet[k];
             let info = &w.pages[p as usize];
-            let pinned = info.pin == PinClass::Hard;
+            let pinned = info.auto_pinned;
             if pinned && fits {
                 // The policy's own required set failed although the minimum-fidelity set fits:
                 // a policy-controllable miss (unreachable with the artifact's Phase 1b, kept so

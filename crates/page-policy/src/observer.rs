@@ -93,9 +93,9 @@ pub enum ReasonCode {
     RecallDeniedSilently,
     /// Silent recall: the backend failed, the agent saw an empty result.
     RecallErrorSilently,
-    /// Pinned-invariant miss / invariant pressure: a hard-pinned page did not fit.
+    /// Pinned-invariant miss / invariant pressure: a hard-pinned or bootstrap page did not fit.
     PinnedUnmet,
-    /// Invariant pressure: a demanded (not hard-pinned) page did not fit.
+    /// Invariant pressure: a demanded page (not hard-pinned, not bootstrap) did not fit.
     DemandUnmet,
 }
 
@@ -216,7 +216,7 @@ pub enum TraceEvent {
 pub struct InvariantPressure {
     /// Unmet required installs over the run (pinned and demanded).
     pub count: u64,
-    /// Of those, hard-pinned pages: pinned-invariant misses caused by a minimum-fidelity set
+    /// Of those, hard-pinned or bootstrap pages: pinned-invariant misses caused by a minimum-fidelity set
     /// larger than the budget.
     pub pinned_invariant_misses: u64,
     /// Each unmet install, in order. Each carries a `pinned_unmet` or `demand_unmet` reason.

@@ -3,7 +3,8 @@
 //!
 //! Phases, as in the artifact (reference §3.2), with the deviations listed in the README:
 //! - Phase 0: every page at `none`.
-//! - Phase 1a: the required set: hard-pinned pages at their minimum (with `auto_pin_hard`),
+//! - Phase 1a: the required set: hard-pinned and bootstrap pages at their minimum (with
+//!   `auto_pin_hard`),
 //!   then every demanded page at `max(demanded level, minimum)`, in insertion order.
 //! - Phase 1b: install the required set sorted by priority `(pin, type, int(base·1000))`
 //!   descending, stable; a page that does not fit is unmet, with no fallback to a lower level.
@@ -91,7 +92,7 @@ impl RepresentationSelector {
         // Phase 1a. `order` keeps insertion order; the second field makes keys unique so an
         // unstable sort reproduces Python's stable one.
         if config.auto_pin_hard {
-            for &p in &w.hard_pages {
+            for &p in &w.pinned_pages {
                 let pi = p as usize;
                 if input.available[pi] {
                     self.required[pi] = pages[pi].min;
@@ -133,7 +134,7 @@ impl RepresentationSelector {
             for &p in &w.prefetch_order {
                 let pi = p as usize;
                 let info = &pages[pi];
-                if input.available[pi] && self.selected[pi] == Repr::None && info.has_pointer {
+                if input.available[pi] && self.selected[pi] == Repr::None && info.prefetchable {
                     let cost = info.cost[Repr::Pointer.index()];
                     if cost <= left {
                         self.selected[pi] = Repr::Pointer;

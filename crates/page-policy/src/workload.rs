@@ -238,13 +238,16 @@ pub(crate) struct PageInfo {
     pub(crate) id: PageId,
     pub(crate) page_type: PageType,
     pub(crate) pin: PinClass,
+    /// Hard-pinned or bootstrap: required at its minimum under `auto_pin_hard`.
+    pub(crate) auto_pinned: bool,
     pub(crate) min: Repr,
     /// Cost by `Repr::index`; zero for `none` and levels off the path.
     pub(crate) cost: [u32; 5],
-    /// Next level up on the path by `Repr::index` (from `none`: the lowest level), or
+    /// Next level up on the path by `Repr::index` (from `none`: the minimum fidelity), or
     /// [`NO_LEVEL`] at `full`.
     pub(crate) up: [u8; 5],
-    pub(crate) has_pointer: bool,
+    /// Whether Phase 1c may prefetch the page: its minimum fidelity is `pointer`.
+    pub(crate) prefetchable: bool,
     pub(crate) base_utility: f64,
     pub(crate) recompute_cost: f64,
     /// Phase 1b priority, packed so that a larger value sorts first: pin rank, type rank,
@@ -304,8 +307,9 @@ pub(crate) struct TurnPlan {
     pub(crate) calls: Vec<CallPlan>,
     pub(crate) recalls: Vec<RecallPlan>,
     pub(crate) demands: Vec<DemandPlan>,
-    /// Tokens of the minimum-fidelity set at this turn: every available hard-pinned page at its
-    /// minimum plus every demanded page at its demand level. Policy-independent.
+    /// Tokens of the minimum-fidelity set at this turn: every available hard-pinned or
+    /// bootstrap page at its minimum plus every demanded page at its demand level.
+    /// Policy-independent.
     pub(crate) min_set_tokens: u64,
 }
 
@@ -319,8 +323,9 @@ pub struct ValidatedWorkload {
     pub(crate) turns: Vec<TurnPlan>,
     /// Page indices ordered by id rank (rank → index).
     pub(crate) by_rank: Vec<u32>,
-    /// Hard-pinned pages, in page order.
-    pub(crate) hard_pages: Vec<u32>,
+    /// Pages `auto_pin_hard` requires at their minimum: hard-pinned pages and bootstrap pages
+    /// (Table 1: restored after every compaction), in page order.
+    pub(crate) pinned_pages: Vec<u32>,
     /// Bootstrap pages, in page order.
     pub(crate) bootstrap_pages: Vec<u32>,
     /// Phase 1c order: pages by `(recompute_cost, base_utility)` descending, stable.
@@ -569,7 +574,7 @@ impl ValidatedWorkload {
             for (i, info) in pages.iter().enumerate() {
                 let available = info.available_from <= t
                     && (info.session.is_none() || info.session == active_session);
-                if info.pin == PinClass::Hard && available && seen_turn[i] != t {
+                if info.auto_pinned && available && seen_turn[i] != t {
                     min_set += u64::from(info.cost[info.min.index()]);
                 }
             }
@@ -589,8 +594,8 @@ impl ValidatedWorkload {
         }
         demand_start.push(idx_u32(demand_turns.len()));
 
-        let hard_pages = (0..idx_u32(pages.len()))
-            .filter(|&i| pages[i as usize].pin == PinClass::Hard)
+        let pinned_pages = (0..idx_u32(pages.len()))
+            .filter(|&i| pages[i as usize].auto_pinned)
             .collect();
         let bootstrap_pages = (0..idx_u32(pages.len()))
             .filter(|&i| pages[i as usize].page_type == PageType::Bootstrap)
@@ -610,7 +615,7 @@ impl ValidatedWorkload {
             pages,
             turns,
             by_rank,
-            hard_pages,
+            pinned_pages,
             bootstrap_pages,
             prefetch_order,
             sessions,
@@ -672,16 +677,19 @@ impl ValidatedWorkload {
                 up[level.index()] = level_u8(next);
             }
         }
+        // From `none` the first step goes straight to the minimum fidelity, never below it.
+        up[Repr::None.index()] = level_u8(min);
         let pin = p.pin.unwrap_or(defaults.default_pin());
         levels.push(lc);
         Ok(PageInfo {
             id: p.id.clone(),
             page_type: p.page_type,
             pin,
+            auto_pinned: pin == PinClass::Hard || p.page_type == PageType::Bootstrap,
             min,
             cost,
             up,
-            has_pointer: path.contains(Repr::Pointer),
+            prefetchable: min == Repr::Pointer,
             base_utility: p.base_utility,
             recompute_cost: p.recompute_cost,
             priority: (
@@ -750,8 +758,9 @@ impl ValidatedWorkload {
         seen.len() >= 2
     }
 
-    /// Tokens of the minimum-fidelity set at `turn` (every available hard-pinned page at its
-    /// minimum plus every demanded page at its demand level), or `None` past the last turn.
+    /// Tokens of the minimum-fidelity set at `turn` (every available hard-pinned or bootstrap
+    /// page at its minimum plus every demanded page at its demand level), or `None` past the
+    /// last turn.
     #[must_use]
     pub fn min_set_tokens(&self, turn: usize) -> Option<u64> {
         self.turns.get(turn).map(|t| t.min_set_tokens)
