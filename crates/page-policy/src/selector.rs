@@ -73,6 +73,11 @@ impl RepresentationSelector {
         self.selected.resize(n_pages, Repr::None);
         self.required.clear();
         self.required.resize(n_pages, Repr::None);
+        // Reserve the worst case once so that no turn allocates: at most every page is
+        // required (or unmet), and a page has at most four upgrade steps.
+        self.order.reserve(n_pages);
+        self.unmet.reserve(n_pages);
+        self.candidates.reserve(4 * n_pages);
     }
 
     /// Runs one selection. Never exceeds `input.budget`; never panics.
@@ -198,22 +203,31 @@ impl RepresentationSelector {
                 }
             };
             let rank = u128::from(info.id_rank);
+            // A step can apply only after every earlier step of the same page has applied,
+            // i.e. only if it sorts after all of them. The chain is cut at the first step
+            // that would sort before its predecessor, or that a zero-delta step blocks
+            // (artifact quirk: such steps emit nothing but still advance the chain), or
+            // that exceeds what is left: none of those candidates, nor any later one of the
+            // page, could ever apply, so dropping them leaves the result unchanged.
+            let mut prev_key = u128::MAX;
             loop {
                 let next = info.up[cur];
                 if next == NO_LEVEL {
                     break;
                 }
                 let ni = usize::from(next);
-                // Zero-delta steps emit nothing but advance the chain (artifact quirk: they
-                // block every later upgrade of the page).
-                if let Some(delta) = info.cost[ni].checked_sub(info.cost[cur])
-                    && delta > 0
-                {
-                    let ratio = score / f64::from(delta);
-                    self.candidates
-                        .push((u128::from(ord_key(ratio)) << 64) | (rank << 8) | u128::from(next));
-                    min_delta = min_delta.min(delta);
+                let delta = info.cost[ni].saturating_sub(info.cost[cur]);
+                if delta == 0 || delta > left {
+                    break;
                 }
+                let ratio = score / f64::from(delta);
+                let key = (u128::from(ord_key(ratio)) << 64) | (rank << 8) | u128::from(next);
+                if key > prev_key {
+                    break;
+                }
+                self.candidates.push(key);
+                min_delta = min_delta.min(delta);
+                prev_key = key;
                 cur = ni;
             }
         }
