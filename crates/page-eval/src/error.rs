@@ -1,0 +1,35 @@
+//! Errors of the replay harness: a workload that does not validate, or an output that cannot be
+//! written.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Why an evaluation could not run or write its results.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// A generated or hand-built workload was rejected by the policy crate's validation.
+    #[error("workload {workload} is invalid: {reason}")]
+    InvalidWorkload {
+        /// The workload id.
+        workload: String,
+        /// The validation error, as the policy crate reported it.
+        reason: String,
+    },
+    /// A workload generator built an id or signature page-core rejects (a generator bug).
+    #[error("workload generator produced an invalid value: {0}")]
+    Generate(String),
+    /// A summary or trace could not be serialized.
+    #[error("could not serialize evaluation output: {0}")]
+    Serialize(#[source] serde_json::Error),
+    /// An output file or directory could not be written.
+    #[error("could not write {path}: {source}")]
+    WriteOutput {
+        /// The file or directory.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+}

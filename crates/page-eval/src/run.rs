@@ -1,0 +1,333 @@
+//! The evaluation runner: gates, sweep, ablations, adversarial runs, oracle gap and headline,
+//! in a fixed order, plus writing the results to a directory.
+
+use std::fs;
+use std::path::Path;
+
+use page_core::TokenCount;
+use page_policy::{
+    Feature, PolicyConfig, PolicyId, Simulation, ValidatedWorkload, Workload, simulate,
+};
+
+use crate::adversarial::Scenario;
+use crate::error::EvalError;
+use crate::families::{Family, generate};
+use crate::gates::run_gates;
+use crate::paper;
+use crate::progress::Progress;
+use crate::render::{summary_csv, summary_json, summary_md};
+use crate::summary::{
+    AblationRow, AdversarialRow, FaultCounts, Fixed, GateRow, HeadlineRow, SUMMARY_SCHEMA_VERSION,
+    Summary, SweepRow,
+};
+
+/// The sweep budgets, in tokens (the artifact's `DEFAULT_BUDGETS`).
+pub const SWEEP_BUDGETS: [u32; 6] = [120, 180, 240, 300, 380, 500];
+
+/// The budget of the ablations (the paper's Table 6).
+pub const ABLATION_BUDGET: u32 = 180;
+
+/// What to run. [`EvalPlan::full`] is the paper's evaluation; tests may run a smaller sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalPlan {
+    /// Workload families of the sweep and the ablations.
+    pub families: Vec<Family>,
+    /// Budgets of the sweep.
+    pub budgets: Vec<u32>,
+    /// Whether to keep the decision traces (they are most of the output's size).
+    pub traces: bool,
+}
+
+impl EvalPlan {
+    /// Every family, every budget, with traces.
+    #[must_use]
+    pub fn full() -> Self {
+        Self {
+            families: Family::ALL.to_vec(),
+            budgets: SWEEP_BUDGETS.to_vec(),
+            traces: true,
+        }
+    }
+
+    fn n_steps(&self) -> u64 {
+        let families = self.families.len() as u64;
+        let policies = PolicyId::ALL.len() as u64;
+        let gates = 6;
+        let sweep = families * policies * self.budgets.len() as u64;
+        let ablations = families * (1 + Feature::PAPER_ABLATIONS.len() as u64);
+        let adversarial = Scenario::ALL.len() as u64 * policies;
+        gates + sweep + ablations + adversarial
+    }
+}
+
+/// The result of an evaluation: the summary, the generated workloads and the traces.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Every table.
+    pub summary: Summary,
+    /// `(family code, workload)` of the sweep, as generated.
+    pub workloads: Vec<(String, Workload)>,
+    /// `(relative path, JSON lines)` of every decision trace, in run order.
+    pub traces: Vec<(String, String)>,
+}
+
+/// Runs the evaluation described by `plan`, reporting each finished step to `progress`.
+///
+/// # Errors
+/// [`EvalError::InvalidWorkload`] if a generated workload does not validate (a generator bug),
+/// [`EvalError::Serialize`] if a trace cannot be serialized.
+pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluation, EvalError> {
+    progress.start(plan.n_steps());
+    let mut traces = Vec::new();
+    let mut keep = |path: String, sim: &Simulation| -> Result<(), EvalError> {
+        if plan.traces {
+            traces.push((path, trace_jsonl(sim)?));
+        }
+        Ok(())
+    };
+
+    let mut tier1: Vec<GateRow> = Vec::new();
+    for gate in run_gates()? {
+        for (name, sim) in &gate.runs {
+            keep(format!("traces/tier1/{name}.jsonl"), sim)?;
+        }
+        progress.step(&gate.row.gate);
+        tier1.push(gate.row);
+    }
+
+    let mut workloads = Vec::new();
+    let mut validated = Vec::new();
+    for &family in &plan.families {
+        let w = generate(family, family.seed())?;
+        validated.push((family, validate(&w)?));
+        workloads.push((family.code().to_owned(), w));
+    }
+
+    let mut sweep = Vec::new();
+    for (family, w) in &validated {
+        let mut rows = Vec::new();
+        for policy in PolicyId::ALL {
+            for &budget in &plan.budgets {
+                let sim = simulate(w, &PolicyConfig::preset(policy), TokenCount::new(budget));
+                keep(
+                    format!("traces/sweep/{}__{policy}__{budget}.jsonl", family.code()),
+                    &sim,
+                )?;
+                rows.push(sweep_row(family.code(), &sim, budget));
+                progress.step(&format!("{} {policy} {budget}", family.code()));
+            }
+        }
+        // Oracle gap: against the oracle's run on the same workload and budget.
+        let oracle: Vec<(u32, u64)> = rows
+            .iter()
+            .filter(|r| r.policy == PolicyId::OracleH3.code())
+            .map(|r| (r.budget, r.total_faults))
+            .collect();
+        for row in &mut rows {
+            let o = oracle
+                .iter()
+                .find(|(b, _)| *b == row.budget)
+                .map_or(0, |&(_, f)| f);
+            row.oracle_gap = signed(row.total_faults) - signed(o);
+        }
+        sweep.extend(rows);
+    }
+
+    let mut ablations = Vec::new();
+    let removals = std::iter::once(None).chain(Feature::PAPER_ABLATIONS.into_iter().map(Some));
+    for removed in removals {
+        let mut config = PolicyConfig::preset(PolicyId::Clawvm);
+        if let Some(f) = removed {
+            config = config.without(f);
+        }
+        let name = removed.map_or("none", Feature::code);
+        let mut faults = FaultCounts::default();
+        for (family, w) in &validated {
+            let sim = simulate(w, &config, TokenCount::new(ABLATION_BUDGET));
+            keep(
+                format!("traces/ablations/{name}__{}.jsonl", family.code()),
+                &sim,
+            )?;
+            faults.add(&counts(&sim));
+            progress.step(&format!("ablation {name} {}", family.code()));
+        }
+        ablations.push(AblationRow {
+            removed: name.to_owned(),
+            budget: ABLATION_BUDGET,
+            faults,
+            total_faults: faults.total(),
+            paper_total_faults: paper::table6(removed),
+        });
+    }
+
+    let mut adversarial = Vec::new();
+    for scenario in Scenario::ALL {
+        let w = validate(&scenario.workload()?)?;
+        let budget = scenario.budget();
+        let mut rows = Vec::new();
+        for policy in PolicyId::ALL {
+            let sim = simulate(&w, &PolicyConfig::preset(policy), TokenCount::new(budget));
+            keep(
+                format!("traces/adversarial/{}__{policy}.jsonl", scenario.code()),
+                &sim,
+            )?;
+            rows.push(adversarial_row(scenario, &sim, budget));
+            progress.step(&format!("{} {policy}", scenario.code()));
+        }
+        let oracle = rows
+            .iter()
+            .find(|r| r.policy == PolicyId::OracleH3.code())
+            .map_or(0, |r| r.total_faults);
+        for row in &mut rows {
+            row.oracle_gap = signed(row.total_faults) - signed(oracle);
+        }
+        adversarial.extend(rows);
+    }
+
+    let headline = headline(&sweep);
+    Ok(Evaluation {
+        summary: Summary {
+            schema_version: SUMMARY_SCHEMA_VERSION,
+            tier1,
+            sweep,
+            ablations,
+            adversarial,
+            headline,
+        },
+        workloads,
+        traces,
+    })
+}
+
+/// Writes `summary.json`, `summary.csv`, `summary.md`, the generated workloads under
+/// `workloads/` and the traces under `traces/` into `dir`, creating it. An existing `traces/`
+/// directory is replaced, so no trace of an earlier run survives.
+///
+/// # Errors
+/// [`EvalError::WriteOutput`] naming the path that could not be written.
+pub fn write_outputs(dir: &Path, eval: &Evaluation) -> Result<(), EvalError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| EvalError::WriteOutput { path, source }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let traces_dir = dir.join("traces");
+    if traces_dir.exists() {
+        fs::remove_dir_all(&traces_dir).map_err(io(&traces_dir))?;
+    }
+    let mut files: Vec<(String, String)> = vec![
+        ("summary.json".to_owned(), summary_json(&eval.summary)?),
+        ("summary.csv".to_owned(), summary_csv(&eval.summary)),
+        ("summary.md".to_owned(), summary_md(&eval.summary)),
+    ];
+    for (family, w) in &eval.workloads {
+        let mut text = serde_json::to_string_pretty(w).map_err(EvalError::Serialize)?;
+        text.push('\n');
+        files.push((format!("workloads/{family}.json"), text));
+    }
+    for (path, text) in files.iter().chain(&eval.traces) {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        fs::write(&path, text).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+fn validate(w: &Workload) -> Result<ValidatedWorkload, EvalError> {
+    w.validate().map_err(|e| EvalError::InvalidWorkload {
+        workload: w.id.clone(),
+        reason: e.to_string(),
+    })
+}
+
+fn trace_jsonl(sim: &Simulation) -> Result<String, EvalError> {
+    let mut out = String::new();
+    for event in &sim.trace {
+        out.push_str(&serde_json::to_string(event).map_err(EvalError::Serialize)?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn counts(sim: &Simulation) -> FaultCounts {
+    let f = &sim.faults;
+    FaultCounts {
+        refetch: f.refetch,
+        duplicate_tool: f.duplicate_tool,
+        pinned_invariant_miss: f.pinned_invariant_miss,
+        post_compaction_bootstrap: f.post_compaction_bootstrap,
+        silent_recall: f.silent_recall,
+        flush_miss: f.flush_miss,
+    }
+}
+
+fn sweep_row(workload: &str, sim: &Simulation, budget: u32) -> SweepRow {
+    let faults = counts(sim);
+    SweepRow {
+        workload: workload.to_owned(),
+        policy: sim.policy.code().to_owned(),
+        budget,
+        faults,
+        total_faults: faults.total(),
+        duplicate_signature_alerts: sim.duplicate_signature_alerts,
+        hits: sim.hits,
+        thrash: Fixed(sim.thrash),
+        min_fidelity_fits: sim.min_fidelity_fits,
+        oracle_gap: 0,
+    }
+}
+
+fn adversarial_row(scenario: Scenario, sim: &Simulation, budget: u32) -> AdversarialRow {
+    let faults = counts(sim);
+    let mut reasons: Vec<String> = Vec::new();
+    for e in &sim.invariant_pressure.events {
+        let reason = format!("{} needs {} ({})", e.page, e.level, e.reason.code());
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    AdversarialRow {
+        scenario: scenario.code().to_owned(),
+        policy: sim.policy.code().to_owned(),
+        budget,
+        faults,
+        total_faults: faults.total(),
+        invariant_pressure: sim.invariant_pressure.count,
+        oracle_gap: 0,
+        pressure_reasons: reasons,
+    }
+}
+
+#[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^53")]
+fn headline(sweep: &[SweepRow]) -> Vec<HeadlineRow> {
+    PolicyId::ALL
+        .into_iter()
+        .map(|policy| {
+            let rows: Vec<&SweepRow> = sweep.iter().filter(|r| r.policy == policy.code()).collect();
+            let n = rows.len().max(1) as f64;
+            let faults: u64 = rows.iter().map(|r| r.total_faults).sum();
+            let thrash: f64 = rows.iter().map(|r| r.thrash.0).sum();
+            let gap: i64 = rows.iter().map(|r| r.oracle_gap).sum();
+            let faulty = rows
+                .iter()
+                .filter(|r| r.min_fidelity_fits && r.total_faults > 0)
+                .count() as u64;
+            let (paper_faults, paper_thrash) = paper::table4(policy);
+            HeadlineRow {
+                policy: policy.code().to_owned(),
+                mean_faults: Fixed(faults as f64 / n),
+                mean_thrash: Fixed(thrash / n),
+                mean_oracle_gap: Fixed(gap as f64 / n),
+                faulty_fitting_configs: faulty,
+                paper_mean_faults: Some(Fixed(paper_faults)),
+                paper_thrash: Some(Fixed(paper_thrash)),
+            }
+        })
+        .collect()
+}

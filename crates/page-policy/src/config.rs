@@ -1,0 +1,356 @@
+//! The six policies of the paper as flag sets, their scoring weights, and the switches the
+//! ablations turn off one at a time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The six policies of the paper's evaluation, by the artifact's ids.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyId {
+    /// Retrieval: demanded pages only, no pointer resolution.
+    RetrievalOnly,
+    /// Retrieval+Cache: demanded pages only, evicted pages resolved through their pointers.
+    RetrievalOnlyCached,
+    /// Compaction-Hybrid: prefetch, recency upgrades, writeback at compaction only.
+    CompactionHybrid,
+    /// LRU: ClawVM's structure with recency as the upgrade score.
+    Lru,
+    /// ClawVM.
+    Clawvm,
+    /// ClawVM's structure with a bounded-lookahead (h = 3) upgrade score.
+    OracleH3,
+}
+
+impl PolicyId {
+    /// Every policy, in the order of the paper's Table 4 (LRU after ClawVM).
+    pub const ALL: [PolicyId; 6] = [
+        PolicyId::RetrievalOnly,
+        PolicyId::RetrievalOnlyCached,
+        PolicyId::CompactionHybrid,
+        PolicyId::Clawvm,
+        PolicyId::Lru,
+        PolicyId::OracleH3,
+    ];
+
+    /// The stable code (the artifact's policy id).
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            PolicyId::RetrievalOnly => "retrieval_only",
+            PolicyId::RetrievalOnlyCached => "retrieval_only_cached",
+            PolicyId::CompactionHybrid => "compaction_hybrid",
+            PolicyId::Lru => "lru",
+            PolicyId::Clawvm => "clawvm",
+            PolicyId::OracleH3 => "oracle_h3",
+        }
+    }
+}
+
+impl fmt::Display for PolicyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A string that is not a policy or feature code.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown {what} code {got:?}")]
+pub struct ParsePolicyError {
+    what: &'static str,
+    got: String,
+}
+
+impl FromStr for PolicyId {
+    type Err = ParsePolicyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PolicyId::ALL
+            .into_iter()
+            .find(|p| p.code() == s)
+            .ok_or_else(|| ParsePolicyError {
+                what: "policy",
+                got: s.to_owned(),
+            })
+    }
+}
+
+/// How Phase 2 scores a page's upgrades. The score depends on the page, never on the level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum UpgradeMode {
+    /// No Phase 2: only required and prefetched pages are resident.
+    None,
+    /// `recency`.
+    Lru,
+    /// Compaction-Hybrid: `base_utility + 0.9·recency + 0.1·recompute_cost`.
+    Recency,
+    /// `base_utility + pin_boost + 0.6·recency + 0.4·recompute_cost`.
+    Clawvm,
+    /// The `clawvm` score `+ 2.2 × (turns among the next `horizon` that demand the page)`.
+    Oracle {
+        /// Lookahead in turns (3 in the paper).
+        horizon: u32,
+    },
+}
+
+impl UpgradeMode {
+    /// The stable code: `none`, `lru`, `recency`, `clawvm`, `oracle`.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            UpgradeMode::None => "none",
+            UpgradeMode::Lru => "lru",
+            UpgradeMode::Recency => "recency",
+            UpgradeMode::Clawvm => "clawvm",
+            UpgradeMode::Oracle { .. } => "oracle",
+        }
+    }
+}
+
+/// Scoring and recency constants; the defaults are the paper's and the artifact's (§3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    /// Pin boost of a hard-pinned page (2.0).
+    pub hard_pin_boost: f64,
+    /// Pin boost of a soft-pinned page (0.6).
+    pub soft_pin_boost: f64,
+    /// Recency weight in the `clawvm` score (0.6).
+    pub recency: f64,
+    /// Recompute-cost weight in the `clawvm` score (0.4).
+    pub recompute_cost: f64,
+    /// Recency weight in the `recency` (Compaction-Hybrid) score (0.9).
+    pub hybrid_recency: f64,
+    /// Recompute-cost weight in the `recency` score (0.1).
+    pub hybrid_recompute_cost: f64,
+    /// Weight of each future demand in the oracle score (2.2).
+    pub oracle_future: f64,
+    /// Recency multiplier applied every turn (0.88).
+    pub recency_decay: f64,
+    /// Recency values below this become 0 after decay (1e-4).
+    pub recency_floor: f64,
+    /// Added to a page's recency at each turn that demands it (1.0).
+    pub recency_bump: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            hard_pin_boost: 2.0,
+            soft_pin_boost: 0.6,
+            recency: 0.6,
+            recompute_cost: 0.4,
+            hybrid_recency: 0.9,
+            hybrid_recompute_cost: 0.1,
+            oracle_future: 2.2,
+            recency_decay: 0.88,
+            recency_floor: 1e-4,
+            recency_bump: 1.0,
+        }
+    }
+}
+
+/// A feature a policy can lose in an ablation; each maps to exactly one flag.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// `pointer_resolves_evidence`.
+    PointerResolution,
+    /// `writeback_compaction`.
+    WritebackCompaction,
+    /// `auto_pin_hard`.
+    AutoPin,
+    /// `writeback_reset`.
+    WritebackReset,
+    /// `upgrade_mode` (removed = `none`: no Phase 2).
+    UpgradeScoring,
+    /// `prefetch_pointer`.
+    Prefetch,
+    /// `surface_recall_reasons` (not in the paper's ablation table).
+    RecallReasons,
+}
+
+impl Feature {
+    /// The paper's Table 6 ablations, in its row order.
+    pub const PAPER_ABLATIONS: [Feature; 6] = [
+        Feature::PointerResolution,
+        Feature::WritebackCompaction,
+        Feature::AutoPin,
+        Feature::WritebackReset,
+        Feature::UpgradeScoring,
+        Feature::Prefetch,
+    ];
+
+    /// Every feature.
+    pub const ALL: [Feature; 7] = [
+        Feature::PointerResolution,
+        Feature::WritebackCompaction,
+        Feature::AutoPin,
+        Feature::WritebackReset,
+        Feature::UpgradeScoring,
+        Feature::Prefetch,
+        Feature::RecallReasons,
+    ];
+
+    /// The stable code.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Feature::PointerResolution => "pointer_resolution",
+            Feature::WritebackCompaction => "writeback_compaction",
+            Feature::AutoPin => "auto_pin",
+            Feature::WritebackReset => "writeback_reset",
+            Feature::UpgradeScoring => "upgrade_scoring",
+            Feature::Prefetch => "prefetch",
+            Feature::RecallReasons => "recall_reasons",
+        }
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Feature {
+    type Err = ParsePolicyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Feature::ALL
+            .into_iter()
+            .find(|p| p.code() == s)
+            .ok_or_else(|| ParsePolicyError {
+                what: "feature",
+                got: s.to_owned(),
+            })
+    }
+}
+
+/// A policy: the artifact's flags plus the weights. Every combination is valid; a preset is
+/// the paper's row, and each flag can be switched alone for ablations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The preset this configuration started from (for reports; it does not drive behaviour).
+    pub policy: PolicyId,
+    /// Phase 1 requires every hard-pinned page, and every bootstrap page, at its minimum
+    /// fidelity.
+    pub auto_pin_hard: bool,
+    /// Phase 1c installs pointers of non-resident pages while budget remains.
+    pub prefetch_pointer: bool,
+    /// Dirty pages are written back before a compaction (else: flush-miss).
+    pub writeback_compaction: bool,
+    /// Dirty pages are written back before a reset (else: flush-miss).
+    pub writeback_reset: bool,
+    /// Phase 2 scoring.
+    pub upgrade_mode: UpgradeMode,
+    /// A demand for an evicted page (or a repeated tool call whose result was evicted) is
+    /// served by dereferencing the page's pointer instead of re-running the tool. Applies to
+    /// every page type; the name is the artifact's.
+    pub pointer_resolves_evidence: bool,
+    /// An empty recall says why (denied, backend error); without it a denied or failed recall
+    /// reaches the agent as a silent empty result. Not an artifact flag (see the README).
+    pub surface_recall_reasons: bool,
+    /// In a multi-session workload the policy runs with `floor(budget × scale)`.
+    pub multisession_budget_scale: f64,
+    /// Scoring and recency constants.
+    pub weights: Weights,
+}
+
+impl PolicyConfig {
+    /// The paper's configuration of `policy` (§4 of the reference).
+    #[must_use]
+    pub fn preset(policy: PolicyId) -> Self {
+        let full = Self {
+            policy,
+            auto_pin_hard: true,
+            prefetch_pointer: true,
+            writeback_compaction: true,
+            writeback_reset: true,
+            upgrade_mode: UpgradeMode::Clawvm,
+            pointer_resolves_evidence: true,
+            surface_recall_reasons: true,
+            multisession_budget_scale: 1.0,
+            weights: Weights::default(),
+        };
+        let retrieval = Self {
+            auto_pin_hard: false,
+            prefetch_pointer: false,
+            writeback_compaction: false,
+            writeback_reset: false,
+            upgrade_mode: UpgradeMode::None,
+            surface_recall_reasons: false,
+            multisession_budget_scale: 0.78,
+            ..full
+        };
+        match policy {
+            PolicyId::RetrievalOnly => Self {
+                pointer_resolves_evidence: false,
+                ..retrieval
+            },
+            PolicyId::RetrievalOnlyCached => retrieval,
+            PolicyId::CompactionHybrid => Self {
+                auto_pin_hard: false,
+                writeback_reset: false,
+                upgrade_mode: UpgradeMode::Recency,
+                surface_recall_reasons: false,
+                multisession_budget_scale: 0.85,
+                ..full
+            },
+            PolicyId::Lru => Self {
+                upgrade_mode: UpgradeMode::Lru,
+                ..full
+            },
+            PolicyId::Clawvm => full,
+            PolicyId::OracleH3 => Self {
+                upgrade_mode: UpgradeMode::Oracle { horizon: 3 },
+                ..full
+            },
+        }
+    }
+
+    /// This configuration with `feature` switched off (and nothing else changed).
+    #[must_use]
+    pub fn without(self, feature: Feature) -> Self {
+        match feature {
+            Feature::PointerResolution => Self {
+                pointer_resolves_evidence: false,
+                ..self
+            },
+            Feature::WritebackCompaction => Self {
+                writeback_compaction: false,
+                ..self
+            },
+            Feature::AutoPin => Self {
+                auto_pin_hard: false,
+                ..self
+            },
+            Feature::WritebackReset => Self {
+                writeback_reset: false,
+                ..self
+            },
+            Feature::UpgradeScoring => Self {
+                upgrade_mode: UpgradeMode::None,
+                ..self
+            },
+            Feature::Prefetch => Self {
+                prefetch_pointer: false,
+                ..self
+            },
+            Feature::RecallReasons => Self {
+                surface_recall_reasons: false,
+                ..self
+            },
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The SQLite store: opening, pragmas, the busy-retry loop and the writeback traits.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use page_core::{ContentDigest, Page, PageId, Scope, SessionId, ToolCallId};
+use page_writeback::{
+    BlobStore, BoundarySeq, CommitBatch, CommitReceipt, EntryId, EntryState, FaultRecord,
+    FieldPath, FieldState, JournalEntry, JournalStore, OpError, PageStore, StoreError, Update,
+    apply_op,
+};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
+
+use crate::codec::{self, corrupt};
+use crate::schema::{self, MigrateError, SCHEMA_VERSION};
+
+/// How far an acknowledged commit is durable; the `PRAGMA synchronous` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// `FULL`: every commit is fsynced to the WAL before it returns. An acknowledged boundary
+    /// survives a process crash, an OS crash and power loss. The default.
+    #[default]
+    Full,
+    /// `NORMAL`: commits reach the OS before they return and are fsynced at checkpoints. An
+    /// acknowledged boundary survives a process crash; an OS crash or power loss may roll back
+    /// the last few boundaries (never corrupt the file).
+    Normal,
+}
+
+/// Options of [`SqliteStore::open_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteConfig {
+    /// Durability of a commit.
+    pub synchronous: Synchronous,
+    /// How long SQLite itself waits for another connection's lock before the store's own
+    /// retry loop takes over. Default 5 s.
+    pub busy_timeout: Duration,
+    /// How many times the store retries an operation that found the database busy before it
+    /// gives up with a backend error. Default 200 (with backoff, well over a minute).
+    pub busy_retries: u32,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+            busy_retries: 200,
+        }
+    }
+}
+
+/// A pagevm store in one SQLite file (WAL mode).
+///
+/// One handle holds one connection, serialised by a mutex; open one handle per thread or
+/// process for parallelism. Writers of different handles serialise on SQLite's write lock; a
+/// busy database is retried inside the store and never reported to the caller.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    config: SqliteConfig,
+}
+
+/// An operation failure before it is mapped: SQL errors may be retried, store errors not.
+pub(crate) enum Failure {
+    Sql(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sql(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` with the default configuration
+    /// (`synchronous=FULL`).
+    ///
+    /// # Errors
+    /// [`StoreError::NewerSchema`] for a file written by a newer pagevm;
+    /// [`StoreError::Backend`] when the file cannot be opened or migrated (nothing is changed
+    /// then: each migration step is one transaction).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, SqliteConfig::default())
+    }
+
+    /// Opens the store at `path` with `config`.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub fn open_with(path: impl AsRef<Path>, config: SqliteConfig) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let mut attempt = 0;
+        loop {
+            match Self::try_open(&path, config) {
+                Ok(conn) => {
+                    return Ok(Self {
+                        conn: Mutex::new(conn),
+                        path,
+                        config,
+                    });
+                }
+                Err(Failure::Sql(e)) if is_busy(&e) && attempt < config.busy_retries => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
+                Err(Failure::Sql(e)) => return Err(StoreError::backend(e)),
+                Err(Failure::Store(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn try_open(path: &Path, config: SqliteConfig) -> Result<Connection, Failure> {
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(config.busy_timeout)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Failure::Store(StoreError::backend(std::io::Error::other(
+                format!("the database refused WAL mode (journal_mode is {mode})"),
+            ))));
+        }
+        let sync = match config.synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        match schema::migrate(&mut conn) {
+            Ok(_) => Ok(conn),
+            Err(MigrateError::Newer(found)) => Err(Failure::Store(StoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            })),
+            Err(MigrateError::Sql(e)) => Err(Failure::Sql(e)),
+        }
+    }
+
+    /// The file this store was opened from.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration it was opened with.
+    #[must_use]
+    pub const fn config(&self) -> SqliteConfig {
+        self.config
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Corrupt("connection lock poisoned by a panic".to_owned()))
+    }
+
+    /// Runs `f` on the connection, retrying while the database is busy. `f` must be safe to
+    /// re-run: a write must happen inside one transaction that `f` opens and commits.
+    pub(crate) fn run<T>(
+        &self,
+        mut f: impl FnMut(&mut Connection) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock()?;
+        let mut attempt = 0;
+        loop {
+            match f(&mut conn) {
+                Ok(v) => return Ok(v),
+                Err(Failure::Sql(e)) if is_busy(&e) && attempt < self.config.busy_retries => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
+                Err(Failure::Sql(e)) => return Err(StoreError::backend(e)),
+                Err(Failure::Store(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, committed if `f` succeeds and rolled
+    /// back otherwise, retrying the whole transaction while the database is busy.
+    pub(crate) fn write<T>(
+        &self,
+        mut f: impl FnMut(&rusqlite::Transaction<'_>) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        self.run(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })
+    }
+}
+
+/// Sleeps a little longer after each busy attempt (1 ms, 2 ms, … capped at 50 ms), so that
+/// contending writers spread out.
+fn backoff(attempt: u32) {
+    thread::sleep(Duration::from_millis(u64::from(attempt.min(50))));
+}
+
+impl BlobStore for SqliteStore {
+    fn put_blob(&self, bytes: &[u8]) -> Result<ContentDigest, StoreError> {
+        let digest = ContentDigest::of(bytes);
+        self.write(|tx| {
+            codec::put_blob(tx, &digest, bytes)?;
+            Ok(())
+        })?;
+        Ok(digest)
+    }
+
+    fn get_blob(&self, digest: &ContentDigest) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(|conn| codec::get_blob(conn, digest))
+    }
+}
+
+impl PageStore for SqliteStore {
+    fn page(&self, id: &PageId) -> Result<Option<Page>, StoreError> {
+        self.run(|conn| codec::latest_page(conn, id))
+    }
+
+    fn tool_call_exists(&self, id: &ToolCallId) -> Result<bool, StoreError> {
+        self.run(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM pages WHERE tool_call = ?1 LIMIT 1")?
+                .exists([id.as_str()])?)
+        })
+    }
+
+    fn field(&self, page: &PageId, field: &FieldPath) -> Result<Option<FieldState>, StoreError> {
+        self.run(|conn| codec::field(conn, page, field))
+    }
+
+    fn fields(&self, page: &PageId) -> Result<BTreeMap<FieldPath, FieldState>, StoreError> {
+        self.run(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.field, f.value, f.version FROM field_versions f \
+                 WHERE f.page = ?1 AND f.version = \
+                   (SELECT max(version) FROM field_versions g WHERE g.page = f.page AND g.field = f.field)",
+            )?;
+            let rows = stmt.query_map([page.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })?;
+            let mut out = BTreeMap::new();
+            for row in rows {
+                let (field, value, version) = row?;
+                let field = FieldPath::new(field).map_err(|e| corrupt(e.to_string()))?;
+                out.insert(field, codec::field_state(&value, version)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn search(&self, scope: &Scope, needle: &str) -> Result<Vec<PageId>, StoreError> {
+        let (kind, id) = codec::scope_parts(scope);
+        self.run(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT p.id FROM pages p \
+                 JOIN representations r ON r.page = p.id AND r.version = p.latest_version \
+                 JOIN blobs b ON b.digest = r.digest \
+                 WHERE p.scope_kind = ?1 AND p.scope_id = ?2 AND instr(b.bytes, CAST(?3 AS BLOB)) > 0 \
+                 ORDER BY p.id",
+            )?;
+            let rows = stmt.query_map(params![kind, id, needle], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(PageId::new(row?).map_err(|e| corrupt(e.to_string()))?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl JournalStore for SqliteStore {
+    fn stage(&self, session: &SessionId, updates: &[Update]) -> Result<Vec<EntryId>, StoreError> {
+        self.write(|tx| {
+            codec::ensure_session(tx, session)?;
+            let mut ids = Vec::with_capacity(updates.len());
+            for u in updates {
+                ids.push(codec::insert_entry(tx, session, u)?);
+            }
+            Ok(ids)
+        })
+    }
+
+    fn record_outcomes(&self, outcomes: &[(EntryId, EntryState)]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            for (id, state) in outcomes {
+                if matches!(state, EntryState::Committed(_)) || !codec::is_pending(tx, *id)? {
+                    return Err(StoreError::UnknownEntry(*id).into());
+                }
+                let (code, detail) = match state {
+                    EntryState::Rejected(r) => (Some(r.code().code()), Some(r.detail())),
+                    EntryState::Staged | EntryState::Validated | EntryState::Committed(_) => {
+                        (None, None)
+                    }
+                };
+                tx.prepare_cached(
+                    "UPDATE journal SET state = ?2, reason_code = ?3, reason_detail = ?4 WHERE id = ?1",
+                )?
+                .execute(params![codec::entry_key(*id)?, state.code(), code, detail])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn commit(&self, batch: &CommitBatch) -> Result<CommitReceipt, StoreError> {
+        self.write(|tx| {
+            let session = batch.session();
+            codec::ensure_session(tx, session)?;
+            let ctx = batch.context();
+            tx.prepare_cached(
+                "INSERT INTO boundaries (session, kind, turn, time_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                session.as_str(),
+                ctx.boundary.code(),
+                codec::to_i64(ctx.turn)?,
+                ctx.time_ms
+            ])?;
+            let raw_seq = tx.last_insert_rowid();
+            let seq = BoundarySeq::new(codec::to_u64(raw_seq)?);
+            let mut versions = Vec::with_capacity(batch.updates().len());
+            for vu in batch.updates() {
+                let entry = vu.entry();
+                if !codec::is_pending(tx, entry)? {
+                    return Err(StoreError::UnknownEntry(entry).into());
+                }
+                let u = vu.update();
+                let current = codec::field(tx, u.page(), u.field())?;
+                let next = apply_op(current.as_ref(), u.op(), vu.value()).map_err(|e| {
+                    let (OpError::Shape(detail) | OpError::Destructive(detail)) = e;
+                    StoreError::Conflict { entry, detail }
+                })?;
+                let fv = codec::to_i64(next.version.get())?;
+                tx.prepare_cached(
+                    "INSERT INTO field_versions (page, field, version, value, seq, entry) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    u.page().as_str(),
+                    u.field().as_str(),
+                    fv,
+                    next.value.to_string(),
+                    raw_seq,
+                    codec::entry_key(entry)?
+                ])?;
+                tx.prepare_cached(
+                    "UPDATE journal SET state = 'committed', seq = ?2, field_version = ?3, \
+                     reason_code = NULL, reason_detail = NULL WHERE id = ?1",
+                )?
+                .execute(params![codec::entry_key(entry)?, raw_seq, fv])?;
+                versions.push((entry, next.version));
+            }
+            for page in batch.pages() {
+                codec::insert_page(tx, page, session, raw_seq)?;
+            }
+            for c in batch.repr_changes() {
+                tx.prepare_cached(
+                    "INSERT INTO audit (seq, session, page, page_type, from_level, to_level, \
+                     tokens_before, tokens_after, boundary, turn, time_ms, reason) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![
+                    raw_seq,
+                    session.as_str(),
+                    c.page.as_str(),
+                    c.page_type.code(),
+                    c.from.code(),
+                    c.to.code(),
+                    c.tokens_before.get(),
+                    c.tokens_after.get(),
+                    ctx.boundary.code(),
+                    codec::to_i64(ctx.turn)?,
+                    ctx.time_ms,
+                    c.reason
+                ])?;
+            }
+            Ok(CommitReceipt { seq, versions })
+        })
+    }
+
+    fn entries(&self, session: &SessionId) -> Result<Vec<JournalEntry>, StoreError> {
+        self.run(|conn| codec::entries(conn, session))
+    }
+
+    fn record_fault(&self, fault: &FaultRecord) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO faults (session, kind, page, tool_call, turn, time_ms, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                fault.session.as_str(),
+                fault.kind.code(),
+                fault.page.as_ref().map(PageId::as_str),
+                fault.tool_call.as_ref().map(ToolCallId::as_str),
+                codec::to_i64(fault.turn)?,
+                fault.time_ms,
+                fault.detail
+            ])?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! `pagevm`: the command line of pagevm.
+//!
+//! - `pagevm eval [--out DIR] [--quiet]` replays the paper's evaluation (Tier-1 gates, the
+//!   Tier-2 sweep, ablations, adversarial runs) and writes `summary.{json,csv,md}`, the
+//!   generated workloads and the decision traces to `DIR` (default `out/eval`).
+//! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
+//!   the counting allocator installed below.
+//! - `pagevm schema` prints the JSON Schema of the workload format.
+
+mod alloc;
+mod bench;
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use page_eval::{EvalPlan, NoProgress, Progress};
+
+#[global_allocator]
+static ALLOC: alloc::CountingAlloc = alloc::CountingAlloc::new();
+
+/// Harness-managed virtual memory for LLM agents: evaluation and benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "pagevm", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay the paper's evaluation and write the summaries and decision traces.
+    Eval {
+        /// Output directory.
+        #[arg(long, default_value = "out/eval")]
+        out: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Time the policy engine per turn and measure its peak heap per session.
+    Bench {
+        /// Print only the JSON result.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of the workload format.
+    Schema,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Eval { out, quiet } => eval(&out, quiet),
+        Command::Bench { json } => bench::run(&ALLOC, json),
+        Command::Schema => {
+            let text = page_eval::workload_schema_json()?;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .context("writing to stdout")
+        }
+    }
+}
+
+/// An `indicatif` bar on stderr.
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn start(&mut self, total_steps: u64) {
+        self.0.set_length(total_steps);
+    }
+
+    fn step(&mut self, label: &str) {
+        self.0.set_message(label.to_owned());
+        self.0.inc(1);
+    }
+}
+
+fn eval(out: &std::path::Path, quiet: bool) -> Result<()> {
+    let plan = EvalPlan::full();
+    let evaluation = if !quiet && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .context("progress bar template")?,
+        );
+        let mut progress = Bar(bar);
+        let res = page_eval::run_eval(&plan, &mut progress);
+        progress.0.finish_and_clear();
+        res?
+    } else {
+        page_eval::run_eval(&plan, &mut NoProgress)?
+    };
+    page_eval::write_outputs(out, &evaluation)
+        .with_context(|| format!("writing results to {}", out.display()))?;
+
+    let summary = &evaluation.summary;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", page_eval::tier1_line(summary))?;
+    for gate in summary.tier1.iter().filter(|g| !g.passed) {
+        writeln!(stdout, "  FAILED {}: {}", gate.gate, gate.detail)?;
+    }
+    writeln!(
+        stdout,
+        "\nTier-2 sweep: {} configurations (6 policies x {} workloads x {} budgets); means per configuration, paper's Table 4 beside:\n",
+        summary.sweep.len(),
+        plan.families.len(),
+        plan.budgets.len()
+    )?;
+    write!(stdout, "{}", page_eval::headline_table(summary))?;
+    writeln!(
+        stdout,
+        "\nWrote {}/summary.json, summary.csv, summary.md, workloads/ and {} decision traces under traces/.",
+        out.display(),
+        evaluation.traces.len()
+    )?;
+    Ok(())
+}
