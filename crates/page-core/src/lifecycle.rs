@@ -223,6 +223,9 @@ impl fmt::Display for Boundary {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
+#[schemars(
+    description = "The result of a recall. There is no \"empty\" variant: an empty answer must say why."
+)]
 pub enum RecallOutcome {
     /// Pages matched, best first.
     Hit {

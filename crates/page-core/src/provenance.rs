@@ -67,6 +67,9 @@ pub enum Provenance {
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(
+    description = "A tool call's identity: `name(canonical-json-args)`, object keys sorted by byte order, no insignificant white space."
+)]
 pub struct ToolSignature {
     /// `name(canonical-args)`.
     text: String,
