@@ -43,8 +43,10 @@
 //! ```
 
 mod build;
+mod specifics;
 
 pub use crate::build::{
     BuildConfig, BuildError, ConversationTurn, EvidenceReprs, PlanState, Preference,
     RepresentationBuilder, Rules, RulesKind, ToolResult,
 };
+pub use crate::specifics::{Specifics, specifics};

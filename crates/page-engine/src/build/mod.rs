@@ -2,7 +2,7 @@
 //! exact token counts, deterministically and without a model.
 
 mod evidence;
-mod scan;
+pub(crate) mod scan;
 mod text;
 
 use std::collections::BTreeMap;
