@@ -376,9 +376,10 @@ impl<'w> PolicyEngine<'w> {
                 let qi = q as usize;
                 let q_id = &w.pages[qi].id;
                 if self.resident[qi] != Repr::None {
-                    self.observer.alert(tu, q_id);
+                    self.observer.alert(tu, q_id, ReasonCode::SignatureResident);
                 } else if self.config.pointer_resolves_evidence {
-                    self.observer.hit(tu, q_id, ReasonCode::PointerResolved);
+                    self.observer
+                        .alert(tu, q_id, ReasonCode::SignatureResolvable);
                 } else {
                     self.observer.fault(
                         tu,
@@ -400,10 +401,11 @@ impl<'w> PolicyEngine<'w> {
                 continue;
             }
             let info = &w.pages[pi];
-            if self.resident[pi] >= d.level {
+            if !self.referenced[pi] {
+                // First reference: a compulsory miss, neither hit nor fault, even when the
+                // page happens to be resident (so hits do not depend on Phase 2's choices).
+            } else if self.resident[pi] >= d.level {
                 self.observer.hit(tu, &info.id, ReasonCode::Resident);
-            } else if !self.referenced[pi] {
-                // First reference: a compulsory miss, neither hit nor fault.
             } else if self.config.pointer_resolves_evidence {
                 self.observer.hit(tu, &info.id, ReasonCode::PointerResolved);
             } else if info.is_tool_result {

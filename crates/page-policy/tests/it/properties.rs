@@ -427,6 +427,34 @@ proptest! {
         prop_assert!(oracle.total_faults <= claw.total_faults);
     }
 
+    /// The paper: LRU, ClawVM and the oracle have identical faults and thrash, and so do
+    /// ClawVM's weight variations. Upgrade scoring works above the fault-free floor: hits,
+    /// alerts and faults must not depend on Phase 2.
+    #[test]
+    fn counts_do_not_depend_on_upgrade_scoring(
+        w in workload_strategy(),
+        budget in 0..400u32,
+        pin in 0.5..4.0f64,
+        recency in 0.1..1.2f64,
+    ) {
+        let v = w.validate().unwrap();
+        let budget = TokenCount::new(budget);
+        let counts = |c: &PolicyConfig| {
+            let s = simulate(&v, c, budget);
+            (s.faults, s.duplicate_signature_alerts, s.hits, s.thrash.to_bits())
+        };
+        let claw = PolicyConfig::preset(PolicyId::Clawvm);
+        let mut weighted = claw;
+        weighted.weights.hard_pin_boost = pin;
+        weighted.weights.recency = recency;
+        let expected = counts(&claw);
+        prop_assert_eq!(counts(&PolicyConfig::preset(PolicyId::Lru)), expected);
+        prop_assert_eq!(counts(&PolicyConfig::preset(PolicyId::OracleH3)), expected);
+        prop_assert_eq!(counts(&weighted), expected);
+        prop_assert_eq!(counts(&claw.without(Feature::UpgradeScoring)), expected);
+        prop_assert_eq!(counts(&claw.without(Feature::Prefetch)), expected);
+    }
+
     #[test]
     fn selector_matches_the_reference_port(
         w in workload_strategy(),
