@@ -6,7 +6,7 @@ use std::path::Path;
 
 use page_core::TokenCount;
 use page_policy::{
-    Feature, PolicyConfig, PolicyId, Simulation, ValidatedWorkload, Workload, simulate,
+    Feature, PolicyConfig, PolicyId, ReasonCode, Simulation, ValidatedWorkload, Workload, simulate,
 };
 
 use crate::adversarial::Scenario;
@@ -285,12 +285,30 @@ fn sweep_row(workload: &str, sim: &Simulation, budget: u32) -> SweepRow {
 
 fn adversarial_row(scenario: Scenario, sim: &Simulation, budget: u32) -> AdversarialRow {
     let faults = counts(sim);
-    let mut reasons: Vec<String> = Vec::new();
+    // One line per distinct (page, level, reason) for pinned pages, with how many turns it
+    // happened; demanded pages that did not fit are summarised in one count.
+    let mut pinned: Vec<(String, u32)> = Vec::new();
+    let mut demands = 0u32;
     for e in &sim.invariant_pressure.events {
-        let reason = format!("{} needs {} ({})", e.page, e.level, e.reason.code());
-        if !reasons.contains(&reason) {
-            reasons.push(reason);
+        if e.reason == ReasonCode::PinnedUnmet {
+            let key = format!("{} needs {} ({})", e.page, e.level, e.reason.code());
+            match pinned.iter_mut().find(|(k, _)| *k == key) {
+                Some(entry) => entry.1 += 1,
+                None => pinned.push((key, 1)),
+            }
+        } else {
+            demands += 1;
         }
+    }
+    let mut reasons: Vec<String> = pinned
+        .into_iter()
+        .map(|(k, n)| format!("{k} at {n} turns"))
+        .collect();
+    if demands > 0 {
+        reasons.push(format!(
+            "{demands} demanded installs did not fit after the pinned set ({})",
+            ReasonCode::DemandUnmet.code()
+        ));
     }
     AdversarialRow {
         scenario: scenario.code().to_owned(),

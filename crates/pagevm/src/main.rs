@@ -45,6 +45,9 @@ enum Command {
         /// Print only the JSON result.
         #[arg(long)]
         json: bool,
+        /// Repetitions of the whole sweep for the paper-scale timings.
+        #[arg(long, default_value_t = 20)]
+        reps: usize,
     },
     /// Print the JSON Schema of the workload format.
     Schema,
@@ -54,7 +57,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Eval { out, quiet } => eval(&out, quiet),
-        Command::Bench { json } => bench::run(&ALLOC, json),
+        Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
         Command::Schema => {
             let text = page_eval::workload_schema_json()?;
             std::io::stdout()

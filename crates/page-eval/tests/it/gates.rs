@@ -1,0 +1,96 @@
+//! One test per Tier-1 gate: the verdict and what it rests on (baseline fault with its reason
+//! code, ClawVM clean), both computed by the runs.
+
+use expect_test::{Expect, expect};
+
+#[track_caller]
+fn check(gate: &str, expect: Expect) {
+    let row = crate::full()
+        .summary
+        .tier1
+        .iter()
+        .find(|g| g.gate == gate)
+        .unwrap_or_else(|| panic!("no gate {gate}"));
+    expect.assert_eq(&format!("passed={}\n{}", row.passed, row.detail));
+}
+
+#[test]
+fn gates_are_the_six_of_table_3_in_order() {
+    let gates: Vec<&str> = crate::full()
+        .summary
+        .tier1
+        .iter()
+        .map(|g| g.gate.as_str())
+        .collect();
+    assert_eq!(
+        gates,
+        [
+            "post_compaction_bootstrap",
+            "reset_flush_miss",
+            "threshold_jump_race",
+            "silent_recall_visibility",
+            "unsafe_persistence_rejection",
+            "evidence_churn_duplicate_tool",
+        ]
+    );
+}
+
+#[test]
+fn gate_post_compaction_bootstrap() {
+    check(
+        "post_compaction_bootstrap",
+        expect![[r#"
+        passed=true
+        budget 150; compaction_hybrid: 1 post_compaction_bootstrap (bootstrap_not_restored) at boot1@3; clawvm: 0 faults, boot1 at structured after the compaction"#]],
+    );
+}
+
+#[test]
+fn gate_reset_flush_miss() {
+    check(
+        "reset_flush_miss",
+        expect![[r#"
+        passed=true
+        compaction_hybrid: 2 flush_miss (no_writeback_at_reset) at plan@2, pref1@2; clawvm: 0 faults, reset committed 2 dirty pages, lost 0"#]],
+    );
+}
+
+#[test]
+fn gate_threshold_jump_race() {
+    check(
+        "threshold_jump_race",
+        expect![[r#"
+        passed=true
+        tokens jump past the threshold in one turn, hard compaction next; retrieval_only_cached: 1 flush_miss (no_writeback_at_compaction) at plan@3; clawvm: 0 flush_miss, the compaction committed 1 dirty page(s), lost 0"#]],
+    );
+}
+
+#[test]
+fn gate_silent_recall_visibility() {
+    check(
+        "silent_recall_visibility",
+        expect![[r#"
+        passed=true
+        retrieval_only: 2 silent_recall (recall_denied_silently at turn 1, recall_error_silently at turn 2), the no-match recall is not a fault; clawvm: 0 faults, denied and backend_error surfaced"#]],
+    );
+}
+
+#[test]
+fn gate_unsafe_persistence_rejection() {
+    check(
+        "unsafe_persistence_rejection",
+        expect![[r#"
+        passed=true
+        direct write (no journal): committed goal overwritten, no reason code; clawvm journal (page-writeback, in-memory store): rejected [DESTRUCTIVE_OP, SCOPE_DENIED], committed goal intact at version 1"#]],
+    );
+}
+
+#[test]
+fn gate_evidence_churn_duplicate_tool() {
+    check(
+        "evidence_churn_duplicate_tool",
+        expect![[r#"
+        passed=true
+        budget 120; retrieval_only: 4 duplicate_tool (signature_rerun_after_eviction) at e1@8, e2@9, e3@10, e4@11; clawvm: 0 faults, 4 re-runs served from resident or pointer-resolved results"#]],
+    );
+}
