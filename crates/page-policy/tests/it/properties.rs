@@ -85,7 +85,9 @@ fn build(pages: &[PageSpec], turns: &[TurnSpec]) -> Workload {
             id,
             page_type,
             pin: pin.map(|p| [PinClass::None, PinClass::Soft, PinClass::Hard][usize::from(p)]),
-            min_fidelity: None,
+            // Some pages raise their minimum to `structured` (on every path), exercising the
+            // first step from `none` and the prefetch restriction.
+            min_fidelity: (rc % 4 == 0).then_some(Repr::Structured),
             tokens,
             base_utility: f64::from(base) / 10.0,
             recompute_cost: f64::from(rc) / 10.0,
@@ -142,6 +144,9 @@ fn build(pages: &[PageSpec], turns: &[TurnSpec]) -> Workload {
             0 => Some(RecallAnswer::Denied { reason: "d".into() }),
             1 => Some(RecallAnswer::Error { reason: "e".into() }),
             2 => Some(RecallAnswer::Empty),
+            3 => Some(RecallAnswer::Hit {
+                pages: vec![id(t * 5 + 3)],
+            }),
             _ => None,
         };
         if let Some(answer) = answer {
@@ -195,7 +200,11 @@ fn reference_select(
     future: &dyn Fn(usize) -> u32,
 ) -> Vec<Repr> {
     let pages = &w.pages;
-    let min = |i: usize| pages[i].page_type.defaults().min_fidelity();
+    let min = |i: usize| {
+        pages[i]
+            .min_fidelity
+            .unwrap_or(pages[i].page_type.defaults().min_fidelity())
+    };
     let pin = |i: usize| {
         pages[i]
             .pin
@@ -482,6 +491,14 @@ proptest! {
             for c in &turn.tool_calls {
                 let p = index[c.result_page.as_str()];
                 add(p, v.level_costs()[p].min_fidelity());
+            }
+            for r in &turn.recalls {
+                if let RecallAnswer::Hit { pages } = &r.answer {
+                    for id in pages {
+                        let p = index[id.as_str()];
+                        add(p, v.level_costs()[p].min_fidelity());
+                    }
+                }
             }
             for d in &turn.demands {
                 let p = index[d.page.as_str()];
