@@ -63,22 +63,17 @@ fn mean_faults_are_ordered_like_table_4() {
 }
 
 #[test]
-fn thrash_retrieval_highest_and_clawvm_lowest_among_online_policies() {
-    let claw = mean_thrash("clawvm");
-    assert!(mean_thrash("retrieval_only") > mean_thrash("retrieval_only_cached"));
-    for p in [
+fn thrash_is_ordered_like_table_4_with_clawvm_lowest_among_online_policies() {
+    let [r, c, h, v] = [
         "retrieval_only",
         "retrieval_only_cached",
         "compaction_hybrid",
-        "lru",
-    ] {
-        assert!(
-            claw <= mean_thrash(p),
-            "clawvm {claw} > {p} {}",
-            mean_thrash(p)
-        );
-    }
-    assert!(claw < mean_thrash("compaction_hybrid"));
+        "clawvm",
+    ]
+    .map(mean_thrash);
+    assert!(r > c && c > h && h > v, "{r} {c} {h} {v}");
+    // LRU ties ClawVM (as in the paper); the oracle is not an online policy.
+    assert!(v <= mean_thrash("lru"));
 }
 
 fn ablation(removed: &str) -> FaultCounts {
