@@ -111,10 +111,11 @@ fn evidence_heavy(g: &mut Gen) -> Result<(), EvalError> {
     let plan = g.plan("plan", None)?;
     g.preferences(2)?;
     let n_turns = 72;
+    // Two compactions in the run, at roughly a third and two thirds.
+    let compactions = [24 + g.rng.random_range(0..4), 48 + g.rng.random_range(0..4)];
     for t in 0..n_turns {
         let mut turn = g.turn();
-        // Two compactions in the run, at roughly a third and two thirds.
-        if t == 24 + g.rng.random_range(0..4) || t == 48 + g.rng.random_range(0..4) {
+        if compactions.contains(&t) {
             turn.event(LifecycleEvent::Compaction {
                 kind: CompactionKind::Soft,
             });
