@@ -5,6 +5,8 @@
 //! expected way with the expected reason code, and under ClawVM, which must not. `passed` is
 //! computed from both runs; nothing is asserted.
 
+use std::path::Path;
+
 use page_core::{Boundary, CompactionKind, FaultKind, Repr, TokenCount};
 use page_policy::{
     PolicyConfig, PolicyId, ReasonCode, Simulation, TraceEvent, ValidatedWorkload, Workload,
@@ -33,14 +35,15 @@ pub(crate) const GATES: [&str; 6] = [
     "evidence_churn_duplicate_tool",
 ];
 
-/// Runs every gate, in [`GATES`] order.
-pub(crate) fn run_gates() -> Result<Vec<GateRun>, EvalError> {
+/// Runs every gate, in [`GATES`] order. `sqlite_dir` is where the unsafe-persistence gate puts
+/// its SQLite store (it also runs on the in-memory store).
+pub(crate) fn run_gates(sqlite_dir: Option<&Path>) -> Result<Vec<GateRun>, EvalError> {
     Ok(vec![
         post_compaction_bootstrap()?,
         reset_flush_miss()?,
         threshold_jump_race()?,
         silent_recall_visibility()?,
-        unsafe_persistence_rejection(),
+        unsafe_persistence_rejection(sqlite_dir),
         evidence_churn_duplicate_tool()?,
     ])
 }
@@ -332,8 +335,8 @@ fn silent_recall_visibility() -> Result<GateRun, EvalError> {
 }
 
 /// Gate 5: through the real writeback journal of `page-writeback` (see [`persistence`]).
-fn unsafe_persistence_rejection() -> GateRun {
-    let outcome = persistence::run();
+fn unsafe_persistence_rejection(sqlite_dir: Option<&Path>) -> GateRun {
+    let outcome = persistence::run(sqlite_dir);
     GateRun {
         row: GateRow {
             gate: GATES[4].to_owned(),

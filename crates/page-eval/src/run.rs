@@ -2,7 +2,7 @@
 //! in a fixed order, plus writing the results to a directory.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use page_core::TokenCount;
 use page_policy::{
@@ -36,16 +36,22 @@ pub struct EvalPlan {
     pub budgets: Vec<u32>,
     /// Whether to keep the decision traces (they are most of the output's size).
     pub traces: bool,
+    /// A directory for the SQLite store of the unsafe-persistence gate, which then runs on
+    /// both the in-memory and the SQLite store; `None` runs it on the in-memory store only.
+    /// The database file is recreated on every run.
+    pub sqlite_dir: Option<PathBuf>,
 }
 
 impl EvalPlan {
-    /// Every family, every budget, with traces.
+    /// Every family, every budget, with traces; the persistence gate on the SQLite store in
+    /// `sqlite_dir` (and on the in-memory store).
     #[must_use]
-    pub fn full() -> Self {
+    pub fn full(sqlite_dir: Option<PathBuf>) -> Self {
         Self {
             families: Family::ALL.to_vec(),
             budgets: SWEEP_BUDGETS.to_vec(),
             traces: true,
+            sqlite_dir,
         }
     }
 
@@ -87,7 +93,7 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
     };
 
     let mut tier1: Vec<GateRow> = Vec::new();
-    for gate in run_gates()? {
+    for gate in run_gates(plan.sqlite_dir.as_deref())? {
         for (name, sim) in &gate.runs {
             keep(format!("traces/tier1/{name}.jsonl"), sim)?;
         }

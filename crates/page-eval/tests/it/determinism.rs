@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use page_eval::{EvalPlan, Fixed, NoProgress, run_eval, write_outputs};
+use page_eval::{Fixed, NoProgress, run_eval, write_outputs};
 use pretty_assertions::assert_eq;
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -29,7 +29,7 @@ fn two_runs_write_byte_identical_files() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     write_outputs(a.path(), crate::full()).unwrap();
-    let second = run_eval(&EvalPlan::full(), &mut NoProgress).unwrap();
+    let second = run_eval(&crate::plan("second"), &mut NoProgress).unwrap();
     write_outputs(b.path(), &second).unwrap();
     let (fa, fb) = (files(a.path()), files(b.path()));
     assert!(

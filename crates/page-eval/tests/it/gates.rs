@@ -80,8 +80,8 @@ fn gate_unsafe_persistence_rejection() {
     check(
         "unsafe_persistence_rejection",
         expect![[r#"
-        passed=true
-        direct write (no journal): committed goal overwritten, no reason code; clawvm journal (page-writeback, in-memory store): rejected [DESTRUCTIVE_OP, SCOPE_DENIED], committed goal intact at version 1"#]],
+            passed=true
+            direct write (no journal): committed goal overwritten, no reason code; clawvm journal on the in-memory store: rejected [DESTRUCTIVE_OP, SCOPE_DENIED], committed goal intact at version 1; clawvm journal on the SQLite store: rejected [DESTRUCTIVE_OP, SCOPE_DENIED], committed goal intact at version 1"#]],
     );
 }
 

@@ -16,8 +16,16 @@ use std::sync::OnceLock;
 
 use page_eval::{EvalPlan, Evaluation, NoProgress, run_eval};
 
-/// The full evaluation, run once per test binary (it takes a few seconds in a debug build).
+/// The full evaluation, run once per test binary (it takes a few seconds in a debug build),
+/// with the persistence gate on the SQLite store too.
 pub(crate) fn full() -> &'static Evaluation {
     static EVAL: OnceLock<Evaluation> = OnceLock::new();
-    EVAL.get_or_init(|| run_eval(&EvalPlan::full(), &mut NoProgress).unwrap())
+    EVAL.get_or_init(|| run_eval(&plan("full"), &mut NoProgress).unwrap())
+}
+
+/// The full plan with its SQLite store in a directory of its own under the target's temp dir.
+pub(crate) fn plan(name: &str) -> EvalPlan {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("page-eval-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    EvalPlan::full(Some(dir))
 }
