@@ -36,7 +36,7 @@ const STALE_GOAL: &str = "draft an outline";
 /// Runs the gate on the in-memory store and, with `sqlite_dir`, on a fresh SQLite store in that
 /// directory. Never fails: a setup error makes the gate fail with the error as detail.
 pub(crate) fn run(sqlite_dir: Option<&Path>) -> PersistenceOutcome {
-    let memory = journal_run(&MemoryStore::new());
+    let memory = journal_run(MemoryStore::new());
     let sqlite = sqlite_dir.map(|dir| {
         let path = dir.join("tier1_unsafe_persistence.db");
         for suffix in ["", "-wal", "-shm"] {
@@ -47,7 +47,7 @@ pub(crate) fn run(sqlite_dir: Option<&Path>) -> PersistenceOutcome {
         }
         SqliteStore::open(&path)
             .map_err(|e| format!("opening the SQLite store: {e}"))
-            .and_then(|store| journal_run(&store))
+            .and_then(journal_run)
     });
     let baseline_lost = baseline_direct_write(&[
         ("goal", serde_json::json!(COMMITTED_GOAL)),
