@@ -94,3 +94,19 @@ fn gate_evidence_churn_duplicate_tool() {
         budget 120; retrieval_only: 4 duplicate_tool (signature_rerun_after_eviction) at e1@8, e2@9, e3@10, e4@11; clawvm: 0 faults, 4 re-runs served from resident or pointer-resolved results"#]],
     );
 }
+
+/// Golden decision traces of the gate scenarios (small workloads, every event with its reason
+/// code). `UPDATE_EXPECT=1` rewrites them; review the diff.
+#[test]
+fn gate_traces_match_golden_files() {
+    let traces: Vec<&(String, String)> = crate::full()
+        .traces
+        .iter()
+        .filter(|(path, _)| path.starts_with("traces/tier1/"))
+        .collect();
+    assert_eq!(traces.len(), 10, "two runs for each simulated gate");
+    for (path, text) in traces {
+        let name = path.trim_start_matches("traces/tier1/");
+        expect_test::expect_file![format!("golden/tier1/{name}")].assert_eq(text);
+    }
+}

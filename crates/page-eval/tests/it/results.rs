@@ -51,6 +51,18 @@ fn clawvm_lru_and_oracle_have_no_faults_where_the_minimum_set_fits() {
 }
 
 #[test]
+fn the_oracle_never_has_more_faults_than_clawvm() {
+    for oracle in rows("oracle_h3") {
+        let claw = rows("clawvm")
+            .into_iter()
+            .find(|r| r.workload == oracle.workload && r.budget == oracle.budget)
+            .unwrap();
+        assert!(oracle.total_faults <= claw.total_faults, "{oracle:?}");
+        assert!(claw.oracle_gap >= 0);
+    }
+}
+
+#[test]
 fn mean_faults_are_ordered_like_table_4() {
     let [r, c, h, v] = [
         "retrieval_only",
