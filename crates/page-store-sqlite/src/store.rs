@@ -137,6 +137,8 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(config.busy_timeout)?;
+        // Every statement the store runs stays prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Failure::Store(StoreError::backend(std::io::Error::other(
@@ -343,9 +345,6 @@ impl JournalStore for SqliteStore {
             let mut versions = Vec::with_capacity(batch.updates().len());
             for vu in batch.updates() {
                 let entry = vu.entry();
-                if !codec::is_pending(tx, entry)? {
-                    return Err(StoreError::UnknownEntry(entry).into());
-                }
                 let u = vu.update();
                 let current = codec::field(tx, u.page(), u.field())?;
                 let next = apply_op(current.as_ref(), u.op(), vu.value()).map_err(|e| {
@@ -365,12 +364,32 @@ impl JournalStore for SqliteStore {
                     raw_seq,
                     codec::entry_key(entry)?
                 ])?;
-                tx.prepare_cached(
-                    "UPDATE journal SET state = 'committed', seq = ?2, field_version = ?3, \
-                     reason_code = NULL, reason_detail = NULL WHERE id = ?1",
-                )?
-                .execute(params![codec::entry_key(entry)?, raw_seq, fv])?;
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE journal SET state = 'committed', seq = ?2, field_version = ?3, \
+                         reason_code = NULL, reason_detail = NULL \
+                         WHERE id = ?1 AND state IN ('staged', 'validated')",
+                    )?
+                    .execute(params![codec::entry_key(entry)?, raw_seq, fv])?;
+                if changed != 1 {
+                    return Err(StoreError::UnknownEntry(entry).into());
+                }
                 versions.push((entry, next.version));
+            }
+            for (entry, rejection) in batch.rejected() {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE journal SET state = 'rejected', reason_code = ?2, reason_detail = ?3 \
+                         WHERE id = ?1 AND state IN ('staged', 'validated')",
+                    )?
+                    .execute(params![
+                        codec::entry_key(*entry)?,
+                        rejection.code().code(),
+                        rejection.detail()
+                    ])?;
+                if changed != 1 {
+                    return Err(StoreError::UnknownEntry(*entry).into());
+                }
             }
             for page in batch.pages() {
                 codec::insert_page(tx, page, session, raw_seq)?;
