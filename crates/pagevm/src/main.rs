@@ -5,7 +5,6 @@
 //!   generated workloads and the decision traces to `DIR` (default `out/eval`).
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
-//! - `pagevm schema` prints the JSON Schema of the workload format.
 
 mod alloc;
 mod bench;
@@ -49,8 +48,6 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         reps: usize,
     },
-    /// Print the JSON Schema of the workload format.
-    Schema,
 }
 
 fn main() -> Result<()> {
@@ -58,12 +55,6 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Eval { out, quiet } => eval(&out, quiet),
         Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
-        Command::Schema => {
-            let text = page_eval::workload_schema_json()?;
-            std::io::stdout()
-                .write_all(text.as_bytes())
-                .context("writing to stdout")
-        }
     }
 }
 
