@@ -16,3 +16,15 @@ fn generated_workloads_round_trip_through_json() {
         assert_eq!(back, w);
     }
 }
+
+#[test]
+fn generated_workloads_validate_against_the_published_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&page_eval::workload_schema_json().unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for family in page_eval::Family::ALL {
+        let w = serde_json::to_value(page_eval::generate(family, family.seed()).unwrap()).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&w).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", family.code());
+    }
+}
