@@ -255,18 +255,23 @@ impl PageStore for SqliteStore {
 
     fn fields(&self, page: &PageId) -> Result<BTreeMap<FieldPath, FieldState>, StoreError> {
         self.run(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT f.field, f.value, f.version FROM field_versions f \
-                 WHERE f.page = ?1 AND f.version = \
-                   (SELECT max(version) FROM field_versions g WHERE g.page = f.page AND g.field = f.field)",
-            )?;
+            let mut stmt =
+                conn.prepare_cached("SELECT field, version, row FROM field_heads WHERE page = ?1")?;
             let rows = stmt.query_map([page.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
             })?;
-            let mut out = BTreeMap::new();
+            let mut heads = Vec::new();
             for row in rows {
-                let (field, value, version) = row?;
+                heads.push(row?);
+            }
+            let mut out = BTreeMap::new();
+            for (field, version, row) in heads {
                 let field = FieldPath::new(field).map_err(|e| corrupt(e.to_string()))?;
+                let value = codec::field_value(conn, row)?;
                 out.insert(field, codec::field_state(&value, version)?);
             }
             Ok(out)
@@ -351,19 +356,8 @@ impl JournalStore for SqliteStore {
                     let (OpError::Shape(detail) | OpError::Destructive(detail)) = e;
                     StoreError::Conflict { entry, detail }
                 })?;
+                codec::insert_field_version(tx, u.page(), u.field(), &next, raw_seq, entry)?;
                 let fv = codec::to_i64(next.version.get())?;
-                tx.prepare_cached(
-                    "INSERT INTO field_versions (page, field, version, value, seq, entry) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    u.page().as_str(),
-                    u.field().as_str(),
-                    fv,
-                    next.value.to_string(),
-                    raw_seq,
-                    codec::entry_key(entry)?
-                ])?;
                 let changed = tx
                     .prepare_cached(
                         "UPDATE journal SET state = 'committed', seq = ?2, field_version = ?3, \
