@@ -90,8 +90,8 @@ fn gate_evidence_churn_duplicate_tool() {
     check(
         "evidence_churn_duplicate_tool",
         expect![[r#"
-        passed=true
-        budget 120; retrieval_only: 4 duplicate_tool (signature_rerun_after_eviction) at e1@8, e2@9, e3@10, e4@11; clawvm: 0 faults, 4 re-runs served from resident or pointer-resolved results"#]],
+            passed=true
+            budget 120, 24 results then 4 re-runs; retrieval_only: 4 duplicate_tool (signature_rerun_after_eviction) at e1@24, e2@25, e3@26, e4@27; clawvm: 0 faults, 4 re-runs of evicted results served through their pointers (signature_resolvable)"#]],
     );
 }
 
