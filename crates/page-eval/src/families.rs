@@ -34,6 +34,10 @@ use crate::error::EvalError;
 /// the policies that run at the full budget.
 pub const MIN_SET_CAP: u32 = 112;
 
+/// The probability that a tool call repeats an earlier call of the session (re-reading a file,
+/// re-running a test) instead of making a new one. One agent model for every family.
+pub const RERUN_RATE: f64 = 0.25;
+
 /// The master seed; each family derives its own from it and its index.
 pub const MASTER_SEED: u64 = 0x00C1_A3F0_2604_1035;
 
@@ -107,10 +111,11 @@ fn evidence_heavy(g: &mut Gen) -> Result<(), EvalError> {
     let plan = g.plan("plan", None)?;
     g.preferences(2)?;
     let n_turns = 72;
+    // Two compactions in the run, at roughly a third and two thirds.
+    let compactions = [24 + g.rng.random_range(0..4), 48 + g.rng.random_range(0..4)];
     for t in 0..n_turns {
         let mut turn = g.turn();
-        // Two compactions in the run, at roughly a third and two thirds.
-        if t == 24 + g.rng.random_range(0..4) || t == 48 + g.rng.random_range(0..4) {
+        if compactions.contains(&t) {
             turn.event(LifecycleEvent::Compaction {
                 kind: CompactionKind::Soft,
             });
@@ -120,7 +125,7 @@ fn evidence_heavy(g: &mut Gen) -> Result<(), EvalError> {
         }
         let calls = if g.rng.random_bool(0.25) { 2 } else { 1 };
         for _ in 0..calls {
-            g.tool_call(&mut turn, 0.30, None)?;
+            g.tool_call(&mut turn, RERUN_RATE, None)?;
         }
         let rerefs = g.rng.random_range(1..=3);
         g.re_reference(&mut turn, rerefs, &[0.45, 0.35, 0.20]);
@@ -164,7 +169,7 @@ fn compaction_heavy(g: &mut Gen) -> Result<(), EvalError> {
         let conv = &convs[(t / 4).min(convs.len() - 1)];
         g.demand(&mut turn, conv, Repr::Compressed);
         if g.rng.random_bool(0.6) {
-            g.tool_call(&mut turn, 0.25, None)?;
+            g.tool_call(&mut turn, RERUN_RATE, None)?;
         }
         g.re_reference(&mut turn, 1, &[0.6, 0.3, 0.1]);
         if t % 2 == 0 {
@@ -205,7 +210,7 @@ fn reset_heavy(g: &mut Gen) -> Result<(), EvalError> {
             }
             just_reset = false;
         } else {
-            g.tool_call(&mut turn, 0.25, None)?;
+            g.tool_call(&mut turn, RERUN_RATE, None)?;
             let n = g.rng.random_range(1..=2);
             g.re_reference(&mut turn, n, &[0.5, 0.3, 0.2]);
             if t % 2 == 1 {
@@ -267,7 +272,7 @@ fn multi_session(g: &mut Gen) -> Result<(), EvalError> {
                 turn.update(p);
             }
             if t > 0 {
-                g.tool_call(&mut turn, 0.25, Some(&session))?;
+                g.tool_call(&mut turn, RERUN_RATE, Some(&session))?;
                 g.re_reference(&mut turn, 1, &[0.5, 0.3, 0.2]);
                 // Project notes and preferences are consulted across sessions.
                 if g.rng.random_bool(0.3) {

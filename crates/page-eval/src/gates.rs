@@ -5,6 +5,8 @@
 //! expected way with the expected reason code, and under ClawVM, which must not. `passed` is
 //! computed from both runs; nothing is asserted.
 
+use std::path::Path;
+
 use page_core::{Boundary, CompactionKind, FaultKind, Repr, TokenCount};
 use page_policy::{
     PolicyConfig, PolicyId, ReasonCode, Simulation, TraceEvent, ValidatedWorkload, Workload,
@@ -33,15 +35,17 @@ pub(crate) const GATES: [&str; 6] = [
     "evidence_churn_duplicate_tool",
 ];
 
-/// Runs every gate, in [`GATES`] order.
-pub(crate) fn run_gates() -> Result<Vec<GateRun>, EvalError> {
+/// Runs every gate, in [`GATES`] order. `sqlite_dir` is where the unsafe-persistence gate puts
+/// its SQLite store (it also runs on the in-memory store).
+pub(crate) fn run_gates(sqlite_dir: Option<&Path>) -> Result<Vec<GateRun>, EvalError> {
+    let claw = PolicyConfig::preset(PolicyId::Clawvm);
     Ok(vec![
-        post_compaction_bootstrap()?,
-        reset_flush_miss()?,
-        threshold_jump_race()?,
-        silent_recall_visibility()?,
-        unsafe_persistence_rejection(),
-        evidence_churn_duplicate_tool()?,
+        post_compaction_bootstrap(&claw)?,
+        reset_flush_miss(&claw)?,
+        threshold_jump_race(&claw)?,
+        silent_recall_visibility(&claw)?,
+        unsafe_persistence_rejection(sqlite_dir),
+        evidence_churn_duplicate_tool(&claw)?,
     ])
 }
 
@@ -156,7 +160,7 @@ fn gate(code: &str, passed: bool, detail: String, runs: Vec<(PolicyId, Simulatio
 /// Gate 1: a compaction mid-task under a tight budget. Compaction-Hybrid does not pin the
 /// bootstrap page, spends the budget on the demanded evidence and prefetched pointers, and
 /// leaves the bootstrap page out; ClawVM installs it in Phase 1.
-fn post_compaction_bootstrap() -> Result<GateRun, EvalError> {
+fn post_compaction_bootstrap(claw_config: &PolicyConfig) -> Result<GateRun, EvalError> {
     let w = workload(
         "gate_post_compaction_bootstrap",
         json!([
@@ -177,7 +181,7 @@ fn post_compaction_bootstrap() -> Result<GateRun, EvalError> {
     )?;
     let budget = 150;
     let base = run(&w, PolicyId::CompactionHybrid, budget);
-    let claw = run(&w, PolicyId::Clawvm, budget);
+    let claw = simulate(&w, claw_config, TokenCount::new(budget));
     let base_faults = faults_with(
         &base,
         FaultKind::PostCompactionBootstrap,
@@ -203,7 +207,7 @@ fn post_compaction_bootstrap() -> Result<GateRun, EvalError> {
 
 /// Gate 2: dirty plan and preference, then `/reset`. Compaction-Hybrid writes back only at
 /// compaction, so the reset destroys both; ClawVM commits them first.
-fn reset_flush_miss() -> Result<GateRun, EvalError> {
+fn reset_flush_miss(claw_config: &PolicyConfig) -> Result<GateRun, EvalError> {
     let w = workload(
         "gate_reset_flush_miss",
         json!([boot("boot1"), plan("plan"), pref("pref1")]),
@@ -215,7 +219,7 @@ fn reset_flush_miss() -> Result<GateRun, EvalError> {
     )?;
     let budget = 180;
     let base = run(&w, PolicyId::CompactionHybrid, budget);
-    let claw = run(&w, PolicyId::Clawvm, budget);
+    let claw = simulate(&w, claw_config, TokenCount::new(budget));
     let base_faults = faults_with(&base, FaultKind::FlushMiss, ReasonCode::NoWritebackAtReset);
     let (committed, lost) = boundary_counts(&claw, Boundary::Reset);
     let passed = !base_faults.is_empty() && claw.total_faults == 0 && committed == 2 && lost == 0;
@@ -239,7 +243,7 @@ fn reset_flush_miss() -> Result<GateRun, EvalError> {
 /// between (the OpenClaw stale-token-count race). A policy that relies on a pre-compaction
 /// flush turn (Retrieval+Cache) loses the dirty plan; ClawVM writes back at the compaction
 /// boundary itself, whatever the threshold did.
-fn threshold_jump_race() -> Result<GateRun, EvalError> {
+fn threshold_jump_race(claw_config: &PolicyConfig) -> Result<GateRun, EvalError> {
     let w = workload(
         "gate_threshold_jump_race",
         json!([
@@ -258,7 +262,7 @@ fn threshold_jump_race() -> Result<GateRun, EvalError> {
     )?;
     let budget = 500;
     let base = run(&w, PolicyId::RetrievalOnlyCached, budget);
-    let claw = run(&w, PolicyId::Clawvm, budget);
+    let claw = simulate(&w, claw_config, TokenCount::new(budget));
     let base_faults = faults_with(
         &base,
         FaultKind::FlushMiss,
@@ -287,7 +291,7 @@ fn threshold_jump_race() -> Result<GateRun, EvalError> {
 
 /// Gate 4: three recalls answered no-match, denied and backend error. Retrieval shows the agent
 /// an empty result for all three; ClawVM surfaces the reason, so only a real no-match is empty.
-fn silent_recall_visibility() -> Result<GateRun, EvalError> {
+fn silent_recall_visibility(claw_config: &PolicyConfig) -> Result<GateRun, EvalError> {
     let w = workload(
         "gate_silent_recall_visibility",
         json!([boot("boot1"), pref("pref1")]),
@@ -300,7 +304,7 @@ fn silent_recall_visibility() -> Result<GateRun, EvalError> {
     )?;
     let budget = 120;
     let base = run(&w, PolicyId::RetrievalOnly, budget);
-    let claw = run(&w, PolicyId::Clawvm, budget);
+    let claw = simulate(&w, claw_config, TokenCount::new(budget));
     let denied = faults_with(
         &base,
         FaultKind::SilentRecall,
@@ -331,9 +335,12 @@ fn silent_recall_visibility() -> Result<GateRun, EvalError> {
     ))
 }
 
+/// Tool results produced before the re-runs of gate 6.
+const CHURN: u32 = 24;
+
 /// Gate 5: through the real writeback journal of `page-writeback` (see [`persistence`]).
-fn unsafe_persistence_rejection() -> GateRun {
-    let outcome = persistence::run();
+fn unsafe_persistence_rejection(sqlite_dir: Option<&Path>) -> GateRun {
+    let outcome = persistence::run(sqlite_dir);
     GateRun {
         row: GateRow {
             gate: GATES[4].to_owned(),
@@ -344,14 +351,19 @@ fn unsafe_persistence_rejection() -> GateRun {
     }
 }
 
-/// Gate 6: evidence churn under a tight budget, then the agent re-runs four earlier calls.
-/// Retrieval re-runs the tools (duplicate-tool); ClawVM resolves the evicted results through
-/// their pointers.
-fn evidence_churn_duplicate_tool() -> Result<GateRun, EvalError> {
+/// Gate 6: evidence churn under a tight budget: 24 results, more than even their pointers
+/// fit, then the agent re-runs the four oldest calls (cheap greps, so prefetch keeps the
+/// pointers of costlier results). Retrieval re-runs the tools (duplicate-tool); ClawVM resolves
+/// the evicted results through their pointers.
+fn evidence_churn_duplicate_tool(claw_config: &PolicyConfig) -> Result<GateRun, EvalError> {
     let mut pages = vec![boot("boot1")];
     let mut turns = Vec::new();
-    for i in 1..=8 {
-        pages.push(evidence(&format!("e{i}"), 60));
+    for i in 1..=CHURN {
+        let mut page = evidence(&format!("e{i}"), 60);
+        if i <= 4 {
+            page["recompute_cost"] = json!(6.0);
+        }
+        pages.push(page);
         turns.push(json!({
             "tool_calls": [call(&format!("src/f{i}.rs"), &format!("e{i}"))],
             "demands": [{"page": format!("e{i}"), "required_repr": "full"}],
@@ -367,24 +379,32 @@ fn evidence_churn_duplicate_tool() -> Result<GateRun, EvalError> {
     )?;
     let budget = 120;
     let base = run(&w, PolicyId::RetrievalOnly, budget);
-    let claw = run(&w, PolicyId::Clawvm, budget);
+    let claw = simulate(&w, claw_config, TokenCount::new(budget));
     let base_faults = faults_with(
         &base,
         FaultKind::DuplicateTool,
         ReasonCode::SignatureRerunAfterEviction,
     );
+    // The evicted results' pointers are dereferenced: the tool does not re-run.
     let resolved = claw
         .trace
         .iter()
         .filter(|e| {
-            matches!(e, TraceEvent::Hit { turn, reason: ReasonCode::PointerResolved, .. } if *turn >= 8)
-                || matches!(e, TraceEvent::Alert { turn, .. } if *turn >= 8)
+            matches!(
+                e,
+                TraceEvent::Alert {
+                    turn,
+                    reason: ReasonCode::SignatureResolvable,
+                    ..
+                } if *turn >= CHURN
+            )
         })
         .count();
     let passed = base_faults.len() == 4 && claw.total_faults == 0 && resolved == 4;
     let detail = format!(
-        "budget {budget}; retrieval_only: {} duplicate_tool (signature_rerun_after_eviction) at {}; \
-         clawvm: {} faults, {resolved} re-runs served from resident or pointer-resolved results",
+        "budget {budget}, {CHURN} results then 4 re-runs; retrieval_only: {} duplicate_tool \
+         (signature_rerun_after_eviction) at {}; clawvm: {} faults, {resolved} re-runs of evicted \
+         results served through their pointers (signature_resolvable)",
         base_faults.len(),
         base_faults.join(", "),
         claw.total_faults,
@@ -395,4 +415,44 @@ fn evidence_churn_duplicate_tool() -> Result<GateRun, EvalError> {
         detail,
         vec![(PolicyId::RetrievalOnly, base), (PolicyId::Clawvm, claw)],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The verdicts are computed: ClawVM with the gate's mechanism switched off fails the gate.
+
+    use page_policy::{Feature, PolicyConfig, PolicyId};
+
+    use super::*;
+
+    type GateFn = fn(&PolicyConfig) -> Result<GateRun, EvalError>;
+
+    fn without(feature: Feature) -> PolicyConfig {
+        PolicyConfig::preset(PolicyId::Clawvm).without(feature)
+    }
+
+    #[test]
+    fn each_simulated_gate_fails_without_its_mechanism() {
+        let cases: [(&str, GateFn, Feature); 5] = [
+            (GATES[0], post_compaction_bootstrap, Feature::AutoPin),
+            (GATES[1], reset_flush_miss, Feature::WritebackReset),
+            (GATES[2], threshold_jump_race, Feature::WritebackCompaction),
+            (GATES[3], silent_recall_visibility, Feature::RecallReasons),
+            (
+                GATES[5],
+                evidence_churn_duplicate_tool,
+                Feature::PointerResolution,
+            ),
+        ];
+        for (code, gate, feature) in cases {
+            let full = gate(&PolicyConfig::preset(PolicyId::Clawvm)).unwrap();
+            assert!(full.row.passed, "{code}: {}", full.row.detail);
+            let ablated = gate(&without(feature)).unwrap();
+            assert!(
+                !ablated.row.passed,
+                "{code} passed without {feature}: {}",
+                ablated.row.detail
+            );
+        }
+    }
 }

@@ -26,7 +26,9 @@ mod schema;
 mod summary;
 
 pub use crate::error::EvalError;
-pub use crate::families::{Family, MASTER_SEED, MIN_SET_CAP, generate, scaled_workload};
+pub use crate::families::{
+    Family, MASTER_SEED, MIN_SET_CAP, RERUN_RATE, generate, scaled_workload,
+};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::render::{headline_table, summary_csv, summary_json, summary_md, tier1_line};
 pub use crate::run::{

@@ -5,19 +5,22 @@
 //! replace the committed goal, like a flush prompt overwriting `memory.md`) and a write that
 //! claims another session's scope. The baseline persists without a journal, as a direct write:
 //! the committed goal is lost and nothing says why. ClawVM stages both in
-//! `page_writeback::Writeback` over its in-memory store: they must be rejected with
-//! `DESTRUCTIVE_OP` and `SCOPE_DENIED`, and the committed goal must be unchanged.
+//! `page_writeback::Writeback`, over the in-memory store and, when the caller gives a
+//! directory, over the embedded SQLite store (`page-store-sqlite`): on each, they must be
+//! rejected with `DESTRUCTIVE_OP` and `SCOPE_DENIED`, and the committed goal must be unchanged.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use page_core::{
     Boundary, Page, PageId, PageSpec, PageType, Provenance, Repr, Representation, Scope, SessionId,
     SessionPageTable, TokenCount, TypeTable,
 };
+use page_store_sqlite::SqliteStore;
 use page_writeback::{
     AccessControl, BoundaryContext, EvidenceRef, FieldPath, FieldSchemas, FieldVersion,
-    MemoryStore, Op, PageStore, PrincipalId, ReasonCode, Update, Writeback,
+    MemoryStore, Op, PrincipalId, ReasonCode, Store, Update, Writeback,
 };
 use serde_json::{Value, json};
 
@@ -30,15 +33,67 @@ pub(crate) struct PersistenceOutcome {
 const COMMITTED_GOAL: &str = "ship the release notes";
 const STALE_GOAL: &str = "draft an outline";
 
-/// Runs the gate. Never fails: a setup error makes the gate fail with the error as detail.
-pub(crate) fn run() -> PersistenceOutcome {
-    match run_inner() {
-        Ok(outcome) => outcome,
-        Err(e) => PersistenceOutcome {
-            passed: false,
-            detail: format!("gate setup failed: {e}"),
-        },
+/// Runs the gate on the in-memory store and, with `sqlite_dir`, on a fresh SQLite store in that
+/// directory. Never fails: a setup error makes the gate fail with the error as detail.
+pub(crate) fn run(sqlite_dir: Option<&Path>) -> PersistenceOutcome {
+    let memory = journal_run(MemoryStore::new());
+    let sqlite = sqlite_dir.map(|dir| {
+        let path = dir.join("tier1_unsafe_persistence.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let mut stale = path.clone().into_os_string();
+            stale.push(suffix);
+            // A leftover from an earlier run would start the scenario at the wrong version.
+            let _ignored = std::fs::remove_file(&stale);
+        }
+        SqliteStore::open(&path)
+            .map_err(|e| format!("opening the SQLite store: {e}"))
+            .and_then(journal_run)
+    });
+    let baseline_lost = baseline_direct_write(&[
+        ("goal", serde_json::json!(COMMITTED_GOAL)),
+        ("goal", serde_json::json!(STALE_GOAL)),
+    ])
+    .get("goal")
+        != Some(&serde_json::json!(COMMITTED_GOAL));
+    let mut passed = baseline_lost;
+    let mut parts = vec![format!(
+        "direct write (no journal): committed goal {}, no reason code",
+        if baseline_lost { "overwritten" } else { "kept" }
+    )];
+    for (name, res) in [("in-memory", Some(memory)), ("SQLite", sqlite)] {
+        match res {
+            None => {}
+            Some(Ok(j)) => {
+                passed &= j.passed;
+                parts.push(format!(
+                    "clawvm journal on the {name} store: rejected [{}], committed goal {} at version {}",
+                    j.codes.join(", "),
+                    if j.intact { "intact" } else { "CHANGED" },
+                    j.version
+                ));
+            }
+            Some(Err(e)) => {
+                passed = false;
+                parts.push(format!("clawvm journal on the {name} store failed: {e}"));
+            }
+        }
     }
+    PersistenceOutcome {
+        passed,
+        detail: parts.join("; "),
+    }
+}
+
+/// What the journal did on one store.
+struct JournalOutcome {
+    passed: bool,
+    codes: Vec<&'static str>,
+    intact: bool,
+    version: u64,
+}
+
+fn journal_run<S: Store>(store: S) -> Result<JournalOutcome, String> {
+    journal_inner(store).map_err(|e| e.to_string())
 }
 
 /// The baseline: a direct write with no journal applies the last value asked for.
@@ -50,7 +105,7 @@ fn baseline_direct_write(writes: &[(&str, Value)]) -> BTreeMap<String, Value> {
     fields
 }
 
-fn run_inner() -> Result<PersistenceOutcome, Box<dyn std::error::Error>> {
+fn journal_inner<S: Store>(store: S) -> Result<JournalOutcome, Box<dyn std::error::Error>> {
     let session = SessionId::new("s1")?;
     let other = SessionId::new("s2")?;
     let scope = Scope::Session(session.clone());
@@ -78,10 +133,9 @@ fn run_inner() -> Result<PersistenceOutcome, Box<dyn std::error::Error>> {
     let mut table = SessionPageTable::new();
     table.insert(plan)?;
 
-    let store = MemoryStore::new();
     let access = AccessControl::new().grant(agent.clone(), scope.clone());
     let mut wb = Writeback::new(
-        &store,
+        store,
         session.clone(),
         access,
         Arc::new(FieldSchemas::builtin()?),
@@ -143,26 +197,18 @@ fn run_inner() -> Result<PersistenceOutcome, Box<dyn std::error::Error>> {
         Vec::new(),
     )?;
     let codes: Vec<ReasonCode> = report.rejected.iter().map(|(_, r)| r.code()).collect();
-    let after = store.field(&plan_id, &goal)?;
+    let after = wb.store().field(&plan_id, &goal)?;
     let intact = after
         .as_ref()
         .is_some_and(|f| f.value == committed && f.version == FieldVersion::new(1));
-
-    let baseline = baseline_direct_write(&[("goal", committed.clone()), ("goal", stale.clone())]);
-    let baseline_lost = baseline.get("goal") != Some(&committed);
-
     let passed = first.committed.len() == 1
-        && baseline_lost
         && codes == [ReasonCode::DestructiveOp, ReasonCode::ScopeDenied]
         && report.committed.is_empty()
         && intact;
-    let code_list: Vec<&str> = codes.iter().map(|c| c.code()).collect();
-    let detail = format!(
-        "direct write (no journal): committed goal overwritten, no reason code; \
-         clawvm journal (page-writeback, in-memory store): rejected [{}], committed goal {} at version {}",
-        code_list.join(", "),
-        if intact { "intact" } else { "CHANGED" },
-        after.map_or(0, |f| f.version.get()),
-    );
-    Ok(PersistenceOutcome { passed, detail })
+    Ok(JournalOutcome {
+        passed,
+        codes: codes.iter().map(|c| c.code()).collect(),
+        intact,
+        version: after.map_or(0, |f| f.version.get()),
+    })
 }

@@ -2,11 +2,11 @@
 //! in a fixed order, plus writing the results to a directory.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use page_core::TokenCount;
 use page_policy::{
-    Feature, PolicyConfig, PolicyId, Simulation, ValidatedWorkload, Workload, simulate,
+    Feature, PolicyConfig, PolicyId, ReasonCode, Simulation, ValidatedWorkload, Workload, simulate,
 };
 
 use crate::adversarial::Scenario;
@@ -36,16 +36,22 @@ pub struct EvalPlan {
     pub budgets: Vec<u32>,
     /// Whether to keep the decision traces (they are most of the output's size).
     pub traces: bool,
+    /// A directory for the SQLite store of the unsafe-persistence gate, which then runs on
+    /// both the in-memory and the SQLite store; `None` runs it on the in-memory store only.
+    /// The database file is recreated on every run.
+    pub sqlite_dir: Option<PathBuf>,
 }
 
 impl EvalPlan {
-    /// Every family, every budget, with traces.
+    /// Every family, every budget, with traces; the persistence gate on the SQLite store in
+    /// `sqlite_dir` (and on the in-memory store).
     #[must_use]
-    pub fn full() -> Self {
+    pub fn full(sqlite_dir: Option<PathBuf>) -> Self {
         Self {
             families: Family::ALL.to_vec(),
             budgets: SWEEP_BUDGETS.to_vec(),
             traces: true,
+            sqlite_dir,
         }
     }
 
@@ -87,7 +93,7 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
     };
 
     let mut tier1: Vec<GateRow> = Vec::new();
-    for gate in run_gates()? {
+    for gate in run_gates(plan.sqlite_dir.as_deref())? {
         for (name, sim) in &gate.runs {
             keep(format!("traces/tier1/{name}.jsonl"), sim)?;
         }
@@ -285,12 +291,30 @@ fn sweep_row(workload: &str, sim: &Simulation, budget: u32) -> SweepRow {
 
 fn adversarial_row(scenario: Scenario, sim: &Simulation, budget: u32) -> AdversarialRow {
     let faults = counts(sim);
-    let mut reasons: Vec<String> = Vec::new();
+    // One line per distinct (page, level, reason) for pinned pages, with how many turns it
+    // happened; demanded pages that did not fit are summarised in one count.
+    let mut pinned: Vec<(String, u32)> = Vec::new();
+    let mut demands = 0u32;
     for e in &sim.invariant_pressure.events {
-        let reason = format!("{} needs {} ({})", e.page, e.level, e.reason.code());
-        if !reasons.contains(&reason) {
-            reasons.push(reason);
+        if e.reason == ReasonCode::PinnedUnmet {
+            let key = format!("{} needs {} ({})", e.page, e.level, e.reason.code());
+            match pinned.iter_mut().find(|(k, _)| *k == key) {
+                Some(entry) => entry.1 += 1,
+                None => pinned.push((key, 1)),
+            }
+        } else {
+            demands += 1;
         }
+    }
+    let mut reasons: Vec<String> = pinned
+        .into_iter()
+        .map(|(k, n)| format!("{k} at {n} turns"))
+        .collect();
+    if demands > 0 {
+        reasons.push(format!(
+            "{demands} demanded installs did not fit after the pinned set ({})",
+            ReasonCode::DemandUnmet.code()
+        ));
     }
     AdversarialRow {
         scenario: scenario.code().to_owned(),

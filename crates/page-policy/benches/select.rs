@@ -16,7 +16,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use page_core::{CompactionKind, PageId, PageType, PinClass, TokenCount, ToolSignature};
 use page_policy::{
-    Demand, LevelTokens, LifecycleEvent, PolicyConfig, PolicyEngine, PolicyId, ToolCall,
+    Demand, Feature, LevelTokens, LifecycleEvent, PolicyConfig, PolicyEngine, PolicyId, ToolCall,
     WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
 };
 use rand::{Rng, SeedableRng};
@@ -140,8 +140,12 @@ fn synthetic(n_pages: usize, n_turns: usize, seed: u64) -> Workload {
 }
 
 fn bench_engine(c: &mut Criterion, name: &str, n_pages: usize, budget: u32, policy: PolicyId) {
+    bench_config(c, name, n_pages, budget, &PolicyConfig::preset(policy));
+}
+
+fn bench_config(c: &mut Criterion, name: &str, n_pages: usize, budget: u32, config: &PolicyConfig) {
     let workload = synthetic(n_pages, 60, 7).validate().unwrap();
-    let config = PolicyConfig::preset(policy);
+    let config = *config;
     let mut engine = PolicyEngine::new(&workload, &config, TokenCount::new(budget));
     engine.set_record_trace(false);
     c.bench_function(name, |b| {
@@ -190,6 +194,14 @@ fn per_turn(c: &mut Criterion) {
         10_000,
         80_000,
         PolicyId::Clawvm,
+    );
+    // The same without Phase 2, to show what the candidate sort costs.
+    bench_config(
+        c,
+        "per_turn/10k_pages/clawvm_without_upgrades",
+        10_000,
+        80_000,
+        &PolicyConfig::preset(PolicyId::Clawvm).without(Feature::UpgradeScoring),
     );
 }
 

@@ -82,6 +82,9 @@ pub enum ReasonCode {
     SignatureRerunAfterEviction,
     /// Duplicate-signature alert: a call repeats a signature whose result is still resident.
     SignatureResident,
+    /// Duplicate-signature alert: a call repeats a signature whose result was evicted but is
+    /// reachable through its pointer (the harness dereferences it instead of re-running).
+    SignatureResolvable,
     /// Post-compaction bootstrap: a bootstrap page below its minimum at the first assembly
     /// after a compaction, and the policy did not require it.
     BootstrapNotRestored,
@@ -110,6 +113,7 @@ impl ReasonCode {
             ReasonCode::EvictedResultRerun => "evicted_result_rerun",
             ReasonCode::SignatureRerunAfterEviction => "signature_rerun_after_eviction",
             ReasonCode::SignatureResident => "signature_resident",
+            ReasonCode::SignatureResolvable => "signature_resolvable",
             ReasonCode::BootstrapNotRestored => "bootstrap_not_restored",
             ReasonCode::NoWritebackAtCompaction => "no_writeback_at_compaction",
             ReasonCode::NoWritebackAtReset => "no_writeback_at_reset",
@@ -309,7 +313,7 @@ impl FaultObserver {
         }
     }
 
-    pub(crate) fn alert(&mut self, turn: u32, page: &PageId) {
+    pub(crate) fn alert(&mut self, turn: u32, page: &PageId, reason: ReasonCode) {
         self.alerts += 1;
         self.turn_alerts += 1;
         if self.record {
@@ -317,7 +321,7 @@ impl FaultObserver {
                 turn,
                 page: page.clone(),
                 kind: AlertKind::DuplicateSignature,
-                reason: ReasonCode::SignatureResident,
+                reason,
             });
         }
     }

@@ -40,9 +40,12 @@ pub(crate) struct RepresentationSelector {
     order: Vec<(u32, u32)>,
     /// Unmet required installs of the last selection: `(page, level)`.
     pub(crate) unmet: Vec<(u32, Repr)>,
-    /// Phase 2 candidates as packed sort keys.
+    /// Phase 2 candidates as packed sort keys, bitwise inverted (ascending = best first).
     candidates: Vec<u128>,
     pub(crate) tokens_used: u32,
+    /// Size of the first Phase 2 chunk instead of the estimate (tests force tiny chunks).
+    #[cfg(test)]
+    pub(crate) first_chunk: Option<usize>,
 }
 
 /// An order-preserving map from `f64` to `u64` (IEEE total order, with `-0.0` equal to `0.0`
@@ -167,6 +170,7 @@ impl RepresentationSelector {
         let weights = &config.weights;
         self.candidates.clear();
         let mut min_delta = u32::MAX;
+        let mut delta_sum: u64 = 0;
         for (pi, info) in pages.iter().enumerate() {
             if !input.available[pi] {
                 continue;
@@ -225,34 +229,65 @@ impl RepresentationSelector {
                 if key > prev_key {
                     break;
                 }
-                self.candidates.push(key);
+                self.candidates.push(!key);
                 min_delta = min_delta.min(delta);
+                delta_sum += u64::from(delta);
                 prev_key = key;
                 cur = ni;
             }
         }
         // Keys are unique (one per page and level), so an unstable sort is deterministic.
-        self.candidates.sort_unstable_by(|a, b| b.cmp(a));
-        for &key in &self.candidates {
-            if left < min_delta {
-                break;
+        // They are stored inverted so that ascending order is the artifact's descending one.
+        // Most of the time the budget runs out long before the last candidate, so the list
+        // is consumed in chunks: the best `chunk` keys are partitioned off (O(len)) and only
+        // they are sorted; the chunk doubles when the budget outlasts it. The keys are
+        // visited in exactly the order of a full sort.
+        let n_candidates = self.candidates.len();
+        if n_candidates == 0 {
+            return left;
+        }
+        let mean_delta = (delta_sum / n_candidates as u64).max(1);
+        let mut chunk = usize::try_from(2 * u64::from(left) / mean_delta)
+            .unwrap_or(usize::MAX)
+            .saturating_add(64);
+        #[cfg(test)]
+        if let Some(c) = self.first_chunk {
+            chunk = c.max(1);
+        }
+        let mut start = 0;
+        let candidates = &mut self.candidates;
+        let selected = &mut self.selected;
+        'chunks: while start < n_candidates {
+            let end = n_candidates.min(start.saturating_add(chunk));
+            let rest = &mut candidates[start..];
+            if end < n_candidates {
+                rest.select_nth_unstable(end - start - 1);
             }
-            let rank = usize::try_from((key >> 8) & u128::from(u32::MAX)).unwrap_or(usize::MAX);
-            let target = u8::try_from(key & 0xff).unwrap_or(NO_LEVEL);
-            let Some(&p) = w.by_rank.get(rank) else {
-                continue;
-            };
-            let pi = p as usize;
-            let info = &pages[pi];
-            let cur = self.selected[pi].index();
-            if info.up[cur] != target {
-                continue;
+            rest[..end - start].sort_unstable();
+            for &inverted in &rest[..end - start] {
+                if left < min_delta {
+                    break 'chunks;
+                }
+                let key = !inverted;
+                let rank = usize::try_from((key >> 8) & u128::from(u32::MAX)).unwrap_or(usize::MAX);
+                let target = u8::try_from(key & 0xff).unwrap_or(NO_LEVEL);
+                let Some(&p) = w.by_rank.get(rank) else {
+                    continue;
+                };
+                let pi = p as usize;
+                let info = &pages[pi];
+                let cur = selected[pi].index();
+                if info.up[cur] != target {
+                    continue;
+                }
+                let delta = info.cost[usize::from(target)].saturating_sub(info.cost[cur]);
+                if delta <= left {
+                    selected[pi] = repr_of(target);
+                    left -= delta;
+                }
             }
-            let delta = info.cost[usize::from(target)].saturating_sub(info.cost[cur]);
-            if delta <= left {
-                self.selected[pi] = repr_of(target);
-                left -= delta;
-            }
+            start = end;
+            chunk = chunk.saturating_mul(2);
         }
         left
     }

@@ -105,19 +105,55 @@ pub(crate) fn field(
     page: &PageId,
     field: &FieldPath,
 ) -> Result<Option<FieldState>, Failure> {
-    let row = conn
-        .prepare_cached(
-            "SELECT value, version FROM field_versions WHERE page = ?1 AND field = ?2 \
-             ORDER BY version DESC LIMIT 1",
-        )?
+    // Two single-table lookups rather than a join: SQLite (built with STAT4) re-prepares the
+    // join, or an ORDER BY/max() over field_versions, on every execution.
+    let head = conn
+        .prepare_cached("SELECT version, row FROM field_heads WHERE page = ?1 AND field = ?2")?
         .query_row([page.as_str(), field.as_str()], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })
         .optional()?;
-    match row {
-        None => Ok(None),
-        Some((v, n)) => Ok(Some(field_state(&v, n)?)),
-    }
+    let Some((version, row)) = head else {
+        return Ok(None);
+    };
+    Ok(Some(field_state(&field_value(conn, row)?, version)?))
+}
+
+pub(crate) fn field_value(conn: &Connection, row: i64) -> Result<String, Failure> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM field_versions WHERE id = ?1")?
+        .query_row([row], |r| r.get(0))?)
+}
+
+/// Appends a field version and makes it the field's head.
+pub(crate) fn insert_field_version(
+    conn: &Connection,
+    page: &PageId,
+    field: &FieldPath,
+    next: &FieldState,
+    seq: i64,
+    entry: EntryId,
+) -> Result<(), Failure> {
+    let version = to_i64(next.version.get())?;
+    conn.prepare_cached(
+        "INSERT INTO field_versions (page, field, version, value, seq, entry) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        page.as_str(),
+        field.as_str(),
+        version,
+        next.value.to_string(),
+        seq,
+        entry_key(entry)?
+    ])?;
+    let row = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO field_heads (page, field, version, row) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (page, field) DO UPDATE SET version = excluded.version, row = excluded.row",
+    )?
+    .execute(params![page.as_str(), field.as_str(), version, row])?;
+    Ok(())
 }
 
 pub(crate) fn put_blob(

@@ -10,6 +10,10 @@ use rusqlite::{Connection, TransactionBehavior};
 pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// `MIGRATIONS[i]` moves a database from version `i` to `i + 1`.
+///
+/// Tables whose rows can be large (blobs, field values, page metadata) are rowid tables with a
+/// unique key, so new rows append at the end of the table's B-tree instead of splitting pages
+/// in the middle of it; small-row tables are `WITHOUT ROWID`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 → 1: the initial schema.
     r"
@@ -26,9 +30,10 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     ) STRICT;
 
     CREATE TABLE blobs (
-        digest BLOB PRIMARY KEY CHECK (length(digest) = 32),
+        id INTEGER PRIMARY KEY,
+        digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
         bytes BLOB NOT NULL
-    ) STRICT, WITHOUT ROWID;
+    ) STRICT;
 
     CREATE TABLE pages (
         id TEXT PRIMARY KEY,
@@ -38,17 +43,18 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         tool_call TEXT,
         latest_version INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;
-    CREATE INDEX pages_tool_call ON pages(tool_call) WHERE tool_call IS NOT NULL;
+    CREATE INDEX pages_tool_call ON pages(tool_call);
     CREATE INDEX pages_scope ON pages(scope_kind, scope_id);
 
     CREATE TABLE page_versions (
+        id INTEGER PRIMARY KEY,
         page TEXT NOT NULL REFERENCES pages(id),
         version INTEGER NOT NULL,
         seq INTEGER NOT NULL REFERENCES boundaries(seq),
         session TEXT NOT NULL REFERENCES sessions(id),
         meta TEXT NOT NULL,
-        PRIMARY KEY (page, version)
-    ) STRICT, WITHOUT ROWID;
+        UNIQUE (page, version)
+    ) STRICT;
     CREATE INDEX page_versions_session ON page_versions(session, page);
 
     CREATE TABLE session_pages (
@@ -68,13 +74,24 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     ) STRICT, WITHOUT ROWID;
 
     CREATE TABLE field_versions (
+        id INTEGER PRIMARY KEY,
         page TEXT NOT NULL,
         field TEXT NOT NULL,
         version INTEGER NOT NULL CHECK (version >= 1),
         value TEXT NOT NULL,
         seq INTEGER NOT NULL REFERENCES boundaries(seq),
         entry INTEGER NOT NULL REFERENCES journal(id),
-        PRIMARY KEY (page, field, version)
+        UNIQUE (page, field, version)
+    ) STRICT;
+
+    -- The latest version of each field: derived from field_versions, updated by the same
+    -- commit, so reading a field is one primary-key lookup.
+    CREATE TABLE field_heads (
+        page TEXT NOT NULL,
+        field TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        row INTEGER NOT NULL REFERENCES field_versions(id),
+        PRIMARY KEY (page, field)
     ) STRICT, WITHOUT ROWID;
 
     CREATE TABLE journal (
@@ -127,9 +144,10 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         detail TEXT NOT NULL
     ) STRICT;
     ",
-    // 1 → 2: indexes for the tool queries (pending entries of a session, faults of a session).
+    // 1 → 2: indexes for the tool queries (entries of a session by state, faults of a
+    // session).
     r"
-    CREATE INDEX journal_pending ON journal(session, id) WHERE state IN ('staged', 'validated');
+    CREATE INDEX journal_pending ON journal(session, state, id);
     CREATE INDEX faults_session ON faults(session, id);
     ",
 ];

@@ -137,6 +137,8 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(config.busy_timeout)?;
+        // Every statement the store runs stays prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Failure::Store(StoreError::backend(std::io::Error::other(
@@ -253,18 +255,23 @@ impl PageStore for SqliteStore {
 
     fn fields(&self, page: &PageId) -> Result<BTreeMap<FieldPath, FieldState>, StoreError> {
         self.run(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT f.field, f.value, f.version FROM field_versions f \
-                 WHERE f.page = ?1 AND f.version = \
-                   (SELECT max(version) FROM field_versions g WHERE g.page = f.page AND g.field = f.field)",
-            )?;
+            let mut stmt =
+                conn.prepare_cached("SELECT field, version, row FROM field_heads WHERE page = ?1")?;
             let rows = stmt.query_map([page.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
             })?;
-            let mut out = BTreeMap::new();
+            let mut heads = Vec::new();
             for row in rows {
-                let (field, value, version) = row?;
+                heads.push(row?);
+            }
+            let mut out = BTreeMap::new();
+            for (field, version, row) in heads {
                 let field = FieldPath::new(field).map_err(|e| corrupt(e.to_string()))?;
+                let value = codec::field_value(conn, row)?;
                 out.insert(field, codec::field_state(&value, version)?);
             }
             Ok(out)
@@ -343,34 +350,40 @@ impl JournalStore for SqliteStore {
             let mut versions = Vec::with_capacity(batch.updates().len());
             for vu in batch.updates() {
                 let entry = vu.entry();
-                if !codec::is_pending(tx, entry)? {
-                    return Err(StoreError::UnknownEntry(entry).into());
-                }
                 let u = vu.update();
                 let current = codec::field(tx, u.page(), u.field())?;
                 let next = apply_op(current.as_ref(), u.op(), vu.value()).map_err(|e| {
                     let (OpError::Shape(detail) | OpError::Destructive(detail)) = e;
                     StoreError::Conflict { entry, detail }
                 })?;
+                codec::insert_field_version(tx, u.page(), u.field(), &next, raw_seq, entry)?;
                 let fv = codec::to_i64(next.version.get())?;
-                tx.prepare_cached(
-                    "INSERT INTO field_versions (page, field, version, value, seq, entry) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    u.page().as_str(),
-                    u.field().as_str(),
-                    fv,
-                    next.value.to_string(),
-                    raw_seq,
-                    codec::entry_key(entry)?
-                ])?;
-                tx.prepare_cached(
-                    "UPDATE journal SET state = 'committed', seq = ?2, field_version = ?3, \
-                     reason_code = NULL, reason_detail = NULL WHERE id = ?1",
-                )?
-                .execute(params![codec::entry_key(entry)?, raw_seq, fv])?;
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE journal SET state = 'committed', seq = ?2, field_version = ?3, \
+                         reason_code = NULL, reason_detail = NULL \
+                         WHERE id = ?1 AND state IN ('staged', 'validated')",
+                    )?
+                    .execute(params![codec::entry_key(entry)?, raw_seq, fv])?;
+                if changed != 1 {
+                    return Err(StoreError::UnknownEntry(entry).into());
+                }
                 versions.push((entry, next.version));
+            }
+            for (entry, rejection) in batch.rejected() {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE journal SET state = 'rejected', reason_code = ?2, reason_detail = ?3 \
+                         WHERE id = ?1 AND state IN ('staged', 'validated')",
+                    )?
+                    .execute(params![
+                        codec::entry_key(*entry)?,
+                        rejection.code().code(),
+                        rejection.detail()
+                    ])?;
+                if changed != 1 {
+                    return Err(StoreError::UnknownEntry(*entry).into());
+                }
             }
             for page in batch.pages() {
                 codec::insert_page(tx, page, session, raw_seq)?;

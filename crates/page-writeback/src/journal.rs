@@ -333,6 +333,7 @@ pub struct CommitBatch {
     pub(crate) session: SessionId,
     pub(crate) context: BoundaryContext,
     pub(crate) updates: Vec<ValidatedUpdate>,
+    pub(crate) rejected: Vec<(EntryId, Rejection)>,
     pub(crate) pages: Vec<Page>,
     pub(crate) repr_changes: Vec<ReprChange>,
 }
@@ -355,6 +356,13 @@ impl CommitBatch {
     #[must_use]
     pub fn updates(&self) -> &[ValidatedUpdate] {
         &self.updates
+    }
+
+    /// Entries rejected while validating for this boundary: recorded as `Rejected` by the
+    /// same commit.
+    #[must_use]
+    pub fn rejected(&self) -> &[(EntryId, Rejection)] {
+        &self.rejected
     }
 
     /// Snapshots of the dirty pages, each to be stored as a new page version (idempotent per

@@ -217,6 +217,15 @@ impl JournalStore for MemoryStore {
             versions.push((entry, next.version));
             staged_fields.insert(key, next);
         }
+        for (entry, _) in batch.rejected() {
+            if !st
+                .entries
+                .get(entry)
+                .is_some_and(|e| e.state().is_pending())
+            {
+                return Err(StoreError::UnknownEntry(*entry));
+            }
+        }
         let mut clean_pages = Vec::with_capacity(batch.pages().len());
         for page in batch.pages() {
             let clean = clean_copy(page)?;
@@ -237,6 +246,11 @@ impl JournalStore for MemoryStore {
         for (entry, _) in &versions {
             if let Some(e) = st.entries.get_mut(entry) {
                 e.set_state(EntryState::Committed(seq));
+            }
+        }
+        for (entry, rejection) in batch.rejected() {
+            if let Some(e) = st.entries.get_mut(entry) {
+                e.set_state(EntryState::Rejected(rejection.clone()));
             }
         }
         for clean in clean_pages {

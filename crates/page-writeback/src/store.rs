@@ -100,6 +100,7 @@ pub trait JournalStore {
     /// Commits one boundary as a single atomic unit: a new boundary sequence number; every
     /// update of the batch applied in order with [`crate::apply_op`] on the value committed at
     /// that moment (so concurrent writers compose) and its entry marked `Committed`; every
+    /// rejection of the batch recorded on its (pending) entry; every
     /// page of the batch stored as a new version with its representations and their blobs; the
     /// audit rows. Either all of it is durable when this returns `Ok`, or none of it is.
     ///

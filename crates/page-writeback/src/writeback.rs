@@ -104,6 +104,13 @@ struct Pending {
     validated: Option<ValidatedUpdate>,
 }
 
+/// The verdicts of one validation pass, before anything is recorded.
+struct Evaluation {
+    overlay: BTreeMap<(PageId, FieldPath), FieldState>,
+    /// `(index into pending, verdict)`, in journal order.
+    results: Vec<(usize, Result<ValidatedUpdate, Rejection>)>,
+}
+
 /// The writeback journal of one session over a [`Store`].
 ///
 /// Updates are staged (journalled, inert), validated (five checks in a fixed order, each with
@@ -287,30 +294,49 @@ impl<S: Store> Writeback<S> {
         &mut self,
         pages: &SessionPageTable,
     ) -> Result<Vec<(EntryId, Rejection)>, StoreError> {
+        let eval = self.evaluate(pages)?;
+        let outcomes: Vec<(EntryId, EntryState)> = eval
+            .results
+            .iter()
+            .map(|(idx, res)| {
+                let state = match res {
+                    Ok(_) => EntryState::Validated,
+                    Err(rej) => EntryState::Rejected(rej.clone()),
+                };
+                (self.pending[*idx].entry.id(), state)
+            })
+            .collect();
+        if !outcomes.is_empty() {
+            self.store.record_outcomes(&outcomes)?;
+        }
+        Ok(self.apply_evaluation(eval))
+    }
+
+    /// Checks every staged entry against the committed state and the entries validated before
+    /// it, without writing anything.
+    fn evaluate(&self, pages: &SessionPageTable) -> Result<Evaluation, StoreError> {
         let mut overlay = self.overlay.clone();
-        let mut outcomes = Vec::new();
-        let mut results: Vec<(usize, Result<ValidatedUpdate, Rejection>)> = Vec::new();
+        let mut results = Vec::new();
         for (idx, p) in self.pending.iter().enumerate() {
             if !matches!(p.entry.state(), EntryState::Staged) {
                 continue;
             }
             let res = self.check(&p.entry, pages, &overlay)?;
-            match &res {
-                Ok((vu, next)) => {
-                    let u = vu.update();
-                    overlay.insert((u.page().clone(), u.field().clone()), next.clone());
-                    outcomes.push((p.entry.id(), EntryState::Validated));
-                }
-                Err(rej) => outcomes.push((p.entry.id(), EntryState::Rejected(rej.clone()))),
+            if let Ok((vu, next)) = &res {
+                let u = vu.update();
+                overlay.insert((u.page().clone(), u.field().clone()), next.clone());
             }
             results.push((idx, res.map(|(vu, _)| vu)));
         }
-        if !outcomes.is_empty() {
-            self.store.record_outcomes(&outcomes)?;
-        }
-        self.overlay = overlay;
+        Ok(Evaluation { overlay, results })
+    }
+
+    /// Makes an evaluation the in-memory state (after the store recorded it) and returns its
+    /// rejections.
+    fn apply_evaluation(&mut self, eval: Evaluation) -> Vec<(EntryId, Rejection)> {
+        self.overlay = eval.overlay;
         let mut rejected = Vec::new();
-        for (idx, res) in results {
+        for (idx, res) in eval.results {
             let p = &mut self.pending[idx];
             match res {
                 Ok(vu) => {
@@ -325,7 +351,7 @@ impl<S: Store> Writeback<S> {
         }
         self.pending
             .retain(|p| !matches!(p.entry.state(), EntryState::Rejected(_)));
-        Ok(rejected)
+        rejected
     }
 
     /// Commits a boundary: validates what is still staged, then commits every validated
@@ -342,26 +368,45 @@ impl<S: Store> Writeback<S> {
         pages: &mut SessionPageTable,
         repr_changes: Vec<ReprChange>,
     ) -> Result<BoundaryReport, FlushMiss> {
-        let mut rejected = Vec::new();
         let mut last_conflict = None;
         for _ in 0..self.config.max_commit_attempts.max(1) {
-            match self.validate(pages) {
-                Ok(r) => rejected.extend(r),
+            let eval = match self.evaluate(pages) {
+                Ok(eval) => eval,
                 Err(e) => return Err(self.flush_miss(context, pages, e.to_string(), Some(e))),
-            }
+            };
+            // Validated updates in journal order: those validated earlier and those just now.
+            let fresh: BTreeMap<usize, &ValidatedUpdate> = eval
+                .results
+                .iter()
+                .filter_map(|(idx, res)| res.as_ref().ok().map(|vu| (*idx, vu)))
+                .collect();
+            let updates = self
+                .pending
+                .iter()
+                .enumerate()
+                .filter_map(|(idx, p)| p.validated.as_ref().or_else(|| fresh.get(&idx).copied()))
+                .cloned()
+                .collect();
+            let rejected: Vec<(EntryId, Rejection)> = eval
+                .results
+                .iter()
+                .filter_map(|(idx, res)| {
+                    res.as_ref()
+                        .err()
+                        .map(|rej| (self.pending[*idx].entry.id(), rej.clone()))
+                })
+                .collect();
             let batch = CommitBatch {
                 session: self.session.clone(),
                 context,
-                updates: self
-                    .pending
-                    .iter()
-                    .filter_map(|p| p.validated.clone())
-                    .collect(),
+                updates,
+                rejected,
                 pages: pages.dirty().cloned().collect(),
                 repr_changes: repr_changes.clone(),
             };
             match self.store.commit(&batch) {
                 Ok(receipt) => {
+                    let rejected = self.apply_evaluation(eval);
                     let mut committed_pages = Vec::with_capacity(batch.pages.len());
                     for page in &batch.pages {
                         // The page was taken from this table a moment ago, so it is there.
@@ -379,15 +424,7 @@ impl<S: Store> Writeback<S> {
                 }
                 Err(e @ StoreError::Conflict { .. }) => {
                     // Another writer committed first: re-validate everything against the new
-                    // committed state.
-                    let resets: Vec<(EntryId, EntryState)> = self
-                        .pending
-                        .iter()
-                        .map(|p| (p.entry.id(), EntryState::Staged))
-                        .collect();
-                    if let Err(e) = self.store.record_outcomes(&resets) {
-                        return Err(self.flush_miss(context, pages, e.to_string(), Some(e)));
-                    }
+                    // committed state. The store keeps the entries pending meanwhile.
                     for p in &mut self.pending {
                         p.entry.set_state(EntryState::Staged);
                         p.validated = None;

@@ -19,8 +19,6 @@ use serde::Serialize;
 
 use crate::alloc::CountingAlloc;
 
-/// Repetitions of the whole sweep for the paper-scale timings.
-const SWEEP_REPS: usize = 20;
 /// Turns and repetitions of the scaled workloads.
 const SCALED_TURNS: u32 = 60;
 const SCALED_REPS: usize = 3;
@@ -82,12 +80,12 @@ fn validate(w: &Workload) -> Result<ValidatedWorkload> {
         .with_context(|| format!("workload {} does not validate", w.id))
 }
 
-fn median_scaled(n_pages: u32) -> Result<u64> {
+fn median_scaled(n_pages: u32, reps: usize) -> Result<u64> {
     let w = scaled_workload(n_pages, SCALED_TURNS, page_eval::MASTER_SEED)?;
     let v = validate(&w)?;
     let config = PolicyConfig::preset(PolicyId::Clawvm);
     let mut samples = Vec::new();
-    for _ in 0..SCALED_REPS {
+    for _ in 0..SCALED_REPS.min(reps.max(1)) {
         time_session(&v, &config, SCALED_BUDGET, &mut samples);
     }
     samples.sort_unstable();
@@ -120,7 +118,7 @@ fn session_heap(
     Ok((total, engine_only))
 }
 
-pub(crate) fn run(alloc: &CountingAlloc, json: bool) -> Result<()> {
+pub(crate) fn run(alloc: &CountingAlloc, json: bool, reps: usize) -> Result<()> {
     let workloads: Vec<Workload> = Family::ALL
         .into_iter()
         .map(|f| generate(f, f.seed()))
@@ -130,7 +128,7 @@ pub(crate) fn run(alloc: &CountingAlloc, json: bool) -> Result<()> {
 
     let mut samples = Vec::new();
     let mut sessions = 0;
-    for _ in 0..SWEEP_REPS {
+    for _ in 0..reps.max(1) {
         for w in &validated {
             for policy in PolicyId::ALL {
                 let config = PolicyConfig::preset(policy);
@@ -163,8 +161,8 @@ pub(crate) fn run(alloc: &CountingAlloc, json: bool) -> Result<()> {
             p99: percentile(&samples, 0.99),
             max: samples.last().copied().unwrap_or(0),
         },
-        per_turn_ns_1k_pages: median_scaled(1_000)?,
-        per_turn_ns_10k_pages: median_scaled(10_000)?,
+        per_turn_ns_1k_pages: median_scaled(1_000, reps)?,
+        per_turn_ns_10k_pages: median_scaled(10_000, reps)?,
         peak_heap_bytes_per_session: peak_total,
         peak_heap_bytes_engine_only: peak_engine,
         samples: samples.len(),

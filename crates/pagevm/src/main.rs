@@ -5,7 +5,6 @@
 //!   generated workloads and the decision traces to `DIR` (default `out/eval`).
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
-//! - `pagevm schema` prints the JSON Schema of the workload format.
 
 mod alloc;
 mod bench;
@@ -45,22 +44,17 @@ enum Command {
         /// Print only the JSON result.
         #[arg(long)]
         json: bool,
+        /// Repetitions of the whole sweep for the paper-scale timings.
+        #[arg(long, default_value_t = 20)]
+        reps: usize,
     },
-    /// Print the JSON Schema of the workload format.
-    Schema,
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Eval { out, quiet } => eval(&out, quiet),
-        Command::Bench { json } => bench::run(&ALLOC, json),
-        Command::Schema => {
-            let text = page_eval::workload_schema_json()?;
-            std::io::stdout()
-                .write_all(text.as_bytes())
-                .context("writing to stdout")
-        }
+        Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
     }
 }
 
@@ -79,7 +73,10 @@ impl Progress for Bar {
 }
 
 fn eval(out: &std::path::Path, quiet: bool) -> Result<()> {
-    let plan = EvalPlan::full();
+    // The unsafe-persistence gate also runs on the embedded SQLite store, in a scratch
+    // directory removed on exit: the database is not a result.
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let plan = EvalPlan::full(Some(scratch.path().to_path_buf()));
     let evaluation = if !quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
         bar.set_style(

@@ -9,6 +9,7 @@
 
 mod fixture;
 mod golden;
+mod policies;
 mod properties;
 mod selector_cases;
 mod validation;

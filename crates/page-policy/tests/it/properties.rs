@@ -85,7 +85,9 @@ fn build(pages: &[PageSpec], turns: &[TurnSpec]) -> Workload {
             id,
             page_type,
             pin: pin.map(|p| [PinClass::None, PinClass::Soft, PinClass::Hard][usize::from(p)]),
-            min_fidelity: None,
+            // Some pages raise their minimum to `structured` (on every path), exercising the
+            // first step from `none` and the prefetch restriction.
+            min_fidelity: (rc % 4 == 0).then_some(Repr::Structured),
             tokens,
             base_utility: f64::from(base) / 10.0,
             recompute_cost: f64::from(rc) / 10.0,
@@ -142,6 +144,9 @@ fn build(pages: &[PageSpec], turns: &[TurnSpec]) -> Workload {
             0 => Some(RecallAnswer::Denied { reason: "d".into() }),
             1 => Some(RecallAnswer::Error { reason: "e".into() }),
             2 => Some(RecallAnswer::Empty),
+            3 => Some(RecallAnswer::Hit {
+                pages: vec![id(t * 5 + 3)],
+            }),
             _ => None,
         };
         if let Some(answer) = answer {
@@ -195,7 +200,11 @@ fn reference_select(
     future: &dyn Fn(usize) -> u32,
 ) -> Vec<Repr> {
     let pages = &w.pages;
-    let min = |i: usize| pages[i].page_type.defaults().min_fidelity();
+    let min = |i: usize| {
+        pages[i]
+            .min_fidelity
+            .unwrap_or(pages[i].page_type.defaults().min_fidelity())
+    };
     let pin = |i: usize| {
         pages[i]
             .pin
@@ -427,6 +436,34 @@ proptest! {
         prop_assert!(oracle.total_faults <= claw.total_faults);
     }
 
+    /// The paper: LRU, ClawVM and the oracle have identical faults and thrash, and so do
+    /// ClawVM's weight variations. Upgrade scoring works above the fault-free floor: hits,
+    /// alerts and faults must not depend on Phase 2.
+    #[test]
+    fn counts_do_not_depend_on_upgrade_scoring(
+        w in workload_strategy(),
+        budget in 0..400u32,
+        pin in 0.5..4.0f64,
+        recency in 0.1..1.2f64,
+    ) {
+        let v = w.validate().unwrap();
+        let budget = TokenCount::new(budget);
+        let counts = |c: &PolicyConfig| {
+            let s = simulate(&v, c, budget);
+            (s.faults, s.duplicate_signature_alerts, s.hits, s.thrash.to_bits())
+        };
+        let claw = PolicyConfig::preset(PolicyId::Clawvm);
+        let mut weighted = claw;
+        weighted.weights.hard_pin_boost = pin;
+        weighted.weights.recency = recency;
+        let expected = counts(&claw);
+        prop_assert_eq!(counts(&PolicyConfig::preset(PolicyId::Lru)), expected);
+        prop_assert_eq!(counts(&PolicyConfig::preset(PolicyId::OracleH3)), expected);
+        prop_assert_eq!(counts(&weighted), expected);
+        prop_assert_eq!(counts(&claw.without(Feature::UpgradeScoring)), expected);
+        prop_assert_eq!(counts(&claw.without(Feature::Prefetch)), expected);
+    }
+
     #[test]
     fn selector_matches_the_reference_port(
         w in workload_strategy(),
@@ -454,6 +491,14 @@ proptest! {
             for c in &turn.tool_calls {
                 let p = index[c.result_page.as_str()];
                 add(p, v.level_costs()[p].min_fidelity());
+            }
+            for r in &turn.recalls {
+                if let RecallAnswer::Hit { pages } = &r.answer {
+                    for id in pages {
+                        let p = index[id.as_str()];
+                        add(p, v.level_costs()[p].min_fidelity());
+                    }
+                }
             }
             for d in &turn.demands {
                 let p = index[d.page.as_str()];

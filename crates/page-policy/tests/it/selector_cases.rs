@@ -137,9 +137,8 @@ fn oracle_upgrades_pages_demanded_soon() {
         expect![[r#"
             t0 select 10/14: a=pointer z=structured
             t1 select 10/14: a=pointer z=structured
-            t2 hit a (resident)
             t2 select 10/14: a=pointer z=structured
-            faults=0 alerts=0 hits=1 thrash=0.000 pressure=0 fits=true
+            faults=0 alerts=0 hits=0 thrash=0.000 pressure=0 fits=true
         "#]],
     );
     check(
@@ -149,9 +148,8 @@ fn oracle_upgrades_pages_demanded_soon() {
         expect![[r#"
             t0 select 10/14: a=structured z=pointer
             t1 select 10/14: a=structured z=pointer
-            t2 hit a (resident)
             t2 select 10/14: a=pointer z=structured
-            faults=0 alerts=0 hits=1 thrash=0.000 pressure=0 fits=true
+            faults=0 alerts=0 hits=0 thrash=0.000 pressure=0 fits=true
         "#]],
     );
 }
@@ -189,9 +187,9 @@ fn lifecycle_under_clawvm_has_no_faults() {
             t2 hit e1 (pointer_resolved)
             t2 select 112/120: boot=full plan=structured e1=full
             t3 boundary reset committed=1 lost=0
-            t3 hit e1 (pointer_resolved)
+            t3 alert duplicate_signature e1 (signature_resolvable)
             t3 select 112/120: boot=full plan=structured e1=full
-            faults=0 alerts=0 hits=3 thrash=0.000 pressure=0 fits=true
+            faults=0 alerts=1 hits=2 thrash=0.333 pressure=0 fits=true
         "#]],
     );
 }
@@ -211,10 +209,10 @@ fn lifecycle_under_compaction_hybrid_loses_reset_state_and_recall_reasons() {
             t2 select 52/60: boot=structured plan=structured e1=compressed
             t3 FAULT flush_miss plan (no_writeback_at_reset)
             t3 boundary reset committed=0 lost=1
-            t3 hit e1 (pointer_resolved)
+            t3 alert duplicate_signature e1 (signature_resolvable)
             t3 FAULT silent_recall - (recall_denied_silently)
             t3 select 52/60: boot=structured plan=structured e1=compressed
-            faults=2 alerts=0 hits=3 thrash=0.500 pressure=0 fits=true
+            faults=2 alerts=1 hits=2 thrash=1.000 pressure=0 fits=true
         "#]],
     );
 }
