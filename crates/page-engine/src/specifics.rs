@@ -27,7 +27,8 @@ pub fn specifics(text: &str) -> Specifics {
     let mut s = Specifics::default();
     for line in text.lines() {
         s.paths.extend(paths_in(line).map(str::to_owned));
-        s.identifiers.extend(identifiers_in(line).map(str::to_owned));
+        s.identifiers
+            .extend(identifiers_in(line).map(str::to_owned));
     }
     s
 }

@@ -1,0 +1,408 @@
+//! Real-session replay: an imported agent session ([`page_import::Session`]) becomes a
+//! [`page_policy::Workload`] whose pages carry the exact token costs of their real
+//! representations, so every policy can be replayed on what agents actually did.
+//!
+//! The conversion, in order of the session's events:
+//!
+//! - a system message becomes a bootstrap page (rules kept verbatim in its structured form);
+//! - the first user message is the task statement and becomes the plan page (goal = its first
+//!   line, steps = its lines);
+//! - every other user or assistant message becomes a conversation page;
+//! - a tool call and its result become one evidence page (soft-pinned, base utility 5,
+//!   recompute cost 8 for reads and commands, 12 for edits, 6 for other tools: the artifact's
+//!   transcript converter); a later call with the same canonical signature is not a new page
+//!   but a repeated call of the first one, which the observer counts as a duplicate or an alert;
+//! - each page's creation is one turn that demands it at `full`; a later page that mentions a
+//!   file path, identifier or command an earlier page contained demands that earlier page (at
+//!   its minimum fidelity: it must at least be resolvable);
+//! - a hard compaction is inserted before the turn at which the full text of the pages created
+//!   since the last compaction would exceed the budget: what a harness does when its window
+//!   fills.
+//!
+//! All token costs come from [`page_engine::RepresentationBuilder`], so they are the costs the
+//! engine itself would assemble with.
+//!
+//! ```
+//! use page_core::{TokenCount, TypeTable};
+//! use page_engine::{BuildConfig, RepresentationBuilder};
+//! use page_import::{Format, import};
+//! use page_policy::{PolicyConfig, PolicyId, simulate};
+//! use page_replay::convert;
+//! use page_tokenizer::{BpeCounter, Encoding};
+//!
+//! let builder = RepresentationBuilder::new(
+//!     BpeCounter::new(Encoding::O200kBase)?, TypeTable::default(), BuildConfig::default())?;
+//! let text = concat!(
+//!     r#"{"type":"user","sessionId":"s","uuid":"u1","message":{"content":"Fix the panic in src/lib.rs"}}"#, "\n",
+//!     r#"{"type":"assistant","sessionId":"s","uuid":"a1","message":{"content":[{"type":"tool_use","id":"t1","name":"Read","input":{"file_path":"src/lib.rs"}}]}}"#, "\n",
+//!     r#"{"type":"user","sessionId":"s","uuid":"u2","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":"fn main() { panic!() }"}]}}"#, "\n",
+//! );
+//! let session = &import(text, Some(Format::ClaudeCode))?.sessions[0];
+//! let converted = convert(session, "claude-code", &builder, TokenCount::new(200))?;
+//! let workload = converted.workload.validate()?;
+//! let run = simulate(&workload, &PolicyConfig::preset(PolicyId::Clawvm), TokenCount::new(200));
+//! assert_eq!(run.total_faults, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use page_core::{
+    PageId, PageType, PinClass, Repr, Representation, TokenCount, TokenCounter, ToolSignature,
+};
+use page_engine::{
+    ConversationTurn, PlanState, RepresentationBuilder, Rules, RulesKind, ToolResult, specifics,
+};
+use page_import::{Event, Session};
+use page_policy::{
+    Demand, LevelTokens, LifecycleEvent, ToolCall, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage,
+    WorkloadTurn,
+};
+use thiserror::Error;
+
+/// Why a session could not be converted.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// An id derived from the session is not a valid page id.
+    #[error("session {session:?}: {source}")]
+    Id {
+        /// The session.
+        session: String,
+        /// What is wrong.
+        #[source]
+        source: page_core::PageError,
+    },
+    /// The session has no event that makes a page.
+    #[error("session {0:?} has nothing to replay")]
+    Empty(String),
+}
+
+/// A converted session, with what the conversion had to skip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converted {
+    /// The replay workload.
+    pub workload: Workload,
+    /// Tokens of every page at `full`: the whole history, as a harness without paging would
+    /// have to hold it.
+    pub full_history_tokens: u64,
+    /// Tool calls in the session, repeated ones included.
+    pub tool_calls: usize,
+    /// Events that could not become pages, with the reason (malformed tool arguments, a system
+    /// message without rules), in session order.
+    pub skipped: Vec<String>,
+}
+
+/// Converts one session. `family` labels the workload (the source format); `budget` places
+/// the compactions.
+///
+/// # Errors
+/// [`ReplayError::Empty`] when no event makes a page.
+pub fn convert<C: TokenCounter>(
+    session: &Session,
+    family: &str,
+    builder: &RepresentationBuilder<C>,
+    budget: TokenCount,
+) -> Result<Converted, ReplayError> {
+    let results: HashMap<&str, (&str, bool)> = session
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolResult {
+                call_id,
+                output,
+                is_error,
+            } => Some((call_id.as_str(), (output.as_str(), *is_error))),
+            _ => None,
+        })
+        .collect();
+    let mut c = Converter {
+        session: &session.id,
+        pages: Vec::new(),
+        turns: Vec::new(),
+        facts: HashMap::new(),
+        signatures: HashMap::new(),
+        since_compaction: 0,
+        full_history_tokens: 0,
+        tool_calls: 0,
+        skipped: Vec::new(),
+        budget: u64::from(budget.get()),
+        seen_task: false,
+    };
+    for (i, event) in session.events.iter().enumerate() {
+        match event {
+            Event::System { text } => match builder.rules(RulesKind::Bootstrap, &Rules { text }) {
+                Ok(reprs) => {
+                    let id = c.page_id(format!("b{i}"))?;
+                    c.add_page(id, PageType::Bootstrap, reprs, None, text);
+                }
+                Err(e) => c.skipped.push(format!("event {i} (system): {e}")),
+            },
+            Event::User { text, .. } if !c.seen_task => {
+                c.seen_task = true;
+                let steps: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .take(12)
+                    .map(|l| l.chars().take(200).collect())
+                    .collect();
+                let goal = steps.first().cloned().unwrap_or_default();
+                let id = c.page_id("plan".to_owned())?;
+                match builder.plan(
+                    &id,
+                    &PlanState {
+                        goal: &goal,
+                        steps: &steps,
+                        current: 0,
+                    },
+                ) {
+                    Ok(reprs) => c.add_page(id, PageType::Plan, reprs, None, text),
+                    Err(e) => c.skipped.push(format!("event {i} (task): {e}")),
+                }
+            }
+            Event::User {
+                id: msg,
+                text,
+                at_ms,
+            }
+            | Event::Assistant {
+                id: msg,
+                text,
+                at_ms,
+            } => {
+                let role = if matches!(event, Event::User { .. }) {
+                    "user"
+                } else {
+                    "assistant"
+                };
+                let span = msg.clone().unwrap_or_else(|| format!("event-{i}"));
+                let id = c.page_id(format!("c{i}"))?;
+                let turn = ConversationTurn {
+                    role,
+                    text,
+                    span: (&span, &span),
+                    start_ms: *at_ms,
+                };
+                match builder.conversation(&id, &turn) {
+                    Ok(reprs) => c.add_page(id, PageType::Conversation, reprs, None, text),
+                    Err(e) => c.skipped.push(format!("event {i} ({role}): {e}")),
+                }
+            }
+            Event::ToolCall {
+                call_id,
+                tool,
+                args_json,
+                ..
+            } => {
+                c.tool_calls += 1;
+                let (output, is_error) = results
+                    .get(call_id.as_str())
+                    .copied()
+                    .unwrap_or(("", false));
+                let input = ToolResult {
+                    tool,
+                    args_json,
+                    output,
+                    is_error,
+                    exit_code: None,
+                };
+                let id = c.page_id(format!("e{i}"))?;
+                match builder.evidence(&id, &input) {
+                    Ok(built) => {
+                        let mention = format!("{args_json}\n{output}");
+                        c.add_tool_page(id, tool, built.signature, built.representations, &mention);
+                    }
+                    Err(e) => c
+                        .skipped
+                        .push(format!("event {i} (tool call {call_id}): {e}")),
+                }
+            }
+            // Results are consumed with their calls.
+            Event::ToolResult { .. } => {}
+        }
+    }
+    if c.pages.is_empty() {
+        return Err(ReplayError::Empty(session.id.clone()));
+    }
+    Ok(Converted {
+        workload: Workload {
+            schema_version: WORKLOAD_SCHEMA_VERSION,
+            id: session.id.clone(),
+            family: family.to_owned(),
+            pages: c.pages,
+            turns: c.turns,
+        },
+        full_history_tokens: c.full_history_tokens,
+        tool_calls: c.tool_calls,
+        skipped: c.skipped,
+    })
+}
+
+struct Converter<'a> {
+    session: &'a str,
+    pages: Vec<WorkloadPage>,
+    turns: Vec<WorkloadTurn>,
+    // Specific (path or identifier) → the latest page that contained it.
+    facts: HashMap<String, PageId>,
+    signatures: HashMap<ToolSignature, PageId>,
+    since_compaction: u64,
+    full_history_tokens: u64,
+    tool_calls: usize,
+    skipped: Vec<String>,
+    budget: u64,
+    seen_task: bool,
+}
+
+impl Converter<'_> {
+    fn page_id(&self, s: String) -> Result<PageId, ReplayError> {
+        PageId::new(s).map_err(|source| ReplayError::Id {
+            session: self.session.to_owned(),
+            source,
+        })
+    }
+
+    fn add_tool_page(
+        &mut self,
+        id: PageId,
+        tool: &str,
+        signature: ToolSignature,
+        reprs: BTreeMap<Repr, Representation>,
+        mention: &str,
+    ) {
+        let call = |page: PageId| ToolCall {
+            signature: signature.clone(),
+            result_page: page,
+        };
+        if let Some(first) = self.signatures.get(&signature).cloned() {
+            // The same call again: no new page; a demand through the call itself.
+            let mut turn = WorkloadTurn {
+                tool_calls: vec![call(first.clone())],
+                ..WorkloadTurn::default()
+            };
+            self.reference(&mut turn, mention, Some(&first));
+            self.turns.push(turn);
+            return;
+        }
+        self.signatures.insert(signature.clone(), id.clone());
+        let page_call = call(id.clone());
+        self.add_page(
+            id,
+            PageType::Evidence,
+            reprs,
+            Some((tool, signature)),
+            mention,
+        );
+        if let Some(turn) = self.turns.last_mut() {
+            turn.tool_calls.push(page_call);
+        }
+    }
+
+    fn add_page(
+        &mut self,
+        id: PageId,
+        page_type: PageType,
+        reprs: BTreeMap<Repr, Representation>,
+        tool: Option<(&str, ToolSignature)>,
+        mention: &str,
+    ) {
+        let full = reprs
+            .get(&Repr::Full)
+            .map_or(0, |r| u64::from(r.tokens().get()));
+        let mut turn = WorkloadTurn::default();
+        if self.since_compaction + full > self.budget && self.since_compaction > 0 {
+            turn.events.push(LifecycleEvent::Compaction {
+                kind: page_core::CompactionKind::Hard,
+            });
+            self.since_compaction = 0;
+        }
+        self.since_compaction += full;
+        self.full_history_tokens += full;
+        self.reference(&mut turn, mention, Some(&id));
+        turn.demands.push(Demand {
+            page: id.clone(),
+            required_repr: Some(Repr::Full),
+        });
+        let (pin, base_utility, recompute_cost, signature) = match &tool {
+            Some((name, sig)) => (
+                Some(PinClass::Soft),
+                5.0,
+                recompute_cost(name),
+                Some(sig.clone()),
+            ),
+            None => (None, base_utility(page_type), 1.0, None),
+        };
+        let tokens = LevelTokens {
+            full: reprs.get(&Repr::Full).map(Representation::tokens),
+            compressed: reprs.get(&Repr::Compressed).map(Representation::tokens),
+            structured: reprs.get(&Repr::Structured).map(Representation::tokens),
+            pointer: reprs.get(&Repr::Pointer).map(Representation::tokens),
+        };
+        self.pages.push(WorkloadPage {
+            id: id.clone(),
+            page_type,
+            pin,
+            min_fidelity: None,
+            tokens,
+            base_utility,
+            recompute_cost,
+            scope: None,
+            session: None,
+            tool_signature: signature,
+            dirty: false,
+        });
+        self.turns.push(turn);
+        let facts = specifics(mention);
+        for f in facts.paths.into_iter().chain(facts.identifiers) {
+            self.facts.insert(f, id.clone());
+        }
+    }
+
+    /// Demands every earlier page that contained a specific `mention` names.
+    fn reference(&self, turn: &mut WorkloadTurn, mention: &str, this: Option<&PageId>) {
+        let facts = specifics(mention);
+        let mut cited: Vec<&PageId> = facts
+            .paths
+            .iter()
+            .chain(&facts.identifiers)
+            .filter_map(|f| self.facts.get(f))
+            .filter(|p| Some(*p) != this)
+            .collect();
+        cited.sort();
+        cited.dedup();
+        for p in cited {
+            turn.demands.push(Demand {
+                page: p.clone(),
+                required_repr: None,
+            });
+        }
+    }
+}
+
+/// The artifact's transcript converter: reads and commands 8, edits 12, other tools 6.
+fn recompute_cost(tool: &str) -> f64 {
+    let t = tool.to_ascii_lowercase();
+    const EDITS: [&str; 6] = ["edit", "write", "replace", "create", "insert", "apply"];
+    const READS: [&str; 11] = [
+        "read", "open", "cat", "view", "find", "grep", "search", "glob", "ls", "bash", "run",
+    ];
+    if EDITS.iter().any(|k| t.contains(k)) {
+        12.0
+    } else if READS.iter().any(|k| t.contains(k)) || t.contains("command") {
+        8.0
+    } else {
+        6.0
+    }
+}
+
+/// Base utility of pages that are not tool results (the bootstrap and plan terms of the
+/// paper's utility, folded into base utility as page-policy expects).
+fn base_utility(page_type: PageType) -> f64 {
+    match page_type {
+        PageType::Bootstrap | PageType::Constraint => 7.0,
+        PageType::Plan => 6.0,
+        PageType::Preference => 4.0,
+        PageType::Evidence => 5.0,
+        PageType::Conversation => 2.0,
+    }
+}

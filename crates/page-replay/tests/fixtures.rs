@@ -1,0 +1,125 @@
+//! Every recorded fixture session converts into a valid workload, and its replay under the six
+//! policies at several budgets gives the fault table below.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking on an unexpected error"
+)]
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use expect_test::expect;
+use page_core::{TokenCount, TypeTable};
+use page_engine::{BuildConfig, RepresentationBuilder};
+use page_import::import;
+use page_policy::{PolicyConfig, PolicyId, simulate};
+use page_replay::convert;
+use page_tokenizer::{BpeCounter, Encoding};
+
+const FIXTURES: [&str; 6] = [
+    "claude-code/todowrite_examples.jsonl",
+    "claude-code/representative_messages.jsonl",
+    "swe-agent/ctf__pwn__warmup.traj",
+    "swe-agent/function_calling_simple.traj",
+    "openhands/wrong_initial_state.json",
+    "aider/chat-history-excerpt.md",
+];
+
+const POLICIES: [PolicyId; 6] = [
+    PolicyId::RetrievalOnly,
+    PolicyId::RetrievalOnlyCached,
+    PolicyId::CompactionHybrid,
+    PolicyId::Clawvm,
+    PolicyId::Lru,
+    PolicyId::OracleH3,
+];
+
+#[test]
+fn fault_table_of_the_recorded_sessions() {
+    let builder = RepresentationBuilder::new(
+        BpeCounter::new(Encoding::O200kBase).unwrap(),
+        TypeTable::default(),
+        BuildConfig::default(),
+    )
+    .unwrap();
+    let mut out = String::from(
+        "session | turns | calls | history tokens | budget | faults per policy (ro roc ch clawvm lru oracle) | min set fits\n",
+    );
+    for rel in FIXTURES {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/traces")
+            .join(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let transcript = import(&text, None).unwrap();
+        for session in &transcript.sessions {
+            // Size the budgets from the history itself, as the real-session evaluation does.
+            let probe = convert(
+                session,
+                transcript.format.name(),
+                &builder,
+                TokenCount::new(u32::MAX),
+            )
+            .unwrap();
+            let history = probe.full_history_tokens;
+            for fraction in [0.10, 0.25, 0.50] {
+                let budget = TokenCount::new(((history as f64 * fraction) as u32).max(1));
+                let converted =
+                    convert(session, transcript.format.name(), &builder, budget).unwrap();
+                let workload = converted.workload.validate().unwrap();
+                let mut faults = Vec::new();
+                let mut fits = true;
+                for policy in POLICIES {
+                    let run = simulate(&workload, &PolicyConfig::preset(policy), budget);
+                    faults.push(run.total_faults.to_string());
+                    fits &= run.min_fidelity_fits;
+                }
+                let _ = writeln!(
+                    out,
+                    "{}/{} | {} | {} | {history} | {} ({:.0}%) | {} | {fits}",
+                    rel.split('/').next().unwrap_or_default(),
+                    session.id,
+                    workload.n_turns(),
+                    converted.tool_calls,
+                    budget.get(),
+                    fraction * 100.0,
+                    faults.join(" "),
+                );
+            }
+        }
+    }
+    expect![[r#"
+        session | turns | calls | history tokens | budget | faults per policy (ro roc ch clawvm lru oracle) | min set fits
+        claude-code/todowrite_session | 8 | 3 | 196 | 19 (10%) | 1 0 0 0 0 0 | false
+        claude-code/todowrite_session | 8 | 3 | 196 | 49 (25%) | 1 0 0 0 0 0 | false
+        claude-code/todowrite_session | 8 | 3 | 196 | 98 (50%) | 1 0 0 0 0 0 | true
+        claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 | false
+        claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 | false
+        claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 | true
+        swe-agent/swe_main | 16 | 7 | 4091 | 409 (10%) | 17 6 6 0 0 0 | false
+        swe-agent/swe_main | 16 | 7 | 4091 | 1022 (25%) | 12 2 2 0 0 0 | false
+        swe-agent/swe_main | 16 | 7 | 4091 | 2045 (50%) | 9 2 2 0 0 0 | true
+        swe-agent/trajectory | 12 | 5 | 889 | 88 (10%) | 20 9 9 0 0 0 | false
+        swe-agent/trajectory | 12 | 5 | 889 | 222 (25%) | 13 4 3 0 0 0 | true
+        swe-agent/trajectory | 12 | 5 | 889 | 444 (50%) | 8 2 0 0 0 0 | true
+        openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 | false
+        openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 | false
+        openhands/trajectory | 4 | 3 | 88 | 44 (50%) | 3 0 0 0 0 0 | false
+        aider/preamble | 4 | 2 | 463 | 46 (10%) | 1 0 0 0 0 0 | false
+        aider/preamble | 4 | 2 | 463 | 115 (25%) | 1 0 0 0 0 0 | false
+        aider/preamble | 4 | 2 | 463 | 231 (50%) | 1 0 0 0 0 0 | false
+        aider/session-1 | 1 | 1 | 97 | 9 (10%) | 0 0 0 0 0 0 | false
+        aider/session-1 | 1 | 1 | 97 | 24 (25%) | 0 0 0 0 0 0 | false
+        aider/session-1 | 1 | 1 | 97 | 48 (50%) | 0 0 0 0 0 0 | false
+        aider/session-2 | 6 | 4 | 748 | 74 (10%) | 2 0 0 0 0 0 | false
+        aider/session-2 | 6 | 4 | 748 | 187 (25%) | 2 0 0 0 0 0 | false
+        aider/session-2 | 6 | 4 | 748 | 374 (50%) | 2 0 0 0 0 0 | false
+        aider/session-3 | 6 | 3 | 198 | 19 (10%) | 3 0 0 0 0 0 | false
+        aider/session-3 | 6 | 3 | 198 | 49 (25%) | 3 0 0 0 0 0 | false
+        aider/session-3 | 6 | 3 | 198 | 99 (50%) | 2 0 0 0 0 0 | true
+        aider/session-4 | 2 | 1 | 572 | 57 (10%) | 0 0 0 0 0 0 | false
+        aider/session-4 | 2 | 1 | 572 | 143 (25%) | 0 0 0 0 0 0 | false
+        aider/session-4 | 2 | 1 | 572 | 286 (50%) | 0 0 0 0 0 0 | false
+    "#]].assert_eq(&out);
+}
