@@ -45,6 +45,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod retention;
+
 use std::collections::{BTreeMap, HashMap};
 
 use page_core::{
@@ -59,6 +61,8 @@ use page_policy::{
     WorkloadTurn,
 };
 use thiserror::Error;
+
+pub use crate::retention::{Retention, RetentionCounts, retention};
 
 /// Why a session could not be converted.
 #[derive(Debug, Error)]
@@ -91,6 +95,33 @@ pub struct Converted {
     /// Events that could not become pages, with the reason (malformed tool arguments, a system
     /// message without rules), in session order.
     pub skipped: Vec<String>,
+    /// The text of every page at every level, in page order (what an assembled prompt would
+    /// contain), for retention measurement.
+    pub texts: Vec<BTreeMap<Repr, String>>,
+    /// The specifics mentioned in the session, each with the turn it first appears at.
+    pub mentioned: Vec<Mention>,
+}
+
+/// A specific (file path, shell command or identifier) mentioned in the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    /// What kind of specific.
+    pub kind: SpecificKind,
+    /// The text as mentioned.
+    pub text: String,
+    /// The turn at which it first appears.
+    pub turn: usize,
+}
+
+/// The kinds of specifics whose retention is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SpecificKind {
+    /// A file path.
+    Path,
+    /// A shell command a tool ran.
+    Command,
+    /// A distinctive identifier.
+    Identifier,
 }
 
 /// Converts one session. `family` labels the workload (the source format); `budget` places
@@ -128,6 +159,9 @@ pub fn convert<C: TokenCounter>(
         skipped: Vec::new(),
         budget: u64::from(budget.get()),
         seen_task: false,
+        texts: Vec::new(),
+        mentioned: Vec::new(),
+        seen_specifics: std::collections::HashSet::new(),
     };
     for (i, event) in session.events.iter().enumerate() {
         match event {
@@ -210,6 +244,11 @@ pub fn convert<C: TokenCounter>(
                 let id = c.page_id(format!("e{i}"))?;
                 match builder.evidence(&id, &input) {
                     Ok(built) => {
+                        if let Some(cmd) = command_of(args_json) {
+                            // The call's page (or repeated call) is the next turn.
+                            let turn = c.turns.len();
+                            c.mention(SpecificKind::Command, cmd, turn);
+                        }
                         let mention = format!("{args_json}\n{output}");
                         c.add_tool_page(id, tool, built.signature, built.representations, &mention);
                     }
@@ -236,6 +275,8 @@ pub fn convert<C: TokenCounter>(
         full_history_tokens: c.full_history_tokens,
         tool_calls: c.tool_calls,
         skipped: c.skipped,
+        texts: c.texts,
+        mentioned: c.mentioned,
     })
 }
 
@@ -252,9 +293,19 @@ struct Converter<'a> {
     skipped: Vec<String>,
     budget: u64,
     seen_task: bool,
+    texts: Vec<BTreeMap<Repr, String>>,
+    mentioned: Vec<Mention>,
+    seen_specifics: std::collections::HashSet<(SpecificKind, String)>,
 }
 
 impl Converter<'_> {
+    /// Records a specific first mentioned at `turn`, once.
+    fn mention(&mut self, kind: SpecificKind, text: String, turn: usize) {
+        if self.seen_specifics.insert((kind, text.clone())) {
+            self.mentioned.push(Mention { kind, text, turn });
+        }
+    }
+
     fn page_id(&self, s: String) -> Result<PageId, ReplayError> {
         PageId::new(s).map_err(|source| ReplayError::Id {
             session: self.session.to_owned(),
@@ -352,7 +403,20 @@ impl Converter<'_> {
             dirty: false,
         });
         self.turns.push(turn);
+        self.texts.push(
+            reprs
+                .iter()
+                .map(|(&r, rep)| (r, rep.content().to_owned()))
+                .collect(),
+        );
         let facts = specifics(mention);
+        let turn = self.turns.len() - 1;
+        for p in &facts.paths {
+            self.mention(SpecificKind::Path, p.clone(), turn);
+        }
+        for i in &facts.identifiers {
+            self.mention(SpecificKind::Identifier, i.clone(), turn);
+        }
         for f in facts.paths.into_iter().chain(facts.identifiers) {
             self.facts.insert(f, id.clone());
         }
@@ -405,4 +469,14 @@ fn base_utility(page_type: PageType) -> f64 {
         PageType::Evidence => 5.0,
         PageType::Conversation => 2.0,
     }
+}
+
+/// The shell command of a tool call whose arguments carry one (`command` or `cmd`).
+fn command_of(args_json: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(args_json).ok()?;
+    ["command", "cmd"]
+        .iter()
+        .find_map(|k| v.get(k).and_then(serde_json::Value::as_str))
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
 }

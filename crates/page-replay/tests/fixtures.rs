@@ -15,7 +15,7 @@ use page_core::{TokenCount, TypeTable};
 use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::import;
 use page_policy::{PolicyConfig, PolicyId, simulate};
-use page_replay::convert;
+use page_replay::{RetentionCounts, convert, retention};
 use page_tokenizer::{BpeCounter, Encoding};
 
 const FIXTURES: [&str; 6] = [
@@ -45,7 +45,7 @@ fn fault_table_of_the_recorded_sessions() {
     )
     .unwrap();
     let mut out = String::from(
-        "session | turns | calls | history tokens | budget | faults per policy (ro roc ch clawvm lru oracle) | min set fits\n",
+        "session | turns | calls | history tokens | budget | faults ro roc ch clawvm lru oracle | min set fits | retention resident/recoverable/total: clawvm paths commands; compaction_hybrid paths commands\n",
     );
     for rel in FIXTURES {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,14 +70,25 @@ fn fault_table_of_the_recorded_sessions() {
                 let workload = converted.workload.validate().unwrap();
                 let mut faults = Vec::new();
                 let mut fits = true;
+                let mut kept = Vec::new();
                 for policy in POLICIES {
-                    let run = simulate(&workload, &PolicyConfig::preset(policy), budget);
+                    let config = PolicyConfig::preset(policy);
+                    let run = simulate(&workload, &config, budget);
                     faults.push(run.total_faults.to_string());
                     fits &= run.min_fidelity_fits;
+                    if matches!(policy, PolicyId::Clawvm | PolicyId::CompactionHybrid) {
+                        let r = retention(&converted, &config, &run);
+                        let show = |c: RetentionCounts| {
+                            format!("{}/{}/{}", c.resident, c.recoverable, c.total)
+                        };
+                        kept.push(format!("{} {}", show(r.paths), show(r.commands)));
+                    }
                 }
+                // compaction_hybrid comes before clawvm in POLICIES; show clawvm first.
+                kept.reverse();
                 let _ = writeln!(
                     out,
-                    "{}/{} | {} | {} | {history} | {} ({:.0}%) | {} | {fits}",
+                    "{}/{} | {} | {} | {history} | {} ({:.0}%) | {} | {fits} | {}",
                     rel.split('/').next().unwrap_or_default(),
                     session.id,
                     workload.n_turns(),
@@ -85,41 +96,42 @@ fn fault_table_of_the_recorded_sessions() {
                     budget.get(),
                     fraction * 100.0,
                     faults.join(" "),
+                    kept.join("; "),
                 );
             }
         }
     }
     expect![[r#"
-        session | turns | calls | history tokens | budget | faults per policy (ro roc ch clawvm lru oracle) | min set fits
-        claude-code/todowrite_session | 8 | 3 | 196 | 19 (10%) | 1 0 0 0 0 0 | false
-        claude-code/todowrite_session | 8 | 3 | 196 | 49 (25%) | 1 0 0 0 0 0 | false
-        claude-code/todowrite_session | 8 | 3 | 196 | 98 (50%) | 1 0 0 0 0 0 | true
-        claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 | false
-        claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 | false
-        claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 | true
-        swe-agent/swe_main | 16 | 7 | 4091 | 409 (10%) | 17 6 6 0 0 0 | false
-        swe-agent/swe_main | 16 | 7 | 4091 | 1022 (25%) | 12 2 2 0 0 0 | false
-        swe-agent/swe_main | 16 | 7 | 4091 | 2045 (50%) | 9 2 2 0 0 0 | true
-        swe-agent/trajectory | 12 | 5 | 889 | 88 (10%) | 20 9 9 0 0 0 | false
-        swe-agent/trajectory | 12 | 5 | 889 | 222 (25%) | 13 4 3 0 0 0 | true
-        swe-agent/trajectory | 12 | 5 | 889 | 444 (50%) | 8 2 0 0 0 0 | true
-        openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 | false
-        openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 | false
-        openhands/trajectory | 4 | 3 | 88 | 44 (50%) | 3 0 0 0 0 0 | false
-        aider/preamble | 4 | 2 | 463 | 46 (10%) | 1 0 0 0 0 0 | false
-        aider/preamble | 4 | 2 | 463 | 115 (25%) | 1 0 0 0 0 0 | false
-        aider/preamble | 4 | 2 | 463 | 231 (50%) | 1 0 0 0 0 0 | false
-        aider/session-1 | 1 | 1 | 97 | 9 (10%) | 0 0 0 0 0 0 | false
-        aider/session-1 | 1 | 1 | 97 | 24 (25%) | 0 0 0 0 0 0 | false
-        aider/session-1 | 1 | 1 | 97 | 48 (50%) | 0 0 0 0 0 0 | false
-        aider/session-2 | 6 | 4 | 748 | 74 (10%) | 2 0 0 0 0 0 | false
-        aider/session-2 | 6 | 4 | 748 | 187 (25%) | 2 0 0 0 0 0 | false
-        aider/session-2 | 6 | 4 | 748 | 374 (50%) | 2 0 0 0 0 0 | false
-        aider/session-3 | 6 | 3 | 198 | 19 (10%) | 3 0 0 0 0 0 | false
-        aider/session-3 | 6 | 3 | 198 | 49 (25%) | 3 0 0 0 0 0 | false
-        aider/session-3 | 6 | 3 | 198 | 99 (50%) | 2 0 0 0 0 0 | true
-        aider/session-4 | 2 | 1 | 572 | 57 (10%) | 0 0 0 0 0 0 | false
-        aider/session-4 | 2 | 1 | 572 | 143 (25%) | 0 0 0 0 0 0 | false
-        aider/session-4 | 2 | 1 | 572 | 286 (50%) | 0 0 0 0 0 0 | false
+        session | turns | calls | history tokens | budget | faults ro roc ch clawvm lru oracle | min set fits | retention resident/recoverable/total: clawvm paths commands; compaction_hybrid paths commands
+        claude-code/todowrite_session | 8 | 3 | 196 | 19 (10%) | 1 0 0 0 0 0 | false | 0/0/0 0/0/0; 0/0/0 0/0/0
+        claude-code/todowrite_session | 8 | 3 | 196 | 49 (25%) | 1 0 0 0 0 0 | false | 0/0/0 0/0/0; 0/0/0 0/0/0
+        claude-code/todowrite_session | 8 | 3 | 196 | 98 (50%) | 1 0 0 0 0 0 | true | 0/0/0 0/0/0; 0/0/0 0/0/0
+        claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/2; 4/4/4 0/0/2
+        claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/2; 4/4/4 0/0/2
+        claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 | true | 2/2/2 0/0/1; 2/2/2 0/0/1
+        swe-agent/swe_main | 16 | 7 | 4091 | 409 (10%) | 17 6 6 0 0 0 | false | 0/25/40 0/2/20; 12/32/40 0/11/20
+        swe-agent/swe_main | 16 | 7 | 4091 | 1022 (25%) | 12 2 2 0 0 0 | false | 9/20/20 0/6/9; 11/18/20 1/6/9
+        swe-agent/swe_main | 16 | 7 | 4091 | 2045 (50%) | 9 2 2 0 0 0 | true | 7/11/11 2/4/7; 8/9/11 2/4/7
+        swe-agent/trajectory | 12 | 5 | 889 | 88 (10%) | 20 9 9 0 0 0 | false | 4/45/75 0/0/2; 5/49/75 0/0/2
+        swe-agent/trajectory | 12 | 5 | 889 | 222 (25%) | 13 4 3 0 0 0 | true | 15/24/33 0/0/1; 15/23/33 0/0/1
+        swe-agent/trajectory | 12 | 5 | 889 | 444 (50%) | 8 2 0 0 0 0 | true | 14/16/20 0/0/1; 13/16/20 0/0/1
+        openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 | false | 0/0/11 0/0/1; 0/0/11 0/0/1
+        openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 | false | 0/4/11 0/0/1; 0/4/11 0/0/1
+        openhands/trajectory | 4 | 3 | 88 | 44 (50%) | 3 0 0 0 0 0 | false | 9/10/11 0/0/1; 9/10/11 0/0/1
+        aider/preamble | 4 | 2 | 463 | 46 (10%) | 1 0 0 0 0 0 | false | 0/4/4 0/0/0; 0/4/4 0/0/0
+        aider/preamble | 4 | 2 | 463 | 115 (25%) | 1 0 0 0 0 0 | false | 0/4/4 0/0/0; 0/4/4 0/0/0
+        aider/preamble | 4 | 2 | 463 | 231 (50%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/0; 4/4/4 0/0/0
+        aider/session-1 | 1 | 1 | 97 | 9 (10%) | 0 0 0 0 0 0 | false | 0/0/2 0/0/0; 0/0/2 0/0/0
+        aider/session-1 | 1 | 1 | 97 | 24 (25%) | 0 0 0 0 0 0 | false | 0/0/2 0/0/0; 0/0/2 0/0/0
+        aider/session-1 | 1 | 1 | 97 | 48 (50%) | 0 0 0 0 0 0 | false | 0/2/2 0/0/0; 0/2/2 0/0/0
+        aider/session-2 | 6 | 4 | 748 | 74 (10%) | 2 0 0 0 0 0 | false | 0/9/9 0/0/0; 0/9/9 0/0/0
+        aider/session-2 | 6 | 4 | 748 | 187 (25%) | 2 0 0 0 0 0 | false | 6/6/6 0/0/0; 4/6/6 0/0/0
+        aider/session-2 | 6 | 4 | 748 | 374 (50%) | 2 0 0 0 0 0 | false | 6/6/6 0/0/0; 6/6/6 0/0/0
+        aider/session-3 | 6 | 3 | 198 | 19 (10%) | 3 0 0 0 0 0 | false | 0/0/10 0/0/0; 0/0/10 0/0/0
+        aider/session-3 | 6 | 3 | 198 | 49 (25%) | 3 0 0 0 0 0 | false | 0/6/10 0/0/0; 0/6/10 0/0/0
+        aider/session-3 | 6 | 3 | 198 | 99 (50%) | 2 0 0 0 0 0 | true | 2/6/6 0/0/0; 2/6/6 0/0/0
+        aider/session-4 | 2 | 1 | 572 | 57 (10%) | 0 0 0 0 0 0 | false | 0/9/9 0/0/0; 0/9/9 0/0/0
+        aider/session-4 | 2 | 1 | 572 | 143 (25%) | 0 0 0 0 0 0 | false | 1/9/9 0/0/0; 1/9/9 0/0/0
+        aider/session-4 | 2 | 1 | 572 | 286 (50%) | 0 0 0 0 0 0 | false | 9/9/9 0/0/0; 9/9/9 0/0/0
     "#]].assert_eq(&out);
 }
