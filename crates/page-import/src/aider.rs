@@ -6,9 +6,9 @@
 //! precedes it, else of aider itself (`aider_output`), which applies edits, commits and lints.
 
 use crate::time::parse_ms;
-use crate::{Diagnostic, Event, Session};
+use crate::{Diagnostic, Event, Session, diag};
 
-#[derive(PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 enum Block {
     None,
     User,
@@ -16,112 +16,36 @@ enum Block {
     Reply,
 }
 
+/// The reader's state: the session being built and the block of lines being collected.
+struct Reader {
+    sessions: Vec<Session>,
+    cur: Session,
+    started_at: Option<i64>,
+    block: Block,
+    buf: String,
+    // The call whose output the next `> ` block is (a user `/cmd`).
+    pending_call: Option<String>,
+    calls: usize,
+}
+
 pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
-    let mut sessions: Vec<Session> = Vec::new();
-    let mut cur = Session {
-        id: "preamble".to_owned(),
-        events: Vec::new(),
+    let mut r = Reader {
+        sessions: Vec::new(),
+        cur: Session {
+            id: "preamble".to_owned(),
+            events: Vec::new(),
+        },
+        started_at: None,
+        block: Block::None,
+        buf: String::new(),
+        pending_call: None,
+        calls: 0,
     };
-    let mut started_at: Option<i64> = None;
-    let mut block = Block::None;
-    let mut buf = String::new();
-    let mut pending_call: Option<String> = None;
-    let mut calls = 0usize;
-
-    let flush = |block: &Block,
-                 buf: &mut String,
-                 cur: &mut Session,
-                 pending: &mut Option<String>,
-                 calls: &mut usize,
-                 at: Option<i64>| {
-        // Blank lines around a block are layout, not content.
-        let text = buf.trim_end().trim_start_matches('\n').to_owned();
-        buf.clear();
-        if text.trim().is_empty() {
-            return;
-        }
-        match block {
-            Block::User => {
-                let id = format!("{}#{}", cur.id, cur.events.len());
-                if let Some(rest) = text.strip_prefix('/') {
-                    let mut parts = rest.splitn(2, char::is_whitespace);
-                    let cmd = parts.next().unwrap_or_default().to_owned();
-                    let arg = parts.next().unwrap_or_default().trim().to_owned();
-                    *calls += 1;
-                    let call_id = format!("{}:call{}", cur.id, calls);
-                    cur.events.push(Event::ToolCall {
-                        call_id: call_id.clone(),
-                        tool: format!("/{cmd}"),
-                        args_json: serde_json::json!({ "args": arg }).to_string(),
-                        at_ms: at,
-                    });
-                    *pending = Some(call_id);
-                } else {
-                    cur.events.push(Event::User {
-                        id: Some(id),
-                        text,
-                        at_ms: at,
-                    });
-                }
-            }
-            Block::Output => {
-                let call_id = match pending.take() {
-                    Some(c) => c,
-                    None => {
-                        *calls += 1;
-                        let c = format!("{}:call{}", cur.id, calls);
-                        cur.events.push(Event::ToolCall {
-                            call_id: c.clone(),
-                            tool: "aider_output".to_owned(),
-                            args_json: "{}".to_owned(),
-                            at_ms: at,
-                        });
-                        c
-                    }
-                };
-                let is_error = text.contains("Traceback") || text.contains("Unexpected error");
-                cur.events.push(Event::ToolResult {
-                    call_id,
-                    output: text,
-                    is_error,
-                });
-            }
-            Block::Reply => {
-                let id = format!("{}#{}", cur.id, cur.events.len());
-                cur.events.push(Event::Assistant {
-                    id: Some(id),
-                    text,
-                    at_ms: at,
-                });
-            }
-            Block::None => {}
-        }
-    };
-
     for line in text.lines() {
         if let Some(ts) = line.strip_prefix("# aider chat started at ") {
-            flush(
-                &block,
-                &mut buf,
-                &mut cur,
-                &mut pending_call,
-                &mut calls,
-                started_at,
-            );
-            block = Block::None;
-            sessions.push(std::mem::replace(
-                &mut cur,
-                Session {
-                    id: format!("session-{}", sessions.len() + 1),
-                    events: Vec::new(),
-                },
-            ));
-            started_at = parse_ms(ts.trim());
-            pending_call = None;
-            calls = 0;
+            r.start_session(parse_ms(ts.trim()));
             continue;
         }
-        // aider pads its markdown lines with two trailing spaces (hard line breaks).
         let (kind, body) = if let Some(b) = line.strip_prefix("#### ") {
             (Block::User, b)
         } else if line == "####" {
@@ -134,34 +58,22 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
         } else {
             (Block::Reply, line)
         };
-        if kind != block {
-            flush(
-                &block,
-                &mut buf,
-                &mut cur,
-                &mut pending_call,
-                &mut calls,
-                started_at,
-            );
-            block = kind;
+        if kind != r.block {
+            r.flush();
+            r.block = kind;
         }
-        buf.push_str(body.trim_end());
-        buf.push('\n');
+        // aider pads its markdown lines with two trailing spaces (hard line breaks).
+        r.buf.push_str(body.trim_end());
+        r.buf.push('\n');
     }
-    flush(
-        &block,
-        &mut buf,
-        &mut cur,
-        &mut pending_call,
-        &mut calls,
-        started_at,
-    );
-    sessions.push(cur);
-    if let Some(pre) = sessions
+    r.flush();
+    r.sessions.push(r.cur);
+    if let Some(pre) = r
+        .sessions
         .first()
         .filter(|s| s.id == "preamble" && !s.events.is_empty())
     {
-        crate::diag(
+        diag(
             diags,
             "preamble",
             format!(
@@ -170,5 +82,68 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
             ),
         );
     }
-    sessions
+    r.sessions
+}
+
+impl Reader {
+    fn start_session(&mut self, at: Option<i64>) {
+        self.flush();
+        self.block = Block::None;
+        let next = Session {
+            id: format!("session-{}", self.sessions.len() + 1),
+            events: Vec::new(),
+        };
+        self.sessions.push(std::mem::replace(&mut self.cur, next));
+        self.started_at = at;
+        self.pending_call = None;
+        self.calls = 0;
+    }
+
+    fn call(&mut self, tool: String, args_json: String) -> String {
+        self.calls += 1;
+        let call_id = format!("{}:call{}", self.cur.id, self.calls);
+        self.cur.events.push(Event::ToolCall {
+            call_id: call_id.clone(),
+            tool,
+            args_json,
+            at_ms: self.started_at,
+        });
+        call_id
+    }
+
+    /// Turns the collected block into an event.
+    fn flush(&mut self) {
+        // Blank lines around a block are layout, not content.
+        let text = self.buf.trim_end().trim_start_matches('\n').to_owned();
+        self.buf.clear();
+        if text.trim().is_empty() {
+            return;
+        }
+        let id = Some(format!("{}#{}", self.cur.id, self.cur.events.len()));
+        let at_ms = self.started_at;
+        match self.block {
+            Block::User => match text.strip_prefix('/') {
+                Some(rest) => {
+                    let (cmd, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                    let args = serde_json::json!({ "args": arg.trim() }).to_string();
+                    self.pending_call = Some(self.call(format!("/{cmd}"), args));
+                }
+                None => self.cur.events.push(Event::User { id, text, at_ms }),
+            },
+            Block::Output => {
+                let call_id = match self.pending_call.take() {
+                    Some(c) => c,
+                    None => self.call("aider_output".to_owned(), "{}".to_owned()),
+                };
+                let is_error = text.contains("Traceback") || text.contains("Unexpected error");
+                self.cur.events.push(Event::ToolResult {
+                    call_id,
+                    output: text,
+                    is_error,
+                });
+            }
+            Block::Reply => self.cur.events.push(Event::Assistant { id, text, at_ms }),
+            Block::None => {}
+        }
+    }
 }

@@ -27,15 +27,6 @@ const FIXTURES: [&str; 6] = [
     "aider/chat-history-excerpt.md",
 ];
 
-const POLICIES: [PolicyId; 6] = [
-    PolicyId::RetrievalOnly,
-    PolicyId::RetrievalOnlyCached,
-    PolicyId::CompactionHybrid,
-    PolicyId::Clawvm,
-    PolicyId::Lru,
-    PolicyId::OracleH3,
-];
-
 #[test]
 fn fault_table_of_the_recorded_sessions() {
     let builder = RepresentationBuilder::new(
@@ -71,7 +62,7 @@ fn fault_table_of_the_recorded_sessions() {
                 let mut faults = Vec::new();
                 let mut fits = true;
                 let mut kept = Vec::new();
-                for policy in POLICIES {
+                for policy in PolicyId::ALL {
                     let config = PolicyConfig::preset(policy);
                     let run = simulate(&workload, &config, budget);
                     faults.push(run.total_faults.to_string());
@@ -84,7 +75,7 @@ fn fault_table_of_the_recorded_sessions() {
                         kept.push(format!("{} {}", show(r.paths), show(r.commands)));
                     }
                 }
-                // compaction_hybrid comes before clawvm in POLICIES; show clawvm first.
+                // compaction_hybrid comes before clawvm in PolicyId::ALL; show clawvm first.
                 kept.reverse();
                 let _ = writeln!(
                     out,
