@@ -42,6 +42,11 @@ pub struct SqliteConfig {
     /// How many times the store retries an operation that found the database busy before it
     /// gives up with a backend error. Default 200 (with backoff, well over a minute).
     pub busy_retries: u32,
+    /// `PRAGMA wal_autocheckpoint`: the WAL size in pages after which a commit also
+    /// checkpoints. Default 1000 (SQLite's). 0 disables automatic checkpoints; the owner then
+    /// calls [`SqliteStore::checkpoint`] at idle times, which keeps checkpoint work out of
+    /// boundary commits.
+    pub wal_autocheckpoint: u32,
 }
 
 impl Default for SqliteConfig {
@@ -50,6 +55,7 @@ impl Default for SqliteConfig {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(5),
             busy_retries: 200,
+            wal_autocheckpoint: 1000,
         }
     }
 }
@@ -151,6 +157,7 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "wal_autocheckpoint", config.wal_autocheckpoint)?;
         match schema::migrate(&mut conn) {
             Ok(_) => Ok(conn),
             Err(MigrateError::Newer(found)) => Err(Failure::Store(StoreError::NewerSchema {
@@ -159,6 +166,26 @@ impl SqliteStore {
             })),
             Err(MigrateError::Sql(e)) => Err(Failure::Sql(e)),
         }
+    }
+
+    /// Copies committed WAL frames into the database file (`PRAGMA wal_checkpoint(PASSIVE)`:
+    /// never waits for readers or writers). Returns how many frames are in the WAL and how
+    /// many of them are now checkpointed.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    pub fn checkpoint(&self) -> Result<(u64, u64), StoreError> {
+        self.run(|conn| {
+            let (_busy, log, done): (i64, i64, i64) =
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+            // -1 means "not in WAL mode", which `open` rules out; report it as zero.
+            Ok((
+                u64::try_from(log).unwrap_or(0),
+                u64::try_from(done).unwrap_or(0),
+            ))
+        })
     }
 
     /// The file this store was opened from.

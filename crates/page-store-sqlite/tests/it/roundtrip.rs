@@ -188,3 +188,41 @@ fn two_sessions_sharing_a_project_page_store_it_once() {
     assert_eq!(store.page_versions(&id("pref")).unwrap(), [1]);
     assert_eq!(store.page_table(&sid("s2")).unwrap().len(), 4);
 }
+
+#[test]
+fn idle_time_checkpoints_keep_every_commit() {
+    use page_store_sqlite::{SqliteConfig, SqliteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pagevm.db");
+    let config = SqliteConfig {
+        wal_autocheckpoint: 0,
+        ..SqliteConfig::default()
+    };
+    {
+        let store = SqliteStore::open_with(&path, config).unwrap();
+        let mut pages = table("s1");
+        let mut wb = support::writeback(&store, "s1");
+        for n in 1..=3 {
+            wb.stage(update(
+                "s1",
+                "plan",
+                "steps",
+                Op::Append,
+                &format!("\"{n}\""),
+            ))
+            .unwrap();
+            wb.commit_boundary(turn(n), &mut pages, Vec::new()).unwrap();
+        }
+        // Nothing was checkpointed automatically; now everything is.
+        let (log, done) = store.checkpoint().unwrap();
+        assert!(log > 0);
+        assert_eq!(log, done);
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let steps = store
+        .field(&id("plan-s1"), &FieldPath::new("steps").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(steps.value, json!(["1", "2", "3"]));
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
