@@ -1093,7 +1093,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             turn: u64::from(self.turn),
             time_ms: self.now_ms,
         };
-        let report = match self
+        let mut report = match self
             .wb
             .commit_boundary(context, &mut self.table, Vec::new())
         {
@@ -1103,14 +1103,28 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 return Err(EngineError::FlushMiss(Box::new(miss)));
             }
         };
-        self.rebuild_updated(&report)?;
+        if self.rebuild_updated(&report)? {
+            // The rebuilt representations are part of what this boundary must make durable.
+            match self
+                .wb
+                .commit_boundary(context, &mut self.table, Vec::new())
+            {
+                Ok(rebuilt) => report.pages.extend(rebuilt.pages),
+                Err(miss) => {
+                    self.faults.add(FaultKind::FlushMiss);
+                    return Err(EngineError::FlushMiss(Box::new(miss)));
+                }
+            }
+        }
         Ok(report)
     }
 
-    fn rebuild_updated(&mut self, report: &BoundaryReport) -> Result<(), EngineError> {
+    /// Rebuilds plans whose committed fields changed; returns whether any page changed.
+    fn rebuild_updated(&mut self, report: &BoundaryReport) -> Result<bool, EngineError> {
         if report.committed.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let mut changed = false;
         let plan_ids: Vec<PageId> = self.plans.keys().cloned().collect();
         for id in plan_ids {
             let fields = self.wb.store().fields(&id)?;
@@ -1145,6 +1159,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 },
             )?;
             self.table.update(&id, reprs)?;
+            changed = true;
             self.plans.insert(
                 id,
                 PlanCache {
@@ -1154,7 +1169,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 },
             );
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// `compaction`: a write barrier, then the compaction's effect on residency: `micro`
