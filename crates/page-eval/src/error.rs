@@ -23,6 +23,9 @@ pub enum EvalError {
     /// A summary or trace could not be serialized.
     #[error("could not serialize evaluation output: {0}")]
     Serialize(#[source] serde_json::Error),
+    /// The lifecycle engine or its store failed outright while running an end-to-end gate.
+    #[error("engine gate could not run: {0}")]
+    Engine(String),
     /// An output file or directory could not be written.
     #[error("could not write {path}: {source}")]
     WriteOutput {

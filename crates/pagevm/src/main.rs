@@ -39,6 +39,12 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Run the six Tier-1 gates end to end through the lifecycle engine on SQLite.
+    Gates {
+        /// Print `[{gate, passed, detail}]` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time the policy engine per turn and measure its peak heap per session.
     Bench {
         /// Print only the JSON result.
@@ -54,6 +60,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Eval { out, quiet } => eval(&out, quiet),
+        Command::Gates { json } => gates(json),
         Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
     }
 }
@@ -70,6 +77,27 @@ impl Progress for Bar {
         self.0.set_message(label.to_owned());
         self.0.inc(1);
     }
+}
+
+/// Exits non-zero when a gate fails, so scripts can rely on the status.
+fn gates(json: bool) -> Result<()> {
+    // Each gate's SQLite store lives in a scratch directory removed on exit.
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let gates = page_eval::run_engine_gates(scratch.path())?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&gates)?)?;
+    } else {
+        for g in &gates {
+            let verdict = if g.passed { "pass" } else { "FAIL" };
+            writeln!(stdout, "{verdict}  {:<30} {}", g.gate, g.detail)?;
+        }
+    }
+    let failed = gates.iter().filter(|g| !g.passed).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} gates failed", gates.len());
+    }
+    Ok(())
 }
 
 fn eval(out: &std::path::Path, quiet: bool) -> Result<()> {
