@@ -48,6 +48,7 @@ mod engine;
 mod error;
 mod scoring;
 mod specifics;
+mod summarize;
 
 pub use crate::assembly::{Assembly, Block, ObservedFault, Placed, PromptMessage, Role};
 pub use crate::build::{
@@ -60,3 +61,4 @@ pub use crate::engine::{
 pub use crate::error::EngineError;
 pub use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
 pub use crate::specifics::{Specifics, specifics};
+pub use crate::summarize::{ModelSummary, Summarizer, SummaryInput, SummaryRejection};
