@@ -46,6 +46,7 @@ mod assembly;
 mod build;
 mod engine;
 mod error;
+mod handle;
 mod scoring;
 mod specifics;
 mod summarize;
@@ -59,6 +60,7 @@ pub use crate::engine::{
     Engine, EngineConfig, ModelOutput, ToolCallRequest, ToolDecision, ToolOutput,
 };
 pub use crate::error::EngineError;
+pub use crate::handle::{EngineHandle, EngineStopped};
 pub use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
 pub use crate::specifics::{Specifics, specifics};
 pub use crate::summarize::{ModelSummary, Summarizer, SummaryInput, SummaryRejection};

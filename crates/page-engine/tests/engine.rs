@@ -639,3 +639,29 @@ fn model_summaries_enter_only_through_the_checks() {
         );
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_async_handle_runs_hooks_in_order_off_the_executor() {
+    let store: &'static MemoryStore = Box::leak(Box::new(MemoryStore::new()));
+    let handle = page_engine::EngineHandle::spawn(engine(store)).unwrap();
+    let caller = std::thread::current().id();
+    let boot = handle
+        .call(|e| e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt"))
+        .await
+        .unwrap()
+        .unwrap();
+    let on = handle.call(|_| std::thread::current().id()).await.unwrap();
+    assert_ne!(on, caller, "hooks run on the engine thread");
+    let a = handle
+        .call(|e| e.prompt_assemble(TokenCount::new(500)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bootstrap_present(&a, &boot));
+    let engine = handle.into_engine().unwrap();
+    let (report, _store) = engine.session_end().unwrap();
+    assert!(
+        report.pages.is_empty(),
+        "the turn boundary already committed the rules"
+    );
+}
