@@ -65,6 +65,10 @@ fn ingest(c: &mut Criterion) {
         );
         let fast = FastBpeCounter::new(encoding);
         bench_counter(&mut group, &format!("{encoding}/bpe-openai"), fast, &output);
+        // Counting alone, to show how much of ingest the count of the full text is.
+        group.bench_function(format!("{encoding}/bpe-openai-count-only"), |b| {
+            b.iter(|| fast.count(black_box(&output)));
+        });
     }
     group.finish();
 }
