@@ -3,11 +3,15 @@
 //! - `pagevm eval [--out DIR] [--quiet]` replays the paper's evaluation (Tier-1 gates, the
 //!   Tier-2 sweep, ablations, adversarial runs) and writes `summary.{json,csv,md}`, the
 //!   generated workloads and the decision traces to `DIR` (default `out/eval`).
+//! - `pagevm replay --trace PATH [--format F] [--budget N | --budget-fraction F] [--policy P]
+//!   [--json]` replays recorded agent sessions (a file, or every file under a directory) and
+//!   prints faults, retention of specifics and token totals per session and policy.
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
 
 mod alloc;
 mod bench;
+mod replay;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -39,6 +43,31 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Replay recorded agent sessions and print faults, retention and tokens per session.
+    Replay {
+        /// A trace file, or a directory whose files are all replayed.
+        #[arg(long)]
+        trace: PathBuf,
+        /// auto, claude-code, claude-code-stream, codex, gemini-cli, swe-agent, openhands, aider.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Token budget.
+        #[arg(long, conflicts_with = "budget_fraction")]
+        budget: Option<u32>,
+        /// Budget as a fraction of each session's full history (default 0.25).
+        #[arg(long)]
+        budget_fraction: Option<f64>,
+        /// A policy code (clawvm, lru, oracle_h3, compaction_hybrid, retrieval_only_cached,
+        /// retrieval_only), or all.
+        #[arg(long, default_value = "clawvm")]
+        policy: String,
+        /// Replay without the page directory (for comparison).
+        #[arg(long)]
+        no_directory: bool,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time the policy engine per turn and measure its peak heap per session.
     Bench {
         /// Print only the JSON result.
@@ -54,6 +83,32 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Eval { out, quiet } => eval(&out, quiet),
+        Command::Replay {
+            trace,
+            format,
+            budget,
+            budget_fraction,
+            policy,
+            no_directory,
+            json,
+        } => {
+            let budget = match (budget, budget_fraction) {
+                (Some(n), _) => page_replay::Budget::tokens(n)?,
+                (None, f) => page_replay::Budget::fraction(f.unwrap_or(0.25))?,
+            };
+            replay::run(&replay::Request {
+                trace,
+                format: replay::parse_format(&format)?,
+                budget,
+                policies: replay::parse_policies(&policy)?,
+                directory: if no_directory {
+                    page_replay::Directory::Off
+                } else {
+                    page_replay::Directory::On
+                },
+                json,
+            })
+        }
         Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
     }
 }
