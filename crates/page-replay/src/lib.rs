@@ -404,9 +404,11 @@ impl Converter<'_> {
                 structured.push('\n');
             }
         }
-        // The pointer is what stays resident: as short as a handle can be.
-        let pointer = format!(
-            "[{DIRECTORY_PAGE} {}p {}c {}i]",
+        // The pointer is what stays resident: as short as a handle can be. The counts head
+        // the structured form.
+        let pointer = format!("[{DIRECTORY_PAGE}]");
+        let structured = format!(
+            "{DIRECTORY_PAGE}: {} paths, {} commands, {} identifiers\n{structured}",
             counts[0], counts[1], counts[2]
         );
         let counter = builder.counter();
