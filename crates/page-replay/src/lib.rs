@@ -65,7 +65,7 @@ use thiserror::Error;
 
 pub use crate::replay::{
     Budget, KindRetention, ReplayReport, RetentionReport, SessionReplay, TokenReport,
-    full_history_tokens, replay_session,
+    full_history_tokens, replay_converted, replay_session,
 };
 pub use crate::retention::{Retention, RetentionCounts, retention};
 

@@ -175,11 +175,29 @@ pub fn replay_session<C: page_core::TokenCounter>(
     let history = full_history_tokens(session, format, builder)?;
     let tokens = budget.resolve(history);
     let converted = convert_with(session, format, builder, TokenCount::new(tokens), directory)?;
+    replay_converted(converted, &session.id, format, tokens, policy, directory)
+}
+
+/// Replays an already converted session (converted at `budget` tokens, with or without the
+/// directory as `directory` says) under `policy`: what [`replay_session`] does after
+/// converting, for callers that replay one conversion under several policies.
+///
+/// # Errors
+/// [`ReplayError::Workload`] when the converted workload does not validate.
+pub fn replay_converted(
+    converted: Converted,
+    session: &str,
+    format: &str,
+    budget: u32,
+    policy: PolicyId,
+    directory: Directory,
+) -> Result<SessionReplay, ReplayError> {
+    let tokens = budget;
     let workload = converted
         .workload
         .validate()
         .map_err(|e| ReplayError::Workload {
-            session: session.id.clone(),
+            session: session.to_owned(),
             reason: e.to_string(),
         })?;
     let config = PolicyConfig::preset(policy);
@@ -203,7 +221,7 @@ pub fn replay_session<C: page_core::TokenCounter>(
     #[expect(clippy::cast_precision_loss, reason = "token sums stay far below 2^53")]
     let assembled_mean = round(used as f64 / turns.max(1) as f64, 100.0);
     let report = ReplayReport {
-        session: session.id.clone(),
+        session: session.to_owned(),
         format: format.to_owned(),
         turns: run.turns,
         tool_calls: converted.tool_calls,

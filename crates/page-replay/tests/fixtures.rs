@@ -198,7 +198,7 @@ fn retention_with_and_without_the_page_directory() {
                     continue;
                 }
                 // Was the directory's handle in the prompt at every measurement point?
-                let measured = page_replay::retention(
+                let measured = retention(
                     &r.converted,
                     &PolicyConfig::preset(PolicyId::Clawvm),
                     &r.run,
@@ -216,7 +216,11 @@ fn retention_with_and_without_the_page_directory() {
                 let full = ret.paths.recoverable == ret.paths.total
                     && ret.commands.recoverable == ret.commands.total;
                 if missing == 0 {
-                    assert!(full, "{rel}/{} at {fraction}: handle resident, yet {ret:?}", session.id);
+                    assert!(
+                        full,
+                        "{rel}/{} at {fraction}: handle resident, yet {ret:?}",
+                        session.id
+                    );
                 } else {
                     let dir_tokens = r.converted.workload.pages[0].tokens.pointer.unwrap().get();
                     let _ = writeln!(
@@ -245,7 +249,11 @@ fn retention_with_and_without_the_page_directory() {
                 out,
                 "{:.0}% | {} | {}/{}/{} | {}/{}/{} | {:.1}, {:.1}",
                 fraction * 100.0,
-                if directory == Directory::On { "on" } else { "off" },
+                if directory == Directory::On {
+                    "on"
+                } else {
+                    "off"
+                },
                 p.resident,
                 p.recoverable,
                 p.total,

@@ -1,8 +1,10 @@
 //! `pagevm`: the command line of pagevm.
 //!
-//! - `pagevm eval [--out DIR] [--quiet]` replays the paper's evaluation (Tier-1 gates, the
-//!   Tier-2 sweep, ablations, adversarial runs) and writes `summary.{json,csv,md}`, the
-//!   generated workloads and the decision traces to `DIR` (default `out/eval`).
+//! - `pagevm eval [--out DIR] [--traces DIR] [--quiet]` replays the paper's evaluation (Tier-1
+//!   gates, the Tier-2 sweep, ablations, adversarial runs) and the recorded sessions under
+//!   `--traces` (default: the shipped fixtures in `tests/fixtures/traces`), and writes
+//!   `summary.{json,csv,md}`, `report/index.html`, the generated workloads and the decision
+//!   traces to `DIR` (default `out/eval`).
 //! - `pagevm replay --trace PATH [--format F] [--budget N | --budget-fraction F] [--policy P]
 //!   [--json]` replays recorded agent sessions (a file, or every file under a directory) and
 //!   prints faults, retention of specifics and token totals per session and policy.
@@ -39,6 +41,10 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = "out/eval")]
         out: PathBuf,
+        /// Recorded agent sessions to replay too (a directory; every file under it). Default:
+        /// the fixtures shipped in tests/fixtures/traces.
+        #[arg(long)]
+        traces: Option<PathBuf>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -82,7 +88,7 @@ enum Command {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Eval { out, quiet } => eval(&out, quiet),
+        Command::Eval { out, traces, quiet } => eval(&out, traces, quiet),
         Command::Replay {
             trace,
             format,
@@ -127,11 +133,28 @@ impl Progress for Bar {
     }
 }
 
-fn eval(out: &std::path::Path, quiet: bool) -> Result<()> {
+/// The shipped fixture sessions: `tests/fixtures/traces` under the working directory (the
+/// README runs `cargo run` at the workspace root), else next to this crate's sources.
+fn default_sessions() -> Option<PathBuf> {
+    let here = PathBuf::from("tests/fixtures/traces");
+    if here.is_dir() {
+        return Some(here);
+    }
+    let built =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
+    built.is_dir().then_some(built)
+}
+
+fn eval(out: &std::path::Path, traces: Option<PathBuf>, quiet: bool) -> Result<()> {
     // The unsafe-persistence gate also runs on the embedded SQLite store, in a scratch
     // directory removed on exit: the database is not a result.
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let plan = EvalPlan::full(Some(scratch.path().to_path_buf()));
+    let mut plan = EvalPlan::full(Some(scratch.path().to_path_buf()));
+    plan.sessions_dir = match traces {
+        Some(dir) if !dir.is_dir() => anyhow::bail!("--traces {}: not a directory", dir.display()),
+        Some(dir) => Some(dir),
+        None => default_sessions(),
+    };
     let evaluation = if !quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -162,9 +185,18 @@ fn eval(out: &std::path::Path, quiet: bool) -> Result<()> {
         plan.budgets.len()
     )?;
     write!(stdout, "{}", page_eval::headline_table(summary))?;
+    if let Some(dir) = &plan.sessions_dir {
+        writeln!(
+            stdout,
+            "\nRecorded sessions ({}): {} replays; ClawVM retention of specifics (resident/recoverable/total paths; commands), page directory on:\n",
+            dir.display(),
+            summary.real_sessions.len()
+        )?;
+        write!(stdout, "{}", page_eval::real_table(summary))?;
+    }
     writeln!(
         stdout,
-        "\nWrote {}/summary.json, summary.csv, summary.md, workloads/ and {} decision traces under traces/.",
+        "\nWrote {}/summary.json, summary.csv, summary.md, report/index.html, workloads/ and {} decision traces under traces/.",
         out.display(),
         evaluation.traces.len()
     )?;
