@@ -68,8 +68,16 @@ fn line_chart(
     x_labels: &[String],
     series: &[Series],
 ) -> String {
-    let (w, h) = (720.0, 300.0);
-    let (left, right, top, bottom) = (56.0, 210.0, 28.0, 40.0);
+    // Room on the right for the longest legend entry (about 6.5 px a character at 11 px).
+    let longest = series
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    #[expect(clippy::cast_precision_loss, reason = "legend names are short")]
+    let right = (longest as f64 * 6.5 + 44.0).max(150.0);
+    let (w, h) = (560.0 + right, 300.0);
+    let (left, top, bottom) = (56.0, 28.0, 40.0);
     let pw = w - left - right;
     let ph = h - top - bottom;
     let max = series
@@ -226,7 +234,9 @@ fn heatmap(r: &Residency) -> String {
     let (left, top) = (70.0, 40.0);
     #[expect(clippy::cast_precision_loss, reason = "tens of pages and turns")]
     let (cols, rows) = (r.levels.len() as f64, r.pages.len() as f64);
-    let w = left + cell * cols + 150.0;
+    let title_len = r.title.chars().count() + 20;
+    #[expect(clippy::cast_precision_loss, reason = "a title's length")]
+    let w = (left + cell * cols + 150.0).max(left + 7.5 * title_len as f64);
     let h = (top + cell * rows + 30.0).max(top + 5.0 * 16.0 + 30.0);
     let mut s = String::new();
     let title = format!("Residency per turn: {}", r.title);
@@ -584,7 +594,7 @@ pub fn report_html(eval: &Evaluation) -> String {
         h.push_str("</table>\n");
 
         if let Some(res) = &eval.real.residency {
-            h.push_str("<h2>Per-turn residency</h2>\n<p>The largest recorded session under ClawVM at 10% of its history: one row per page (<code>dir</code> is the page directory, <code>b…</code> bootstrap, <code>plan</code>, <code>c…</code> conversation, <code>e…</code> evidence), one column per turn; red ticks mark the hard compactions the budget forced.</p>\n");
+            h.push_str("<h2>Per-turn residency</h2>\n<p>The largest recorded session under ClawVM at 10% of its history: one row per page (<code>dir</code> is the page directory, <code>b…</code> bootstrap, <code>plan</code>, <code>c…</code> conversation, <code>e…</code> evidence), one column per turn; red ticks mark the hard compactions the budget forced. In the workload format every page exists from turn 0, so prefetch may hold a pointer or a structured form of a page before the turn that creates it (see docs/evaluation.md, Not done).</p>\n");
             h.push_str(&heatmap(res));
         }
 

@@ -116,6 +116,10 @@ pub struct Converted {
     pub texts: Vec<BTreeMap<Repr, String>>,
     /// The specifics mentioned in the session, each with the turn it first appears at.
     pub mentioned: Vec<Mention>,
+    /// The turn that creates each page, in page order (the directory: 0). The workload format
+    /// makes every page available from turn 0, so retention ignores a page selected before
+    /// the turn that creates it: its text did not exist yet.
+    pub created_at: Vec<usize>,
 }
 
 /// A specific (file path, shell command or identifier) mentioned in the session.
@@ -208,6 +212,7 @@ pub fn convert_with<C: TokenCounter>(
         mentioned: Vec::new(),
         seen_specifics: std::collections::HashSet::new(),
         holders: HashMap::new(),
+        created_at: Vec::new(),
     };
     for (i, event) in session.events.iter().enumerate() {
         match event {
@@ -320,6 +325,7 @@ pub fn convert_with<C: TokenCounter>(
         let (page, texts) = c.directory(builder)?;
         c.pages.insert(0, page);
         c.texts.insert(0, texts);
+        c.created_at.insert(0, 0);
     }
     Ok(Converted {
         workload: Workload {
@@ -334,6 +340,7 @@ pub fn convert_with<C: TokenCounter>(
         skipped: c.skipped,
         texts: c.texts,
         mentioned: c.mentioned,
+        created_at: c.created_at,
     })
 }
 
@@ -355,6 +362,7 @@ struct Converter<'a> {
     seen_specifics: std::collections::HashSet<(SpecificKind, String)>,
     // Specific → every page holding it, in the order they appeared (the page directory).
     holders: HashMap<(SpecificKind, String), Vec<PageId>>,
+    created_at: Vec<usize>,
 }
 
 impl Converter<'_> {
@@ -556,6 +564,7 @@ impl Converter<'_> {
             dirty: false,
         });
         self.turns.push(turn);
+        self.created_at.push(self.turns.len() - 1);
         self.texts.push(
             reprs
                 .iter()

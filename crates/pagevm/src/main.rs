@@ -188,7 +188,7 @@ fn eval(out: &std::path::Path, traces: Option<PathBuf>, quiet: bool) -> Result<(
     if let Some(dir) = &plan.sessions_dir {
         writeln!(
             stdout,
-            "\nRecorded sessions ({}): {} replays; ClawVM retention of specifics (resident/recoverable/total paths; commands), page directory on:\n",
+            "\nRecorded sessions ({}): {} replays. Faults summed over sessions; ClawVM retention of specifics (resident/recoverable/total, summed over measurement points) without and with the page directory:\n",
             dir.display(),
             summary.real_sessions.len()
         )?;
