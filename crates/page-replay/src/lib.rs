@@ -19,6 +19,13 @@
 //!   since the last compaction would exceed the budget: what a harness does when its window
 //!   fills.
 //!
+//! - with [`Directory::On`] ([`convert_with`], [`replay_session`]), a per-session page
+//!   directory ([`DIRECTORY_PAGE`]): a hard-pinned page whose full form maps every path,
+//!   command and identifier to the pages holding it and whose pointer (`[dir]`, 3 tokens) stays
+//!   in every prompt under auto-pinning policies, so any specific resolves to a stored page
+//!   without re-running a tool. Its cost is charged like any page's, at its final size from
+//!   turn 0.
+//!
 //! All token costs come from [`page_engine::RepresentationBuilder`], so they are the costs the
 //! engine itself would assemble with.
 //!
