@@ -409,12 +409,60 @@ fn unreadable_files_are_errors() {
         .assert_eq(&"cursor".parse::<Format>().unwrap_err().to_string());
 }
 
+/// The files the damage test starts from: one of each format.
+const FUZZ_SEEDS: [&str; 9] = [
+    "claude-code/edge_cases.jsonl",
+    "claude-code-stream/fix-parser.stream.jsonl",
+    "codex/rollout-2025-09-18T14-02-11-tinykv.jsonl",
+    "gemini-cli/session-2025-10-02T09-15-b3f0c2d1.jsonl",
+    "gemini-cli/checkpoint-render.json",
+    "swe-agent/function_calling_simple.traj",
+    "openhands/wrong_initial_state.json",
+    "aider/chat-history-excerpt.md",
+    "openhands/basic_interactions.json",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn no_input_panics(text in "\\PC{0,400}", which in 0usize..Format::ALL.len()) {
         let _ = import(&text, Some(Format::ALL[which]));
+        let _ = import(&text, None);
+    }
+
+    #[test]
+    fn no_bytes_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000), which in 0usize..Format::ALL.len()) {
+        // Files are read as bytes and decoded lossily, as `pagevm` does.
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = import(&text, Some(Format::ALL[which]));
+        let _ = import(&text, None);
+    }
+
+    /// Real files with random damage: bytes flipped, cut out or spliced in, or the file cut
+    /// short, as a crash or a bad copy leaves them.
+    #[test]
+    fn damaged_fixtures_do_not_panic(
+        which in 0usize..FUZZ_SEEDS.len(),
+        edits in prop::collection::vec((0usize..0x10000, 0u8..4, any::<u8>()), 1..24),
+    ) {
+        let mut bytes = fixture(FUZZ_SEEDS[which]).into_bytes();
+        for (pos, op, byte) in edits {
+            if bytes.is_empty() {
+                break;
+            }
+            let at = pos % bytes.len();
+            match op {
+                0 => bytes[at] = byte,
+                1 => { bytes.remove(at); }
+                2 => bytes.insert(at, byte),
+                _ => bytes.truncate(at),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for f in Format::ALL {
+            let _ = import(&text, Some(f));
+        }
         let _ = import(&text, None);
     }
 

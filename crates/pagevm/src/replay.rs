@@ -102,6 +102,15 @@ pub(crate) fn run(req: &Request) -> Result<()> {
         for d in &transcript.diagnostics {
             writeln!(stderr, "{}: {d}", file.display())?;
         }
+        if transcript.sessions.is_empty() {
+            writeln!(
+                stderr,
+                "{}: no session to replay as {} ({} diagnostics)",
+                file.display(),
+                transcript.format,
+                transcript.diagnostics.len()
+            )?;
+        }
         for session in &transcript.sessions {
             for &policy in &req.policies {
                 match replay_session(

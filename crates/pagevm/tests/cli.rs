@@ -37,6 +37,9 @@ fn eval_writes_identical_results_twice_and_prints_the_headline() {
     assert!(stdout.starts_with("Tier-1 gates: 6/6 passed\n"), "{stdout}");
     assert!(stdout.contains("| retrieval_only | "), "{stdout}");
     assert!(stdout.contains("| clawvm | 0.00 | 0.00 | "), "{stdout}");
+    // The shipped sessions are replayed by default: ClawVM without faults at 5% of history.
+    assert!(stdout.contains("Recorded sessions ("), "{stdout}");
+    assert!(stdout.contains("\n| 5% | 0 | "), "{stdout}");
     assert!(
         first.stderr.is_empty(),
         "no progress bar without a terminal"
@@ -48,6 +51,8 @@ fn eval_writes_identical_results_twice_and_prints_the_headline() {
         "workloads/evidence_heavy.json",
         "traces/sweep/multi_session__clawvm__180.jsonl",
         "traces/tier1/reset_flush_miss__clawvm.jsonl",
+        "report/index.html",
+        "traces/real/swe-agent_ctf__pwn__warmup_traj__swe_main__clawvm__10.jsonl",
     ] {
         assert_eq!(read(a.path(), name), read(b.path(), name), "{name}");
     }
@@ -65,6 +70,8 @@ fn eval_writes_identical_results_twice_and_prints_the_headline() {
         "sweep",
         "ablations",
         "adversarial",
+        "real_sessions",
+        "real_retention",
     ] {
         assert!(keys.contains(&key), "summary.json lacks {key}");
     }
