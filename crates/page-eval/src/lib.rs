@@ -32,7 +32,9 @@ pub use crate::families::{
     Family, MASTER_SEED, MIN_SET_CAP, RERUN_RATE, generate, scaled_workload,
 };
 pub use crate::progress::{NoProgress, Progress};
-pub use crate::real::{REAL_FRACTIONS, RealResults, RealRow, Residency, RetentionRow, run_real};
+pub use crate::real::{
+    REAL_FRACTIONS, RealResults, RealRow, Residency, RetentionRow, run_real, trace_files,
+};
 pub use crate::render::{
     headline_table, real_table, summary_csv, summary_json, summary_md, tier1_line,
 };

@@ -122,8 +122,15 @@ pub struct RealResults {
     pub traces: Vec<(String, String)>,
 }
 
-/// The trace files under `dir`, sorted, without licences and provenance notes.
-fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
+/// The trace files under `dir` (every file below it, recursively), sorted, without licences,
+/// provenance notes, indexes and hidden files; `dir` itself when it is a file.
+///
+/// # Errors
+/// [`EvalError::ReadSessions`] when a directory cannot be read.
+pub fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
     let read = |d: &Path| {
         fs::read_dir(d).map_err(|source| EvalError::ReadSessions {
             path: d.to_path_buf(),
@@ -147,6 +154,7 @@ fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
             } else if !(upper.starts_with("LICENSE")
                 || upper.starts_with("SOURCES")
                 || upper.starts_with("README")
+                || upper.starts_with("INDEX")
                 || name.starts_with('.'))
             {
                 out.push(p);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use page_core::TypeTable;
@@ -43,44 +43,6 @@ pub(crate) fn parse_policies(s: &str) -> Result<Vec<PolicyId>> {
     }
 }
 
-/// The trace files under `path`: the file itself, or every file below a directory in sorted
-/// order, leaving out licences and provenance notes.
-pub(crate) fn trace_files(path: &Path) -> Result<Vec<PathBuf>> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut out = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
-        for entry in entries {
-            let p = entry
-                .with_context(|| format!("reading {}", dir.display()))?
-                .path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if is_trace(&p) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    if out.is_empty() {
-        bail!("no trace files under {}", path.display());
-    }
-    Ok(out)
-}
-
-fn is_trace(p: &Path) -> bool {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let upper = name.to_ascii_uppercase();
-    !(upper.starts_with("LICENSE")
-        || upper.starts_with("SOURCES")
-        || upper.starts_with("README")
-        || name.starts_with('.'))
-}
-
 /// The exact token counter and builders the engine uses.
 pub(crate) fn builder() -> Result<RepresentationBuilder<BpeCounter>> {
     Ok(RepresentationBuilder::new(
@@ -94,11 +56,24 @@ pub(crate) fn run(req: &Request) -> Result<()> {
     let builder = builder()?;
     let mut reports: Vec<ReplayReport> = Vec::new();
     let mut stderr = std::io::stderr().lock();
-    for file in trace_files(&req.trace)? {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
-        let transcript =
-            import(&text, req.format).with_context(|| format!("{}", file.display()))?;
+    let files = page_eval::trace_files(&req.trace)?;
+    if files.is_empty() {
+        bail!("no trace files under {}", req.trace.display());
+    }
+    let single = req.trace.is_file();
+    for file in files {
+        let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        // Untrusted bytes: invalid UTF-8 becomes U+FFFD, and the importer diagnoses the rest.
+        let text = String::from_utf8_lossy(&bytes);
+        let transcript = match import(&text, req.format) {
+            Ok(t) => t,
+            // One file asked for: its error is the command's. In a directory: note and go on.
+            Err(e) if single => return Err(e).with_context(|| format!("{}", file.display())),
+            Err(e) => {
+                writeln!(stderr, "{}: skipped: {e}", file.display())?;
+                continue;
+            }
+        };
         for d in &transcript.diagnostics {
             writeln!(stderr, "{}: {d}", file.display())?;
         }
