@@ -236,7 +236,7 @@ fn heatmap(r: &Residency) -> String {
     let (cols, rows) = (r.levels.len() as f64, r.pages.len() as f64);
     let title_len = r.title.chars().count() + 20;
     #[expect(clippy::cast_precision_loss, reason = "a title's length")]
-    let w = (left + cell * cols + 150.0).max(left + 7.5 * title_len as f64);
+    let w = (left + cell * cols + 150.0).max(left + 8.5 * title_len as f64);
     let h = (top + cell * rows + 30.0).max(top + 5.0 * 16.0 + 30.0);
     let mut s = String::new();
     let title = format!("Residency per turn: {}", r.title);
