@@ -35,6 +35,9 @@ pub enum EvalError {
     /// The tokenizer for the real-session replay could not be built.
     #[error("could not build the tokenizer for the real-session replay: {0}")]
     Tokenizer(String),
+    /// The lifecycle engine or its store failed outright while running an end-to-end gate.
+    #[error("engine gate could not run: {0}")]
+    Engine(String),
     /// An output file or directory could not be written.
     #[error("could not write {path}: {source}")]
     WriteOutput {

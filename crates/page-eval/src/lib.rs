@@ -14,6 +14,7 @@
 //! on every run.
 
 mod adversarial;
+mod engine_gates;
 mod error;
 mod families;
 mod gates;
@@ -27,6 +28,7 @@ mod run;
 mod schema;
 mod summary;
 
+pub use crate::engine_gates::{EngineGate, run_engine_gates};
 pub use crate::error::EvalError;
 pub use crate::families::{
     Family, MASTER_SEED, MIN_SET_CAP, RERUN_RATE, generate, scaled_workload,

@@ -456,7 +456,7 @@ impl Converter<'_> {
             pin: Some(PinClass::Hard),
             min_fidelity: None,
             tokens,
-            base_utility: base_utility(PageType::Evidence),
+            base_utility: page_engine::base_utility(PageType::Evidence),
             // Rebuilt from the store's pages, never by re-running a tool.
             recompute_cost: 1.0,
             scope: None,
@@ -545,11 +545,11 @@ impl Converter<'_> {
         let (pin, base_utility, recompute_cost, signature) = match &tool {
             Some((name, sig)) => (
                 Some(PinClass::Soft),
-                5.0,
-                recompute_cost(name),
+                page_engine::TOOL_RESULT_UTILITY,
+                page_engine::recompute_cost(name),
                 Some(sig.clone()),
             ),
-            None => (None, base_utility(page_type), 1.0, None),
+            None => (None, page_engine::base_utility(page_type), 1.0, None),
         };
         let tokens = LevelTokens {
             full: reprs.get(&Repr::Full).map(Representation::tokens),
@@ -615,34 +615,6 @@ impl Converter<'_> {
                 required_repr: None,
             });
         }
-    }
-}
-
-/// The artifact's transcript converter: reads and commands 8, edits 12, other tools 6.
-fn recompute_cost(tool: &str) -> f64 {
-    let t = tool.to_ascii_lowercase();
-    const EDITS: [&str; 6] = ["edit", "write", "replace", "create", "insert", "apply"];
-    const READS: [&str; 11] = [
-        "read", "open", "cat", "view", "find", "grep", "search", "glob", "ls", "bash", "run",
-    ];
-    if EDITS.iter().any(|k| t.contains(k)) {
-        12.0
-    } else if READS.iter().any(|k| t.contains(k)) || t.contains("command") {
-        8.0
-    } else {
-        6.0
-    }
-}
-
-/// Base utility of pages that are not tool results (the bootstrap and plan terms of the
-/// paper's utility, folded into base utility as page-policy expects).
-fn base_utility(page_type: PageType) -> f64 {
-    match page_type {
-        PageType::Bootstrap | PageType::Constraint => 7.0,
-        PageType::Plan => 6.0,
-        PageType::Preference => 4.0,
-        PageType::Evidence => 5.0,
-        PageType::Conversation => 2.0,
     }
 }
 

@@ -8,6 +8,7 @@
 //! - `pagevm replay --trace PATH [--format F] [--budget N | --budget-fraction F] [--policy P]
 //!   [--json]` replays recorded agent sessions (a file, or every file under a directory) and
 //!   prints faults, retention of specifics and token totals per session and policy.
+//! - `pagevm gates [--json]` runs the six Tier-1 gates end to end through the lifecycle engine.
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
 
@@ -74,6 +75,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the six Tier-1 gates end to end through the lifecycle engine on SQLite.
+    Gates {
+        /// Print `[{gate, passed, detail}]` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time the policy engine per turn and measure its peak heap per session.
     Bench {
         /// Print only the JSON result.
@@ -115,6 +122,7 @@ fn main() -> Result<()> {
                 json,
             })
         }
+        Command::Gates { json } => gates(json),
         Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
     }
 }
@@ -143,6 +151,27 @@ fn default_sessions() -> Option<PathBuf> {
     let built =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
     built.is_dir().then_some(built)
+}
+
+/// Exits non-zero when a gate fails, so scripts can rely on the status.
+fn gates(json: bool) -> Result<()> {
+    // Each gate's SQLite store lives in a scratch directory removed on exit.
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let gates = page_eval::run_engine_gates(scratch.path())?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&gates)?)?;
+    } else {
+        for g in &gates {
+            let verdict = if g.passed { "pass" } else { "FAIL" };
+            writeln!(stdout, "{verdict}  {:<30} {}", g.gate, g.detail)?;
+        }
+    }
+    let failed = gates.iter().filter(|g| !g.passed).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} gates failed", gates.len());
+    }
+    Ok(())
 }
 
 fn eval(out: &std::path::Path, traces: Option<PathBuf>, quiet: bool) -> Result<()> {
