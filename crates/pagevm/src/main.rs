@@ -5,9 +5,12 @@
 //!   generated workloads and the decision traces to `DIR` (default `out/eval`).
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
+//! - `pagevm migrate --zeph-db PATH --store PATH [--conversation ID] [--dry-run] [--json]`
+//!   imports an existing Zeph database (opened read-only) into a pagevm store.
 
 mod alloc;
 mod bench;
+mod migrate;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -48,6 +51,24 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         reps: usize,
     },
+    /// Import an existing Zeph database (read-only) into a pagevm store; idempotent.
+    Migrate {
+        /// The Zeph SQLite database (never written).
+        #[arg(long)]
+        zeph_db: PathBuf,
+        /// The pagevm store (created if absent).
+        #[arg(long)]
+        store: PathBuf,
+        /// Only this Zeph conversation id.
+        #[arg(long)]
+        conversation: Option<i64>,
+        /// Report what would be migrated; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -55,6 +76,19 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Eval { out, quiet } => eval(&out, quiet),
         Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
+        Command::Migrate {
+            zeph_db,
+            store,
+            conversation,
+            dry_run,
+            json,
+        } => migrate::run(&migrate::Args {
+            zeph_db: &zeph_db,
+            store: &store,
+            conversation,
+            dry_run,
+            json,
+        }),
     }
 }
 
