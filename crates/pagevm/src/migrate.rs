@@ -23,7 +23,8 @@ impl Progress for Bar {
     }
 
     fn committed(&mut self, conversation: i64, pages: usize) {
-        self.0.set_message(format!("conversation {conversation}: +{pages} pages"));
+        self.0
+            .set_message(format!("conversation {conversation}: +{pages} pages"));
     }
 }
 
@@ -60,7 +61,13 @@ pub(crate) fn run(args: &Args<'_>) -> Result<()> {
                 .with_context(|| format!("opening the store {}", args.store.display()))?;
             pagevm_migrate::dry_run(&zeph, &store, &builder, &options, &mut progress)?
         } else {
-            pagevm_migrate::dry_run(&zeph, &MemoryStore::new(), &builder, &options, &mut progress)?
+            pagevm_migrate::dry_run(
+                &zeph,
+                &MemoryStore::new(),
+                &builder,
+                &options,
+                &mut progress,
+            )?
         }
     } else {
         let store = SqliteStore::open(args.store)
@@ -82,9 +89,17 @@ fn write_text(out: &mut impl std::io::Write, args: &Args<'_>, r: &MigrationRepor
     writeln!(
         out,
         "{} {} (Zeph schema at migration {migration}){}",
-        if r.dry_run { "Would migrate" } else { "Migrated" },
+        if r.dry_run {
+            "Would migrate"
+        } else {
+            "Migrated"
+        },
         args.zeph_db.display(),
-        if r.dry_run { String::new() } else { format!(" into {}", args.store.display()) },
+        if r.dry_run {
+            String::new()
+        } else {
+            format!(" into {}", args.store.display())
+        },
     )?;
     writeln!(
         out,
@@ -112,8 +127,14 @@ fn write_text(out: &mut impl std::io::Write, args: &Args<'_>, r: &MigrationRepor
         r.orphaned_tool_parts, r.corrupt_rows, r.legacy_rows
     )?;
     for d in &r.diagnostics {
-        let at = d.message.map_or_else(String::new, |m| format!(" message {m}"));
-        writeln!(out, "  conversation {}{at}: {:?}: {}", d.conversation, d.kind, d.detail)?;
+        let at = d
+            .message
+            .map_or_else(String::new, |m| format!(" message {m}"));
+        writeln!(
+            out,
+            "  conversation {}{at}: {:?}: {}",
+            d.conversation, d.kind, d.detail
+        )?;
     }
     Ok(())
 }

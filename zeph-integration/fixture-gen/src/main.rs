@@ -37,8 +37,10 @@ struct TrajMsg {
 }
 
 fn load_traj(path: &Path) -> Result<Vec<TrajMsg>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let doc: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let Some(history) = doc.get("history").and_then(Value::as_array) else {
         bail!("{}: no history array", path.display());
     };
@@ -58,7 +60,9 @@ fn load_traj(path: &Path) -> Result<Vec<TrajMsg>> {
         out.push(TrajMsg {
             role: s("role").unwrap_or_default(),
             content: s("content").unwrap_or_default(),
-            action: s("action").map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()),
+            action: s("action")
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
             tool_call_ids: ids,
         });
     }
@@ -66,7 +70,11 @@ fn load_traj(path: &Path) -> Result<Vec<TrajMsg>> {
 }
 
 fn tool_name(action: &str) -> String {
-    action.split_whitespace().next().unwrap_or("bash").to_owned()
+    action
+        .split_whitespace()
+        .next()
+        .unwrap_or("bash")
+        .to_owned()
 }
 
 /// How tool calls of a trace become Zeph messages.
@@ -87,10 +95,14 @@ fn to_zeph(traj: &[TrajMsg], style: ToolStyle) -> Vec<Message> {
         match m.role.as_str() {
             "system" => out.push(Message::from_parts(
                 Role::System,
-                vec![MessagePart::Text { text: m.content.clone() }],
+                vec![MessagePart::Text {
+                    text: m.content.clone(),
+                }],
             )),
             "assistant" => {
-                let mut parts = vec![MessagePart::Text { text: m.content.clone() }];
+                let mut parts = vec![MessagePart::Text {
+                    text: m.content.clone(),
+                }];
                 if let Some(action) = &m.action {
                     let id = traj
                         .get(i + 1)
@@ -119,7 +131,9 @@ fn to_zeph(traj: &[TrajMsg], style: ToolStyle) -> Vec<Message> {
                         body: m.content.clone(),
                         compacted_at: None,
                     },
-                    (None, _) => MessagePart::Text { text: m.content.clone() },
+                    (None, _) => MessagePart::Text {
+                        text: m.content.clone(),
+                    },
                 };
                 out.push(Message::from_parts(Role::User, vec![part]));
             }
@@ -188,7 +202,9 @@ async fn current(out: &Path, traces: &Path) -> Result<()> {
         &Message::from_parts(
             Role::Assistant,
             vec![
-                MessagePart::Text { text: "Let me run the tests once more.".to_owned() },
+                MessagePart::Text {
+                    text: "Let me run the tests once more.".to_owned(),
+                },
                 MessagePart::ToolUse {
                     id: "call_interrupted".to_owned(),
                     name: "bash".to_owned(),
@@ -207,7 +223,11 @@ async fn current(out: &Path, traces: &Path) -> Result<()> {
     let c2 = store.create_conversation().await?;
     // The first tool output is large: it went to tool_overflow at execution time and the
     // message keeps a truncated body with Zeph's overflow notice.
-    if let Some(m) = msgs.iter_mut().find(|m| m.parts.iter().any(|p| matches!(p, MessagePart::ToolOutput { .. }))) {
+    if let Some(m) = msgs.iter_mut().find(|m| {
+        m.parts
+            .iter()
+            .any(|p| matches!(p, MessagePart::ToolOutput { .. }))
+    }) {
         if let Some(MessagePart::ToolOutput { body, .. }) = m.parts.first_mut() {
             let full = body.clone();
             let uuid = store.save_overflow(c2.0, full.as_bytes()).await?;
@@ -282,13 +302,17 @@ async fn current(out: &Path, traces: &Path) -> Result<()> {
         ),
     )
     .await?;
-    store.soft_delete_messages(&[orphan_use, orphan_result]).await?;
+    store
+        .soft_delete_messages(&[orphan_use, orphan_result])
+        .await?;
     save(
         &store,
         c2,
         &Message::from_parts(
             Role::User,
-            vec![MessagePart::Text { text: "Thanks, that solves it.".to_owned() }],
+            vec![MessagePart::Text {
+                text: "Thanks, that solves it.".to_owned(),
+            }],
         ),
     )
     .await?;
@@ -302,9 +326,17 @@ async fn current(out: &Path, traces: &Path) -> Result<()> {
 async fn migrator_until(last: i64) -> Result<Migrator> {
     let dir = zeph_db_migrations_dir()?;
     let mut m = Migrator::new(dir.as_path()).await?;
-    let kept: Vec<_> = m.migrations.iter().filter(|x| x.version <= last).cloned().collect();
+    let kept: Vec<_> = m
+        .migrations
+        .iter()
+        .filter(|x| x.version <= last)
+        .cloned()
+        .collect();
     if kept.len() != usize::try_from(last)? {
-        bail!("expected {last} migrations up to {last}, found {}", kept.len());
+        bail!(
+            "expected {last} migrations up to {last}, found {}",
+            kept.len()
+        );
     }
     m.migrations = Cow::Owned(kept);
     Ok(m)
@@ -319,12 +351,18 @@ fn zeph_db_migrations_dir() -> Result<PathBuf> {
         .output()
         .context("running cargo metadata")?;
     if !out.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
     let pkg = meta["packages"]
         .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["name"] == "zeph-db" && p["version"] == "0.21.4"))
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p["name"] == "zeph-db" && p["version"] == "0.21.4")
+        })
         .context("zeph-db 0.21.4 not in cargo metadata")?;
     let manifest_path = pkg["manifest_path"].as_str().context("no manifest_path")?;
     Ok(Path::new(manifest_path)
@@ -339,7 +377,10 @@ async fn open_pool(path: &Path) -> Result<SqlitePool> {
         .create_if_missing(true)
         .foreign_keys(true)
         .journal_mode(SqliteJournalMode::Wal);
-    Ok(SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?)
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await?)
 }
 
 /// The externally tagged (pre-v0.17.1) JSON of parts: `[{"ToolUse":{...}}]`.
@@ -348,12 +389,17 @@ fn legacy_parts_json(parts: &[MessagePart]) -> Result<String> {
     let mut out = Vec::new();
     for p in current.as_array().context("parts are not an array")? {
         let mut obj = p.as_object().context("part is not an object")?.clone();
-        let kind = obj.remove("kind").and_then(|k| k.as_str().map(str::to_owned)).context("no kind")?;
+        let kind = obj
+            .remove("kind")
+            .and_then(|k| k.as_str().map(str::to_owned))
+            .context("no kind")?;
         let key: String = kind
             .split('_')
             .map(|w| {
                 let mut c = w.chars();
-                c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
             })
             .collect();
         out.push(json!({ key: Value::Object(obj) }));
@@ -375,7 +421,11 @@ async fn older(out: &Path, traces: &Path, last: i64, legacy_parts: bool) -> Resu
         .await?;
     let mut ids = Vec::new();
     for m in &msgs {
-        let parts = if legacy_parts { legacy_parts_json(&m.parts)? } else { serde_json::to_string(&m.parts)? };
+        let parts = if legacy_parts {
+            legacy_parts_json(&m.parts)?
+        } else {
+            serde_json::to_string(&m.parts)?
+        };
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO messages (conversation_id, role, content, parts, agent_visible, user_visible) \
              VALUES (?, ?, ?, ?, 1, 1) RETURNING id",
@@ -425,7 +475,9 @@ fn remove_db(path: &Path) -> Result<()> {
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing {}", Path::new(&p).display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("removing {}", Path::new(&p).display()));
+            }
         }
     }
     Ok(())
@@ -456,8 +508,12 @@ async fn finish(path: &Path) -> Result<()> {
 async fn main() -> Result<()> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut args = std::env::args_os().skip(1);
-    let out = args.next().map_or_else(|| here.join("../fixtures"), PathBuf::from);
-    let traces = args.next().map_or_else(|| here.join("../../tests/fixtures/traces"), PathBuf::from);
+    let out = args
+        .next()
+        .map_or_else(|| here.join("../fixtures"), PathBuf::from);
+    let traces = args
+        .next()
+        .map_or_else(|| here.join("../../tests/fixtures/traces"), PathBuf::from);
     std::fs::create_dir_all(&out)?;
     current(&out, &traces).await?;
     older(&out, &traces, 72, false).await?;

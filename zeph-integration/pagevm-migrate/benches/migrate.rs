@@ -23,7 +23,10 @@ fn bench(c: &mut Criterion) {
     let rows = zeph.count_messages(None).unwrap();
     let builder = zeph_builder().unwrap();
     let mut group = c.benchmark_group("migrate");
-    group.sample_size(10).measurement_time(Duration::from_secs(60)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(60))
+        .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(rows));
     let mut n = 0;
     group.bench_function("zeph_100k_messages", |b| {
@@ -34,7 +37,14 @@ fn bench(c: &mut Criterion) {
                 SqliteStore::open_with(&path, SqliteConfig::default()).unwrap()
             },
             |store| {
-                let report = migrate(&zeph, &store, &builder, &MigrateOptions::default(), &mut NoProgress).unwrap();
+                let report = migrate(
+                    &zeph,
+                    &store,
+                    &builder,
+                    &MigrateOptions::default(),
+                    &mut NoProgress,
+                )
+                .unwrap();
                 assert_eq!(report.messages_read, rows);
                 drop(store);
             },

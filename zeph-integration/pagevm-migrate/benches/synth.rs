@@ -18,7 +18,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
     fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
@@ -27,12 +30,28 @@ impl Lcg {
 }
 
 const FILES: &[&str] = &[
-    "src/lib.rs", "src/main.rs", "src/parser/mod.rs", "src/parser/lexer.rs", "tests/parse.rs",
-    "crates/core/src/page.rs", "Cargo.toml", "README.md", "src/store/sqlite.rs", "benches/ingest.rs",
+    "src/lib.rs",
+    "src/main.rs",
+    "src/parser/mod.rs",
+    "src/parser/lexer.rs",
+    "tests/parse.rs",
+    "crates/core/src/page.rs",
+    "Cargo.toml",
+    "README.md",
+    "src/store/sqlite.rs",
+    "benches/ingest.rs",
 ];
 const IDENTS: &[&str] = &[
-    "parse_args", "TokenCount", "build_index", "PageTable", "commit_boundary", "Lexer::next_token",
-    "from_spec", "E0308", "E0425", "validate_schema",
+    "parse_args",
+    "TokenCount",
+    "build_index",
+    "PageTable",
+    "commit_boundary",
+    "Lexer::next_token",
+    "from_spec",
+    "E0308",
+    "E0425",
+    "validate_schema",
 ];
 const TOOLS: &[&str] = &["bash", "read_file", "grep", "edit_file", "cargo_test"];
 
@@ -43,11 +62,24 @@ fn output(rng: &mut Lcg) -> String {
         let f = rng.pick(FILES);
         let id = rng.pick(IDENTS);
         match rng.next() % 5 {
-            0 => s.push_str(&format!("error[{}]: mismatched types in `{id}`\n --> {f}:{}:{}\n", rng.pick(&["E0308", "E0425"]), rng.next() % 400, rng.next() % 80)),
+            0 => s.push_str(&format!(
+                "error[{}]: mismatched types in `{id}`\n --> {f}:{}:{}\n",
+                rng.pick(&["E0308", "E0425"]),
+                rng.next() % 400,
+                rng.next() % 80
+            )),
             1 => s.push_str(&format!("warning: unused variable `{id}` in {f}\n")),
             2 => s.push_str(&format!("test {id}::case_{} ... ok\n", rng.next() % 100)),
-            3 => s.push_str(&format!("{f}:{}: let value = {id}(input, &config)?;\n", rng.next() % 900)),
-            _ => s.push_str(&format!("   Compiling {} v0.{}.{} ({f})\n", id.to_lowercase(), rng.next() % 9, rng.next() % 20)),
+            3 => s.push_str(&format!(
+                "{f}:{}: let value = {id}(input, &config)?;\n",
+                rng.next() % 900
+            )),
+            _ => s.push_str(&format!(
+                "   Compiling {} v0.{}.{} ({f})\n",
+                id.to_lowercase(),
+                rng.next() % 9,
+                rng.next() % 20
+            )),
         }
     }
     s
@@ -66,7 +98,9 @@ pub(crate) fn generate(template: &Path, path: &Path, messages: u64) {
     .unwrap();
     let tx = conn.transaction().unwrap();
     {
-        let mut conv = tx.prepare("INSERT INTO conversations DEFAULT VALUES").unwrap();
+        let mut conv = tx
+            .prepare("INSERT INTO conversations DEFAULT VALUES")
+            .unwrap();
         let mut msg = tx
             .prepare(
                 "INSERT INTO messages (conversation_id, role, content, parts, visibility, compacted_at, created_at) \
@@ -88,27 +122,62 @@ pub(crate) fn generate(template: &Path, path: &Path, messages: u64) {
                 let hidden = k < compact_until;
                 let (role, content, parts) = match k % 4 {
                     0 => {
-                        let t = format!("Please fix `{}` in {} and run the tests again.", rng.pick(IDENTS), rng.pick(FILES));
-                        ("user", t.clone(), serde_json::json!([{"kind": "text", "text": t}]))
+                        let t = format!(
+                            "Please fix `{}` in {} and run the tests again.",
+                            rng.pick(IDENTS),
+                            rng.pick(FILES)
+                        );
+                        (
+                            "user",
+                            t.clone(),
+                            serde_json::json!([{"kind": "text", "text": t}]),
+                        )
                     }
                     1 => {
                         let tool = rng.pick(TOOLS);
-                        let t = format!("I will look at {} first; `{}` is the likely culprit.", rng.pick(FILES), rng.pick(IDENTS));
-                        let input = serde_json::json!({"command": format!("{tool} {}", rng.pick(FILES))});
+                        let t = format!(
+                            "I will look at {} first; `{}` is the likely culprit.",
+                            rng.pick(FILES),
+                            rng.pick(IDENTS)
+                        );
+                        let input =
+                            serde_json::json!({"command": format!("{tool} {}", rng.pick(FILES))});
                         let content = format!("{t}\n[tool_use: {tool}(call_{k})]");
-                        ("assistant", content, serde_json::json!([{"kind": "text", "text": t}, {"kind": "tool_use", "id": format!("call_{k}"), "name": tool, "input": input}]))
+                        (
+                            "assistant",
+                            content,
+                            serde_json::json!([{"kind": "text", "text": t}, {"kind": "tool_use", "id": format!("call_{k}"), "name": tool, "input": input}]),
+                        )
                     }
                     2 => {
                         let out = output(&mut rng);
                         let content = format!("[tool_result: call_{}]\n{out}", k - 1);
-                        ("user", content, serde_json::json!([{"kind": "tool_result", "tool_use_id": format!("call_{}", k - 1), "content": out, "is_error": rng.next() % 7 == 0}]))
+                        (
+                            "user",
+                            content,
+                            serde_json::json!([{"kind": "tool_result", "tool_use_id": format!("call_{}", k - 1), "content": out, "is_error": rng.next() % 7 == 0}]),
+                        )
                     }
                     _ => {
-                        let t = format!("The failure comes from {} at {}; I changed the call and the build passes.", rng.pick(IDENTS), rng.pick(FILES));
-                        ("assistant", t.clone(), serde_json::json!([{"kind": "text", "text": t}]))
+                        let t = format!(
+                            "The failure comes from {} at {}; I changed the call and the build passes.",
+                            rng.pick(IDENTS),
+                            rng.pick(FILES)
+                        );
+                        (
+                            "assistant",
+                            t.clone(),
+                            serde_json::json!([{"kind": "text", "text": t}]),
+                        )
                     }
                 };
-                let created = format!("2026-11-{:02} {:02}:{:02}:{:02}", 1 + cid % 28, (k / 3600) % 24, (k / 60) % 60, k % 60);
+                let created = format!(
+                    "2026-11-{:02} {:02}:{:02}:{:02}",
+                    1 + cid % 28,
+                    (k / 3600) % 24,
+                    (k / 60) % 60,
+                    k % 60
+                );
                 msg.execute(params![
                     cid,
                     role,
@@ -137,7 +206,14 @@ pub(crate) fn generate(template: &Path, path: &Path, messages: u64) {
                     .unwrap();
                 }
             }
-            summary.execute(params![cid, "A coding session on the parser.", first, tx.last_insert_rowid()]).unwrap();
+            summary
+                .execute(params![
+                    cid,
+                    "A coding session on the parser.",
+                    first,
+                    tx.last_insert_rowid()
+                ])
+                .unwrap();
         }
     }
     tx.commit().unwrap();

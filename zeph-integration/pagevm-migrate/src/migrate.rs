@@ -273,12 +273,10 @@ fn run<R: PageStore, S: Store, C: TokenCounter>(
         None => all,
     };
     progress.start(zeph.count_messages(options.conversation)?);
-    let schemas = Arc::new(
-        FieldSchemas::builtin().map_err(|e| MigrateError::Build {
-            page: String::new(),
-            detail: format!("field schemas: {e}"),
-        })?,
-    );
+    let schemas = Arc::new(FieldSchemas::builtin().map_err(|e| MigrateError::Build {
+        page: String::new(),
+        detail: format!("field schemas: {e}"),
+    })?);
     let types = TypeTable::default();
     let mut report = MigrationReport {
         schema: Some(zeph.schema().clone()),
@@ -305,8 +303,8 @@ fn run<R: PageStore, S: Store, C: TokenCounter>(
         let session = SessionId::new(format!("{}{c}", crate::SESSION_PREFIX))
             .map_err(|e| build_err(&format!("session of conversation {c}"), e))?;
         let scope = Scope::Session(session.clone());
-        let mut journal = target
-            .map(|s| Writeback::new(s, session, AccessControl::new(), Arc::clone(&schemas)));
+        let mut journal =
+            target.map(|s| Writeback::new(s, session, AccessControl::new(), Arc::clone(&schemas)));
         for (ordinal, group) in boundaries(&plan.units, batch).into_iter().enumerate() {
             let mut table = SessionPageTable::new();
             let mut changes = Vec::new();
@@ -442,12 +440,14 @@ fn build_page<C: TokenCounter>(
     };
     let (page_type, provenance, reprs): (PageType, Provenance, BTreeMap<Repr, Representation>) =
         match &unit.body {
-            Body::Bootstrap { text } => match builder.rules(RulesKind::Bootstrap, &Rules { text }) {
-                Ok(reprs) => (PageType::Bootstrap, import(), reprs),
-                // A system prompt with no rule in it is still conversation.
-                Err(BuildError::Empty { .. }) => conversation("system", text, 0, 0)?,
-                Err(e) => return Err(err(e)),
-            },
+            Body::Bootstrap { text } => {
+                match builder.rules(RulesKind::Bootstrap, &Rules { text }) {
+                    Ok(reprs) => (PageType::Bootstrap, import(), reprs),
+                    // A system prompt with no rule in it is still conversation.
+                    Err(BuildError::Empty { .. }) => conversation("system", text, 0, 0)?,
+                    Err(e) => return Err(err(e)),
+                }
+            }
             Body::Conversation {
                 role,
                 text,

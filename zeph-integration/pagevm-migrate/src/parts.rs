@@ -13,11 +13,23 @@ pub(crate) enum Part {
     /// A `summary` part (deferred tool-pair summaries, summary messages).
     Summary(String),
     /// The legacy text-tool path: a tool's output in a user message.
-    ToolOutput { tool: String, body: String, compacted_at: Option<i64> },
+    ToolOutput {
+        tool: String,
+        body: String,
+        compacted_at: Option<i64>,
+    },
     /// A native tool call on an assistant message.
-    ToolUse { id: String, name: String, input: Value },
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
     /// A native tool result on a user message.
-    ToolResult { id: String, content: String, is_error: bool },
+    ToolResult {
+        id: String,
+        content: String,
+        is_error: bool,
+    },
     /// An image: only its type and size are kept in text.
     Image { mime: String, bytes: usize },
     /// Thinking blocks: provider state, not content to page (Zeph never renders them into
@@ -128,7 +140,10 @@ fn part(kind: &str, mut f: Map<String, Value>) -> Result<Part, String> {
                 "code_context" => "code_context",
                 _ => "cross_session",
             };
-            Part::Text { kind, text: string(&mut f, "text")? }
+            Part::Text {
+                kind,
+                text: string(&mut f, "text")?,
+            }
         }
         "summary" => Part::Summary(string(&mut f, "text")?),
         "tool_output" => Part::ToolOutput {
@@ -182,14 +197,35 @@ mod tests {
                 r#"[{"ToolUse":{"id":"c1","name":"bash","input":{"command":"ls"}}},{"Text":{"text":"x"}}]"#,
                 "legacy 2",
             ),
-            (r#"[{"kind":"tool_result","tool_use_id":"c1","content":"ok"}]"#, "current 1"),
-            (r#"[{"kind":"tool_output","tool_name":"bash","body":"flag{fake_fl"#, "corrupt: parts is not JSON"),
+            (
+                r#"[{"kind":"tool_result","tool_use_id":"c1","content":"ok"}]"#,
+                "current 1",
+            ),
+            (
+                r#"[{"kind":"tool_output","tool_name":"bash","body":"flag{fake_fl"#,
+                "corrupt: parts is not JSON",
+            ),
             (r#"{"kind":"text"}"#, "corrupt: parts is not a JSON array"),
-            (r#"[{"kind":"text"}]"#, "corrupt: part 0 (text): text is missing"),
-            (r#"[{"kind":"video","url":"x"}]"#, "corrupt: part 0 (video): unknown kind \"video\""),
-            (r#"[{"Video":{"url":"x"}}]"#, "corrupt: part 0: unknown variant \"Video\""),
-            (r#"[{"Text":{"text":"a"}},{"kind":"text","text":"b"}]"#, "corrupt: parts mix"),
-            (r#"[{"kind":"tool_result","tool_use_id":"c","content":"x","is_error":"yes"}]"#, "corrupt: part 0 (tool_result): is_error"),
+            (
+                r#"[{"kind":"text"}]"#,
+                "corrupt: part 0 (text): text is missing",
+            ),
+            (
+                r#"[{"kind":"video","url":"x"}]"#,
+                "corrupt: part 0 (video): unknown kind \"video\"",
+            ),
+            (
+                r#"[{"Video":{"url":"x"}}]"#,
+                "corrupt: part 0: unknown variant \"Video\"",
+            ),
+            (
+                r#"[{"Text":{"text":"a"}},{"kind":"text","text":"b"}]"#,
+                "corrupt: parts mix",
+            ),
+            (
+                r#"[{"kind":"tool_result","tool_use_id":"c","content":"x","is_error":"yes"}]"#,
+                "corrupt: part 0 (tool_result): is_error",
+            ),
         ];
         for (raw, want) in cases {
             let got = match parse(raw) {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use page_core::CompactionKind;
 
 use crate::migrate::{Diagnostic, DiagnosticKind};
-use crate::parts::{Part, Parsed, parse};
+use crate::parts::{Parsed, Part, parse};
 use crate::source::{Conversation, MessageRow, Visibility};
 
 /// What a page is built from.
@@ -16,7 +16,12 @@ pub(crate) enum Body {
     /// The system prompt: a bootstrap page.
     Bootstrap { text: String },
     /// Conversation text (a message, a summary).
-    Conversation { role: String, text: String, first: i64, last: i64 },
+    Conversation {
+        role: String,
+        text: String,
+        first: i64,
+        last: i64,
+    },
     /// A tool call and its result, or a tool output.
     Evidence {
         tool: String,
@@ -83,9 +88,16 @@ pub(crate) fn parse_datetime_ms(s: &str) -> Option<i64> {
     let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
     let time = time.trim_end_matches('Z');
     let mut t = time.splitn(3, ':');
-    let (hh, mm) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
+    let (hh, mm) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
     let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || !(0..24).contains(&hh) || !(0..60).contains(&mm) {
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || !(0..24).contains(&hh)
+        || !(0..60).contains(&mm)
+    {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).
@@ -96,7 +108,10 @@ pub(crate) fn parse_datetime_ms(s: &str) -> Option<i64> {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    #[expect(clippy::cast_possible_truncation, reason = "seconds < 61, milliseconds fit")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "seconds < 61, milliseconds fit"
+    )]
     let ms = (sec * 1000.0).round() as i64;
     Some(((days * 24 + hh) * 60 + mm) * 60_000 + ms)
 }
@@ -120,7 +135,10 @@ fn overflow_refs(text: &str) -> Vec<OverflowRef> {
         let mut rest = text;
         while let Some(at) = rest.find(marker) {
             rest = &rest[at + marker.len()..];
-            let uuid: String = rest.chars().take_while(|c| c.is_ascii_hexdigit() || *c == '-').collect();
+            let uuid: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+                .collect();
             if uuid.len() < 8 {
                 continue;
             }
@@ -149,7 +167,9 @@ fn summary_kind(row: &MessageRow, parts: &[Part]) -> Option<CompactionKind> {
     }
     match row.role.as_str() {
         "system" => Some(CompactionKind::Hard),
-        "assistant" if parts.iter().any(|p| matches!(p, Part::Summary(_))) => Some(CompactionKind::Soft),
+        "assistant" if parts.iter().any(|p| matches!(p, Part::Summary(_))) => {
+            Some(CompactionKind::Soft)
+        }
         _ => None,
     }
 }
@@ -209,14 +229,20 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
             g.1 = g.1.max(row.id);
         }
     }
-    let mut ordered: Vec<(&str, i64, i64)> = groups.iter().map(|(k, (lo, hi))| (*k, *lo, *hi)).collect();
+    let mut ordered: Vec<(&str, i64, i64)> =
+        groups.iter().map(|(k, (lo, hi))| (*k, *lo, *hi)).collect();
     ordered.sort_by_key(|g| (g.1, g.2));
-    let summaries: Vec<(i64, CompactionKind)> =
-        rows.iter().filter_map(|(r, p)| summary_kind(r, p).map(|k| (r.id, k))).collect();
+    let summaries: Vec<(i64, CompactionKind)> = rows
+        .iter()
+        .filter_map(|(r, p)| summary_kind(r, p).map(|k| (r.id, k)))
+        .collect();
     let mut claimed = BTreeSet::new();
     let mut compaction_of: BTreeMap<&str, Compacted> = BTreeMap::new();
     for (n, (at, _, hi)) in ordered.iter().enumerate() {
-        let linked = summaries.iter().find(|(id, _)| *id > *hi && !claimed.contains(id)).copied();
+        let linked = summaries
+            .iter()
+            .find(|(id, _)| *id > *hi && !claimed.contains(id))
+            .copied();
         if let Some((id, _)) = linked {
             claimed.insert(id);
         }
@@ -224,14 +250,22 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
             Some(CompactionKind::Soft) => (CompactionKind::Soft, "tool_pair_summary"),
             _ => (CompactionKind::Hard, "hard_compaction"),
         };
-        let summary = linked.map_or_else(|| "none".to_owned(), |(id, _)| format!("zeph-c{c}-m{id}"));
-        let time_ms = at.trim().parse::<i64>().ok().map_or(0, |s| s.saturating_mul(1000));
-        compaction_of.insert(at, Compacted {
-            kind,
-            reason: format!("zeph:{path} summary={summary} compacted_at={at}"),
-            time_ms,
-            group: n + 1,
-        });
+        let summary =
+            linked.map_or_else(|| "none".to_owned(), |(id, _)| format!("zeph-c{c}-m{id}"));
+        let time_ms = at
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .map_or(0, |s| s.saturating_mul(1000));
+        compaction_of.insert(
+            at,
+            Compacted {
+                kind,
+                reason: format!("zeph:{path} summary={summary} compacted_at={at}"),
+                time_ms,
+                group: n + 1,
+            },
+        );
     }
     plan.counts.compactions = ordered.len() as u64;
     let compacted = |row: &MessageRow| match (row.visibility, row.compacted_at.as_deref()) {
@@ -279,20 +313,27 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
             }
         };
         // The next message that is not a system message: where a tool use's results are.
-        let next = rows[i + 1..].iter().position(|(r, _)| r.role != "system").map(|k| i + 1 + k);
+        let next = rows[i + 1..]
+            .iter()
+            .position(|(r, _)| r.role != "system")
+            .map(|k| i + 1 + k);
         let mut tool_k = 0usize;
         for (pi, part) in parts.iter().enumerate() {
             match part {
                 Part::Text { text: t, .. } | Part::Summary(t) => push(&mut text, t),
                 Part::Compaction(s) => push(&mut text, &format!("[server compaction]\n{s}")),
-                Part::Image { mime, bytes } => push(&mut text, &format!("[image: {mime}, {bytes} bytes]")),
+                Part::Image { mime, bytes } => {
+                    push(&mut text, &format!("[image: {mime}, {bytes} bytes]"))
+                }
                 Part::Thinking => {}
                 Part::ToolUse { id, name, input } => {
                     let matched = next.and_then(|j| {
                         rows[j].1.iter().enumerate().find_map(|(rk, p)| match p {
-                            Part::ToolResult { id: rid, content, is_error }
-                                if rid == id && !results_used.contains(&(j, rk)) =>
-                            {
+                            Part::ToolResult {
+                                id: rid,
+                                content,
+                                is_error,
+                            } if rid == id && !results_used.contains(&(j, rk)) => {
                                 Some((j, rk, content, *is_error))
                             }
                             _ => None,
@@ -336,7 +377,9 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
                     plan.diagnostics.push(diag(
                         DiagnosticKind::OrphanedToolResult,
                         Some(row.id),
-                        format!("tool_result {id} has no tool_use in the previous message; kept as text"),
+                        format!(
+                            "tool_result {id} has no tool_use in the previous message; kept as text"
+                        ),
                     ));
                     push(&mut text, &format!("[tool_result: {id}]\n{content}"));
                 }
@@ -377,7 +420,12 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
         let body = if Some(row.id) == first_system {
             Body::Bootstrap { text }
         } else {
-            Body::Conversation { role: row.role.clone(), text, first: row.id, last: row.id }
+            Body::Conversation {
+                role: row.role.clone(),
+                text,
+                first: row.id,
+                last: row.id,
+            }
         };
         plan.units.push(Unit {
             id: format!("zeph-c{c}-m{}", row.id),
@@ -396,7 +444,12 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
         let (first, last) = (s.first.unwrap_or(0), s.last.or(s.first).unwrap_or(0));
         plan.units.push(Unit {
             id: format!("zeph-c{c}-s{}", s.id),
-            body: Body::Conversation { role: "summary".to_owned(), text: s.content.clone(), first, last },
+            body: Body::Conversation {
+                role: "summary".to_owned(),
+                text: s.content.clone(),
+                first,
+                last,
+            },
             source: format!("zeph:conversation/{c}/summary/{}", s.id),
             time_ms: parse_datetime_ms(&s.created_at).unwrap_or(0),
             compacted: None,
@@ -412,19 +465,28 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
             plan.diagnostics.push(diag(
                 DiagnosticKind::ArchiveNotUtf8,
                 None,
-                format!("tool_overflow {} is not UTF-8; migrated with replacement characters", o.id),
+                format!(
+                    "tool_overflow {} is not UTF-8; migrated with replacement characters",
+                    o.id
+                ),
             ));
         }
         plan.units.push(Unit {
             id: format!("zeph-c{c}-o{}", o.id),
             body: Body::Evidence {
-                tool: archive_tool.get(&o.id).cloned().unwrap_or_else(|| "tool_overflow".to_owned()),
+                tool: archive_tool
+                    .get(&o.id)
+                    .cloned()
+                    .unwrap_or_else(|| "tool_overflow".to_owned()),
                 args_json: String::new(),
                 output: String::from_utf8_lossy(&o.content).into_owned(),
                 is_error: false,
                 call_id: None,
             },
-            source: format!("zeph:conversation/{c}/tool_overflow/{}/{}", o.archive_type, o.id),
+            source: format!(
+                "zeph:conversation/{c}/tool_overflow/{}/{}",
+                o.archive_type, o.id
+            ),
             time_ms: parse_datetime_ms(&o.created_at).unwrap_or(0),
             compacted: None,
         });

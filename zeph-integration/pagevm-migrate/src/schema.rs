@@ -79,15 +79,60 @@ struct Expect {
 }
 
 const EXPECTED: &[Expect] = &[
-    Expect { table: "messages", column: "parts", from: 6, until: None },
-    Expect { table: "messages", column: "agent_visible", from: 14, until: Some(73) },
-    Expect { table: "messages", column: "user_visible", from: 14, until: Some(73) },
-    Expect { table: "messages", column: "compacted_at", from: 14, until: None },
-    Expect { table: "messages", column: "deleted_at", from: 20, until: None },
-    Expect { table: "messages", column: "visibility", from: 73, until: None },
-    Expect { table: "summaries", column: "content", from: 3, until: None },
-    Expect { table: "tool_overflow", column: "content", from: 31, until: None },
-    Expect { table: "tool_overflow", column: "archive_type", from: 54, until: None },
+    Expect {
+        table: "messages",
+        column: "parts",
+        from: 6,
+        until: None,
+    },
+    Expect {
+        table: "messages",
+        column: "agent_visible",
+        from: 14,
+        until: Some(73),
+    },
+    Expect {
+        table: "messages",
+        column: "user_visible",
+        from: 14,
+        until: Some(73),
+    },
+    Expect {
+        table: "messages",
+        column: "compacted_at",
+        from: 14,
+        until: None,
+    },
+    Expect {
+        table: "messages",
+        column: "deleted_at",
+        from: 20,
+        until: None,
+    },
+    Expect {
+        table: "messages",
+        column: "visibility",
+        from: 73,
+        until: None,
+    },
+    Expect {
+        table: "summaries",
+        column: "content",
+        from: 3,
+        until: None,
+    },
+    Expect {
+        table: "tool_overflow",
+        column: "content",
+        from: 31,
+        until: None,
+    },
+    Expect {
+        table: "tool_overflow",
+        column: "archive_type",
+        from: 54,
+        until: None,
+    },
 ];
 
 fn columns(conn: &Connection, path: &Path, table: &str) -> Result<BTreeSet<String>, MigrateError> {
@@ -117,7 +162,9 @@ impl ZephSchema {
         };
         let migrations = columns(conn, path, "_sqlx_migrations")?;
         if !migrations.contains("version") || !migrations.contains("success") {
-            return Err(not_zeph("it has no sqlx migrations table (_sqlx_migrations)"));
+            return Err(not_zeph(
+                "it has no sqlx migrations table (_sqlx_migrations)",
+            ));
         }
         let (applied, newest, failed): (i64, Option<i64>, Option<i64>) = conn
             .query_row(
@@ -134,33 +181,51 @@ impl ZephSchema {
             return Err(MigrateError::SchemaMismatch {
                 path: path.to_path_buf(),
                 migration,
-                detail: format!("migration {v} is recorded as failed; let Zeph finish migrating first"),
+                detail: format!(
+                    "migration {v} is recorded as failed; let Zeph finish migrating first"
+                ),
             });
         }
         let messages = columns(conn, path, "messages")?;
-        if !messages.contains("conversation_id") || columns(conn, path, "conversations")?.is_empty() {
+        if !messages.contains("conversation_id") || columns(conn, path, "conversations")?.is_empty()
+        {
             return Err(not_zeph("it has no conversations/messages tables"));
         }
         let mut tables = std::collections::BTreeMap::new();
         for e in EXPECTED {
             if !tables.contains_key(e.table) {
-                let cols = if e.table == "messages" { messages.clone() } else { columns(conn, path, e.table)? };
+                let cols = if e.table == "messages" {
+                    messages.clone()
+                } else {
+                    columns(conn, path, e.table)?
+                };
                 tables.insert(e.table, cols);
             }
             let present = tables.get(e.table).is_some_and(|c| c.contains(e.column));
             let expected = migration >= e.from && e.until.is_none_or(|u| migration < u);
             if present != expected {
                 let detail = if expected {
-                    format!("{}.{} (added by migration {:03}) is missing", e.table, e.column, e.from)
+                    format!(
+                        "{}.{} (added by migration {:03}) is missing",
+                        e.table, e.column, e.from
+                    )
                 } else {
                     format!(
                         "{}.{} is present although migration {migration} should {}",
                         e.table,
                         e.column,
-                        if migration < e.from { "not have it yet" } else { "have removed it" }
+                        if migration < e.from {
+                            "not have it yet"
+                        } else {
+                            "have removed it"
+                        }
                     )
                 };
-                return Err(MigrateError::SchemaMismatch { path: path.to_path_buf(), migration, detail });
+                return Err(MigrateError::SchemaMismatch {
+                    path: path.to_path_buf(),
+                    migration,
+                    detail,
+                });
             }
         }
         let at = |v: i64| migration >= v;

@@ -108,8 +108,16 @@ impl ZephDb {
             }
             VisibilityLayout::Column => "visibility",
         };
-        let compacted = if schema.compacted_at { "CAST(compacted_at AS TEXT)" } else { "NULL" };
-        let deleted = if schema.soft_delete { "deleted_at IS NOT NULL" } else { "0" };
+        let compacted = if schema.compacted_at {
+            "CAST(compacted_at AS TEXT)"
+        } else {
+            "NULL"
+        };
+        let deleted = if schema.soft_delete {
+            "deleted_at IS NOT NULL"
+        } else {
+            "0"
+        };
         let messages_sql = format!(
             "SELECT id, role, content, {parts}, {visibility}, {compacted}, {deleted}, \
              CAST(created_at AS TEXT) FROM messages WHERE conversation_id = ?1 ORDER BY id"
@@ -148,8 +156,11 @@ impl ZephDb {
             .conn
             .prepare("SELECT id FROM conversations ORDER BY id")
             .map_err(self.err("conversations"))?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(self.err("conversations"))?;
-        rows.collect::<Result<_, _>>().map_err(self.err("conversations"))
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.err("conversations"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("conversations"))
     }
 
     /// How many message rows `conversation` (or the whole database) has, soft-deleted ones
@@ -164,7 +175,9 @@ impl ZephDb {
                 [c],
                 |r| r.get(0),
             ),
-            None => self.conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)),
+            None => self
+                .conn
+                .query_row("SELECT count(*) FROM messages", [], |r| r.get(0)),
         }
         .map_err(self.err("counting messages"))?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -173,7 +186,10 @@ impl ZephDb {
     /// Reads one conversation. Text that is not UTF-8 is read lossily (SQLite text should
     /// always be UTF-8; Zeph writes it from Rust strings).
     pub(crate) fn conversation(&self, id: i64) -> Result<Conversation, MigrateError> {
-        let mut stmt = self.conn.prepare_cached(&self.messages_sql).map_err(self.err("messages"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&self.messages_sql)
+            .map_err(self.err("messages"))?;
         let rows = stmt
             .query_map([id], |r| {
                 let visibility: String = r.get(4)?;
@@ -194,7 +210,9 @@ impl ZephDb {
                 })
             })
             .map_err(self.err("messages"))?;
-        let messages = rows.collect::<Result<Vec<_>, _>>().map_err(self.err("messages"))?;
+        let messages = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("messages"))?;
 
         let mut summaries = Vec::new();
         if self.schema.summaries {
@@ -216,17 +234,26 @@ impl ZephDb {
                     })
                 })
                 .map_err(self.err("summaries"))?;
-            summaries = rows.collect::<Result<_, _>>().map_err(self.err("summaries"))?;
+            summaries = rows
+                .collect::<Result<_, _>>()
+                .map_err(self.err("summaries"))?;
         }
 
         let mut overflow = Vec::new();
         if self.schema.overflow != OverflowLayout::None {
-            let kind = if self.schema.overflow == OverflowLayout::Typed { "archive_type" } else { "'overflow'" };
+            let kind = if self.schema.overflow == OverflowLayout::Typed {
+                "archive_type"
+            } else {
+                "'overflow'"
+            };
             let sql = format!(
                 "SELECT id, content, {kind}, CAST(created_at AS TEXT) FROM tool_overflow \
                  WHERE conversation_id = ?1 ORDER BY created_at, id"
             );
-            let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err("tool_overflow"))?;
+            let mut stmt = self
+                .conn
+                .prepare_cached(&sql)
+                .map_err(self.err("tool_overflow"))?;
             let rows = stmt
                 .query_map(params![id], |r| {
                     Ok(OverflowRow {
@@ -237,7 +264,9 @@ impl ZephDb {
                     })
                 })
                 .map_err(self.err("tool_overflow"))?;
-            overflow = rows.collect::<Result<_, _>>().map_err(self.err("tool_overflow"))?;
+            overflow = rows
+                .collect::<Result<_, _>>()
+                .map_err(self.err("tool_overflow"))?;
         }
         Ok(Conversation {
             id,

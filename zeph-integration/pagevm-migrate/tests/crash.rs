@@ -20,7 +20,9 @@ use std::process::Command;
 
 use page_core::SessionId;
 use page_store_sqlite::SqliteStore;
-use pagevm_migrate::{MigrateOptions, MigrationReport, NoProgress, Progress, ZephDb, migrate, zeph_builder};
+use pagevm_migrate::{
+    MigrateOptions, MigrationReport, NoProgress, Progress, ZephDb, migrate, zeph_builder,
+};
 
 const CHILD_VAR: &str = "PAGEVM_MIGRATE_CHILD";
 const BATCH: usize = 2;
@@ -30,7 +32,10 @@ fn fixture() -> PathBuf {
 }
 
 fn options() -> MigrateOptions {
-    MigrateOptions { batch_pages: BATCH, ..MigrateOptions::default() }
+    MigrateOptions {
+        batch_pages: BATCH,
+        ..MigrateOptions::default()
+    }
 }
 
 /// Aborts the process right after the `after`-th committed boundary.
@@ -53,12 +58,26 @@ impl Progress for AbortAfter {
 fn child(store: &Path, after: usize) {
     let zeph = ZephDb::open(fixture()).unwrap();
     let store = SqliteStore::open(store).unwrap();
-    migrate(&zeph, &store, &zeph_builder().unwrap(), &options(), &mut AbortAfter { after, seen: 0 }).unwrap();
+    migrate(
+        &zeph,
+        &store,
+        &zeph_builder().unwrap(),
+        &options(),
+        &mut AbortAfter { after, seen: 0 },
+    )
+    .unwrap();
 }
 
 fn run(store: &SqliteStore) -> MigrationReport {
     let zeph = ZephDb::open(fixture()).unwrap();
-    migrate(&zeph, store, &zeph_builder().unwrap(), &options(), &mut NoProgress).unwrap()
+    migrate(
+        &zeph,
+        store,
+        &zeph_builder().unwrap(),
+        &options(),
+        &mut NoProgress,
+    )
+    .unwrap()
 }
 
 /// Every page of both conversations with its costs and audit trail, as text.
@@ -71,9 +90,17 @@ fn contents(store: &SqliteStore) -> String {
                 .audit_trail(&row.id)
                 .unwrap()
                 .iter()
-                .map(|a| format!("{}:{}->{}:{}", a.boundary, a.change.from, a.change.to, a.change.reason))
+                .map(|a| {
+                    format!(
+                        "{}:{}->{}:{}",
+                        a.boundary, a.change.from, a.change.to, a.change.reason
+                    )
+                })
                 .collect();
-            out.push_str(&format!("{} {} v{} {:?} {:?}\n", row.id, row.page_type, row.version, row.tokens, audit));
+            out.push_str(&format!(
+                "{} {} v{} {:?} {:?}\n",
+                row.id, row.page_type, row.version, row.tokens, audit
+            ));
         }
     }
     out
@@ -87,7 +114,10 @@ fn main() {
         }
         return;
     }
-    #[expect(clippy::disallowed_methods, reason = "selects the child role of this test binary")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "selects the child role of this test binary"
+    )]
     let role = std::env::var(CHILD_VAR);
     if let Ok(spec) = role {
         let (after, path) = spec.split_once('|').unwrap();
@@ -99,15 +129,27 @@ fn main() {
     let clean = SqliteStore::open(dir.path().join("clean.db")).unwrap();
     let full = run(&clean);
     let expected = contents(&clean);
-    assert!(full.boundaries >= 6, "the fixture needs several boundaries: {}", full.boundaries);
+    assert!(
+        full.boundaries >= 6,
+        "the fixture needs several boundaries: {}",
+        full.boundaries
+    );
     let exe = std::env::current_exe().unwrap();
-    for after in [1, 2, full.boundaries as usize / 2, full.boundaries as usize - 1] {
+    for after in [
+        1,
+        2,
+        full.boundaries as usize / 2,
+        full.boundaries as usize - 1,
+    ] {
         let path = dir.path().join(format!("crash-{after}.db"));
         let out = Command::new(&exe)
             .env(CHILD_VAR, format!("{after}|{}", path.display()))
             .output()
             .unwrap();
-        assert!(!out.status.success(), "the child was meant to abort after boundary {after}");
+        assert!(
+            !out.status.success(),
+            "the child was meant to abort after boundary {after}"
+        );
         let acks: Vec<(usize, usize)> = String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -123,16 +165,41 @@ fn main() {
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.integrity_check().unwrap(), "ok");
         let present = contents(&store).lines().count();
-        assert_eq!(present, acked_pages, "after {after} boundaries the store holds exactly their pages");
+        assert_eq!(
+            present, acked_pages,
+            "after {after} boundaries the store holds exactly their pages"
+        );
 
         let resumed = run(&store);
-        assert_eq!(resumed.pages_existing as usize, acked_pages, "after {after}");
-        assert_eq!(resumed.pages_created + resumed.pages_existing, full.pages_created, "after {after}");
-        assert_eq!(resumed.boundaries, full.boundaries - after as u64, "after {after}");
-        assert_eq!(contents(&store), expected, "after {after}: resumed store differs from a clean run");
+        assert_eq!(
+            resumed.pages_existing as usize, acked_pages,
+            "after {after}"
+        );
+        assert_eq!(
+            resumed.pages_created + resumed.pages_existing,
+            full.pages_created,
+            "after {after}"
+        );
+        assert_eq!(
+            resumed.boundaries,
+            full.boundaries - after as u64,
+            "after {after}"
+        );
+        assert_eq!(
+            contents(&store),
+            expected,
+            "after {after}: resumed store differs from a clean run"
+        );
         let again = run(&store);
-        assert_eq!((again.pages_created, again.boundaries), (0, 0), "after {after}");
-        println!("crash after boundary {after}: {acked_pages} pages kept, {} created on resume", resumed.pages_created);
+        assert_eq!(
+            (again.pages_created, again.boundaries),
+            (0, 0),
+            "after {after}"
+        );
+        println!(
+            "crash after boundary {after}: {acked_pages} pages kept, {} created on resume",
+            resumed.pages_created
+        );
     }
     println!("crash: ok");
 }

@@ -20,7 +20,14 @@ fn synthetic_database_migrates() {
     let zeph = ZephDb::open(&path).unwrap();
     assert_eq!(zeph.schema().migration, 96);
     let store = SqliteStore::open(dir.path().join("store.db")).unwrap();
-    let r = migrate(&zeph, &store, &zeph_builder().unwrap(), &MigrateOptions::default(), &mut NoProgress).unwrap();
+    let r = migrate(
+        &zeph,
+        &store,
+        &zeph_builder().unwrap(),
+        &MigrateOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
     // Two conversations of 500 messages plus one summary row each.
     assert_eq!((r.conversations, r.messages_read), (2, 1002));
     assert_eq!((r.tool_groups, r.compactions, r.summaries), (250, 2, 4));

@@ -8,9 +8,18 @@ use crate::support::{CURRENT, FLAGS, LEGACY, fixture, page_table, run, store};
 #[test]
 fn detected_layouts() {
     let cases = [
-        (CURRENT, "96/96 parts=current visibility=column compacted_at=true soft_delete=true summaries=true overflow=typed"),
-        (FLAGS, "72/72 parts=current visibility=flags compacted_at=true soft_delete=true summaries=true overflow=typed"),
-        (LEGACY, "40/40 parts=maybe_legacy visibility=flags compacted_at=true soft_delete=true summaries=true overflow=untyped"),
+        (
+            CURRENT,
+            "96/96 parts=current visibility=column compacted_at=true soft_delete=true summaries=true overflow=typed",
+        ),
+        (
+            FLAGS,
+            "72/72 parts=current visibility=flags compacted_at=true soft_delete=true summaries=true overflow=typed",
+        ),
+        (
+            LEGACY,
+            "40/40 parts=maybe_legacy visibility=flags compacted_at=true soft_delete=true summaries=true overflow=untyped",
+        ),
     ];
     for (name, want) in cases {
         let s = ZephDb::open(fixture(name)).unwrap().schema().clone();
@@ -38,7 +47,11 @@ mod erased {
     }
     impl<T: serde::Serialize> Code for T {
         fn code(&self) -> String {
-            serde_json::to_value(self).unwrap().as_str().unwrap().to_owned()
+            serde_json::to_value(self)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
         }
     }
 }
@@ -52,10 +65,25 @@ fn legacy_and_current_parts_give_the_same_pages() {
     assert_eq!(legacy.legacy_rows, 12);
     assert_eq!(flags.legacy_rows, 0);
     assert_eq!(legacy.corrupt_rows + flags.corrupt_rows, 0);
-    assert_eq!((legacy.tool_groups, legacy.compactions, legacy.summaries), (5, 1, 1));
     assert_eq!(
-        (flags.tool_groups, flags.compactions, flags.summaries, flags.pages_created, flags.audit_records),
-        (legacy.tool_groups, legacy.compactions, legacy.summaries, legacy.pages_created, legacy.audit_records)
+        (legacy.tool_groups, legacy.compactions, legacy.summaries),
+        (5, 1, 1)
+    );
+    assert_eq!(
+        (
+            flags.tool_groups,
+            flags.compactions,
+            flags.summaries,
+            flags.pages_created,
+            flags.audit_records
+        ),
+        (
+            legacy.tool_groups,
+            legacy.compactions,
+            legacy.summaries,
+            legacy.pages_created,
+            legacy.audit_records
+        )
     );
     let pages = page_table(&legacy_store, 1);
     assert_eq!(pages, page_table(&flags_store, 1));
