@@ -102,3 +102,7 @@ fn bench_json_has_the_documented_shape() {
         assert!(v[key].as_u64().is_some_and(|n| n > 0), "{key}");
     }
 }
+
+// `pagevm migrate` on the real Zeph fixtures.
+#[path = "cli/migrate.rs"]
+mod migrate;

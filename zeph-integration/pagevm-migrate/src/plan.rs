@@ -93,7 +93,9 @@ pub(crate) fn parse_datetime_ms(s: &str) -> Option<i64> {
         t.next()?.parse::<i64>().ok()?,
     );
     let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
-    if !(1..=12).contains(&m)
+    if !(0..=9999).contains(&y)
+        || !(0.0..61.0).contains(&sec)
+        || !(1..=12).contains(&m)
         || !(1..=31).contains(&day)
         || !(0..24).contains(&hh)
         || !(0..60).contains(&mm)
@@ -108,10 +110,7 @@ pub(crate) fn parse_datetime_ms(s: &str) -> Option<i64> {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "seconds < 61, milliseconds fit"
-    )]
+    // `sec` is in [0, 61), so the cast is exact.
     let ms = (sec * 1000.0).round() as i64;
     Some(((days * 24 + hh) * 60 + mm) * 60_000 + ms)
 }
@@ -506,6 +505,9 @@ mod tests {
             ("2000-02-29T12:00:00.5Z", Some(951_825_600_500)),
             ("2026-13-01 00:00:00", None),
             ("yesterday", None),
+            ("99999999999999-01-01 00:00:00", None),
+            ("2026-01-01 00:00:inf", None),
+            ("2026-01-01 00:00:-1", None),
             ("", None),
         ];
         for (s, want) in cases {

@@ -10,3 +10,7 @@ mod bad_input;
 mod fixtures;
 mod layouts;
 mod support;
+mod synth;
+// The benchmark's generator, shared with its test.
+#[path = "../../benches/synth.rs"]
+mod synth_db;

@@ -1,11 +1,6 @@
 //! `pagevm migrate` on the real Zeph fixtures: the JSON report (snapshot), idempotence, a dry
 //! run that creates no store, the text report, and a clear error for a bad path.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test helpers outside #[test] functions panic when the binary misbehaves"
-)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,11 +1,6 @@
 //! The benchmark's synthetic Zeph database is a valid Zeph database: it migrates with the
 //! counts its generator promises.
 
-#![expect(clippy::unwrap_used, reason = "test")]
-
-#[path = "../benches/synth.rs"]
-mod synth;
-
 use std::path::Path;
 
 use page_store_sqlite::SqliteStore;
@@ -16,7 +11,7 @@ fn synthetic_database_migrates() {
     let dir = tempfile::tempdir().unwrap();
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/zeph-0.21.4.db");
     let path = dir.path().join("zeph.db");
-    synth::generate(&template, &path, 1000);
+    crate::synth_db::generate(&template, &path, 1000);
     let zeph = ZephDb::open(&path).unwrap();
     assert_eq!(zeph.schema().migration, 96);
     let store = SqliteStore::open(dir.path().join("store.db")).unwrap();
