@@ -31,6 +31,9 @@ pub struct MigrateOptions {
     /// The most pages one boundary commits. Smaller boundaries lose less work to a crash;
     /// larger ones commit faster. Default 512.
     pub batch_pages: usize,
+    /// Threads that build representations; `None`: the machine's available parallelism.
+    /// The output does not depend on it.
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 impl Default for MigrateOptions {
@@ -38,6 +41,7 @@ impl Default for MigrateOptions {
         Self {
             conversation: None,
             batch_pages: 512,
+            threads: None,
         }
     }
 }
@@ -156,7 +160,7 @@ pub fn zeph_builder() -> Result<RepresentationBuilder<BpeCounter>, MigrateError>
 /// # Errors
 /// [`MigrateError`]: reading the Zeph database, building a page, or a boundary that could
 /// not commit (what was committed before it stays; a re-run continues there).
-pub fn migrate<S: Store, C: TokenCounter>(
+pub fn migrate<S: Store, C: TokenCounter + Sync>(
     zeph: &ZephDb,
     store: &S,
     builder: &RepresentationBuilder<C>,
@@ -171,7 +175,7 @@ pub fn migrate<S: Store, C: TokenCounter>(
 ///
 /// # Errors
 /// As [`migrate`], except commits.
-pub fn dry_run<S: PageStore, C: TokenCounter>(
+pub fn dry_run<S: PageStore, C: TokenCounter + Sync>(
     zeph: &ZephDb,
     store: &S,
     builder: &RepresentationBuilder<C>,
@@ -258,7 +262,7 @@ impl page_writeback::JournalStore for NoStore {
     }
 }
 
-fn run<R: PageStore, S: Store, C: TokenCounter>(
+fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
     zeph: &ZephDb,
     existing: &R,
     target: Option<&S>,
@@ -284,6 +288,10 @@ fn run<R: PageStore, S: Store, C: TokenCounter>(
         ..MigrationReport::default()
     };
     let batch = options.batch_pages.max(1);
+    let threads = options
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, std::num::NonZeroUsize::get);
     for c in conversations {
         let conv = zeph.conversation(c)?;
         let plan = plan(&conv);
@@ -308,13 +316,20 @@ fn run<R: PageStore, S: Store, C: TokenCounter>(
         for (ordinal, group) in boundaries(&plan.units, batch).into_iter().enumerate() {
             let mut table = SessionPageTable::new();
             let mut changes = Vec::new();
+            let mut todo = Vec::with_capacity(group.len());
             for unit in group {
                 let id = PageId::new(&unit.id).map_err(|e| build_err(&unit.id, e))?;
                 if existing.page(&id)?.is_some() {
                     report.pages_existing += 1;
-                    continue;
+                } else {
+                    todo.push((id, unit));
                 }
-                let page = build_page(builder, &types, &scope, id, unit, c)?;
+            }
+            for ((_, unit), page) in todo
+                .iter()
+                .zip(build_all(builder, &types, &scope, &todo, c, threads))
+            {
+                let page = page?;
                 if let Some(k) = &unit.compacted {
                     let levels = page.levels();
                     let low = levels.min_fidelity();
@@ -367,6 +382,38 @@ fn build_err(page: &str, e: impl std::fmt::Display) -> MigrateError {
         page: page.to_owned(),
         detail: e.to_string(),
     }
+}
+
+/// Builds the pages of `todo` in order, on up to `threads` scoped threads: tokenizing the
+/// representations is most of a migration's work, and pages are independent.
+fn build_all<C: TokenCounter + Sync>(
+    builder: &RepresentationBuilder<C>,
+    types: &TypeTable,
+    scope: &Scope,
+    todo: &[(PageId, &Unit)],
+    c: i64,
+    threads: usize,
+) -> Vec<Result<Page, MigrateError>> {
+    let one = |(id, unit): &(PageId, &Unit)| build_page(builder, types, scope, id.clone(), unit, c);
+    // Small batches are not worth a thread.
+    if threads <= 1 || todo.len() < 16 {
+        return todo.iter().map(one).collect();
+    }
+    let chunk = todo.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = todo
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(pages) => pages,
+                // A builder panic is a bug; surface it as an error of this batch, not a crash.
+                Err(_) => vec![Err(build_err("(batch)", "a page builder thread panicked"))],
+            })
+            .collect()
+    })
 }
 
 /// Splits units into boundaries: runs of units with the same compaction (or none), at most

@@ -267,7 +267,7 @@ fn dry_run_reports_without_committing() {
 }
 
 #[test]
-fn small_boundaries_give_the_same_pages() {
+fn boundary_size_and_threads_do_not_change_the_pages() {
     let dir = tempfile::tempdir().unwrap();
     let big = store(&dir);
     run(CURRENT, &big, &MigrateOptions::default());
@@ -282,7 +282,18 @@ fn small_boundaries_give_the_same_pages() {
         },
     );
     assert!(report.boundaries > 10, "{}", report.boundaries);
+    let dir3 = tempfile::tempdir().unwrap();
+    let serial = store(&dir3);
+    run(
+        CURRENT,
+        &serial,
+        &MigrateOptions {
+            threads: Some(std::num::NonZeroUsize::MIN),
+            ..MigrateOptions::default()
+        },
+    );
     for c in [1, 2] {
         assert_eq!(page_table(&small, c), page_table(&big, c));
+        assert_eq!(page_table(&serial, c), page_table(&big, c));
     }
 }
