@@ -1,8 +1,9 @@
 //! Migration throughput: a generated 100k-message Zeph database (real 0.21.4 schema, see
-//! `synth.rs`) migrated into a fresh SQLite store, in messages per second.
+//! `support/synth.rs`) migrated into a fresh SQLite store, in messages per second.
 
 #![expect(clippy::unwrap_used, reason = "benchmark setup")]
 
+#[path = "support/synth.rs"]
 mod synth;
 
 use std::path::Path;

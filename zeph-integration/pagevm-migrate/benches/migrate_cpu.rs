@@ -1,5 +1,5 @@
 //! Migration throughput in wall-clock and CPU time, one run per configuration, on the same
-//! generated 100k-message Zeph database as the criterion bench (`synth.rs`).
+//! generated 100k-message Zeph database as the criterion bench (`support/synth.rs`).
 //!
 //! Criterion measures wall-clock time only, which on a machine shared with other builds says
 //! more about the neighbours than about the migration; this reports both, with the process's
@@ -12,6 +12,7 @@
     reason = "a benchmark report on stdout"
 )]
 
+#[path = "support/synth.rs"]
 mod synth;
 
 use std::num::NonZeroUsize;

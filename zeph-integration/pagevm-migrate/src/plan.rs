@@ -284,11 +284,12 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
     // The full output of a tool result whose body points at an overflow row.
     let restore = |body: &str, consumed: &mut BTreeSet<String>| -> String {
         for r in overflow_refs(body) {
-            if overflow_ids.contains(r.uuid.as_str()) && !consumed.contains(&r.uuid) {
-                if let Some(full) = overflow_body(&r.uuid) {
-                    consumed.insert(r.uuid);
-                    return full;
-                }
+            if overflow_ids.contains(r.uuid.as_str())
+                && !consumed.contains(&r.uuid)
+                && let Some(full) = overflow_body(&r.uuid)
+            {
+                consumed.insert(r.uuid);
+                return full;
             }
         }
         body.to_owned()

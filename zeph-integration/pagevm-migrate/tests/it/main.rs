@@ -12,5 +12,5 @@ mod layouts;
 mod support;
 mod synth;
 // The benchmark's generator, shared with its test.
-#[path = "../../benches/synth.rs"]
+#[path = "../../benches/support/synth.rs"]
 mod synth_db;

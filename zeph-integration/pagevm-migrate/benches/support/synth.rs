@@ -155,7 +155,7 @@ pub(crate) fn generate(template: &Path, path: &Path, messages: u64) {
                         (
                             "user",
                             content,
-                            serde_json::json!([{"kind": "tool_result", "tool_use_id": format!("call_{}", k - 1), "content": out, "is_error": rng.next() % 7 == 0}]),
+                            serde_json::json!([{"kind": "tool_result", "tool_use_id": format!("call_{}", k - 1), "content": out, "is_error": rng.next().is_multiple_of(7)}]),
                         )
                     }
                     _ => {
