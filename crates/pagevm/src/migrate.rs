@@ -132,8 +132,10 @@ fn write_text(out: &mut impl std::io::Write, args: &Args<'_>, r: &MigrationRepor
             .map_or_else(String::new, |m| format!(" message {m}"));
         writeln!(
             out,
-            "  conversation {}{at}: {:?}: {}",
-            d.conversation, d.kind, d.detail
+            "  conversation {}{at}: {}: {}",
+            d.conversation,
+            d.kind.code(),
+            d.detail
         )?;
     }
     Ok(())

@@ -61,6 +61,19 @@ pub enum DiagnosticKind {
     ArchiveNotUtf8,
 }
 
+impl DiagnosticKind {
+    /// The stable snake_case code (as in the JSON report).
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            DiagnosticKind::OrphanedToolUse => "orphaned_tool_use",
+            DiagnosticKind::OrphanedToolResult => "orphaned_tool_result",
+            DiagnosticKind::CorruptParts => "corrupt_parts",
+            DiagnosticKind::ArchiveNotUtf8 => "archive_not_utf8",
+        }
+    }
+}
+
 /// A problem in the Zeph data, by id. Nothing it names is dropped: the text is migrated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {

@@ -114,6 +114,21 @@ fn text_report_and_errors() {
         "{text}"
     );
 
+    let out = pagevm(&[
+        "migrate",
+        "--zeph-db",
+        fixture("zeph-0.21.4.db").to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "  conversation 1 message 15: orphaned_tool_use: tool_use call_interrupted (bash)"
+        ) && text.contains("  conversation 2 message 32: corrupt_parts: parts is not JSON"),
+        "{text}"
+    );
+
     let missing = dir.path().join("nope.db");
     let out = pagevm(&[
         "migrate",
