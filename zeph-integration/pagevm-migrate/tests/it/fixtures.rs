@@ -297,3 +297,33 @@ fn boundary_size_and_threads_do_not_change_the_pages() {
         assert_eq!(page_table(&serial, c), page_table(&big, c));
     }
 }
+
+#[test]
+fn a_wal_mode_database_is_read_and_not_written() {
+    // Zeph runs its database in WAL mode; the fixtures are in rollback mode. A copy switched
+    // to WAL (the header then says so) migrates the same, and its main file keeps its bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zeph-wal.db");
+    std::fs::copy(fixture(CURRENT), &path).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+    let before = digest(&path);
+    let zeph = ZephDb::open(&path).unwrap();
+    let store = store(&dir);
+    let report = pagevm_migrate::migrate(
+        &zeph,
+        &store,
+        &zeph_builder().unwrap(),
+        &MigrateOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    drop(zeph);
+    assert_eq!(report.pages_created, 35);
+    assert_eq!(digest(&path), before);
+}
