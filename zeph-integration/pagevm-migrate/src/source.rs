@@ -185,7 +185,15 @@ impl ZephDb {
 
     /// Reads one conversation. Text that is not UTF-8 is read lossily (SQLite text should
     /// always be UTF-8; Zeph writes it from Rust strings).
+    ///
+    /// All of it is read in one read transaction: one consistent snapshot even while Zeph keeps
+    /// writing (its summary rows are inserted in the same transaction as the rows they hide).
     pub(crate) fn conversation(&self, id: i64) -> Result<Conversation, MigrateError> {
+        // Dropped at the end: a read transaction has nothing to commit.
+        let _snapshot = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.err("starting a read transaction"))?;
         let mut stmt = self
             .conn
             .prepare_cached(&self.messages_sql)
