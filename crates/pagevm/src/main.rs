@@ -11,9 +11,12 @@
 //! - `pagevm gates [--json]` runs the six Tier-1 gates end to end through the lifecycle engine.
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
+//! - `pagevm migrate --zeph-db PATH --store PATH [--conversation ID] [--dry-run] [--json]`
+//!   imports an existing Zeph database (opened read-only) into a pagevm store.
 
 mod alloc;
 mod bench;
+mod migrate;
 mod replay;
 
 use std::io::{IsTerminal as _, Write as _};
@@ -90,6 +93,24 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         reps: usize,
     },
+    /// Import an existing Zeph database (read-only) into a pagevm store; idempotent.
+    Migrate {
+        /// The Zeph SQLite database (never written).
+        #[arg(long)]
+        zeph_db: PathBuf,
+        /// The pagevm store (created if absent).
+        #[arg(long)]
+        store: PathBuf,
+        /// Only this Zeph conversation id.
+        #[arg(long)]
+        conversation: Option<i64>,
+        /// Report what would be migrated; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -124,6 +145,19 @@ fn main() -> Result<()> {
         }
         Command::Gates { json } => gates(json),
         Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
+        Command::Migrate {
+            zeph_db,
+            store,
+            conversation,
+            dry_run,
+            json,
+        } => migrate::run(&migrate::Args {
+            zeph_db: &zeph_db,
+            store: &store,
+            conversation,
+            dry_run,
+            json,
+        }),
     }
 }
 

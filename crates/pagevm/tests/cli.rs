@@ -198,3 +198,7 @@ fn replay_prints_a_table_and_rejects_bad_arguments() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+// `pagevm migrate` on the real Zeph fixtures.
+#[path = "cli/migrate.rs"]
+mod migrate;

@@ -1,0 +1,553 @@
+//! The migration run: plans each conversation, builds its pages with page-engine and commits
+//! them through page-writeback's journal in bounded boundaries, skipping pages the store
+//! already holds (idempotence and resumption).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use page_core::{
+    Boundary, MessageId, Page, PageId, PageSpec, PageType, Provenance, Repr, Representation, Scope,
+    SessionId, SessionPageTable, TokenCounter, ToolCallId, TypeTable,
+};
+use page_engine::{
+    BuildConfig, BuildError, ConversationTurn, RepresentationBuilder, Rules, RulesKind, ToolResult,
+};
+use page_tokenizer::{Encoding, FastBpeCounter};
+use page_writeback::{
+    AccessControl, BoundaryContext, FieldSchemas, PageStore, ReprChange, Store, Writeback,
+};
+use serde::Serialize;
+
+use crate::error::MigrateError;
+use crate::plan::{Body, Unit, plan};
+use crate::schema::ZephSchema;
+use crate::source::ZephDb;
+
+/// What to migrate and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrateOptions {
+    /// Only this conversation (`--conversation`); all when `None`.
+    pub conversation: Option<i64>,
+    /// The most pages one boundary commits. Smaller boundaries lose less work to a crash;
+    /// larger ones commit faster. Default 512.
+    pub batch_pages: usize,
+    /// Threads that build representations; `None`: the machine's available parallelism.
+    /// The output does not depend on it.
+    pub threads: Option<std::num::NonZeroUsize>,
+}
+
+impl Default for MigrateOptions {
+    fn default() -> Self {
+        Self {
+            conversation: None,
+            batch_pages: 512,
+            threads: None,
+        }
+    }
+}
+
+/// What kind of problem a [`Diagnostic`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DiagnosticKind {
+    /// A `tool_use` part with no `tool_result` in the next message.
+    OrphanedToolUse,
+    /// A `tool_result` part with no `tool_use` in the previous message.
+    OrphanedToolResult,
+    /// A `parts` column that does not parse in either format.
+    CorruptParts,
+    /// A `tool_overflow` body that is not UTF-8.
+    ArchiveNotUtf8,
+}
+
+impl DiagnosticKind {
+    /// The stable snake_case code (as in the JSON report).
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            DiagnosticKind::OrphanedToolUse => "orphaned_tool_use",
+            DiagnosticKind::OrphanedToolResult => "orphaned_tool_result",
+            DiagnosticKind::CorruptParts => "corrupt_parts",
+            DiagnosticKind::ArchiveNotUtf8 => "archive_not_utf8",
+        }
+    }
+}
+
+/// A problem in the Zeph data, by id. Nothing it names is dropped: the text is migrated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// The Zeph conversation id.
+    pub conversation: i64,
+    /// The Zeph message id, when the problem is in a message.
+    pub message: Option<i64>,
+    /// What is wrong.
+    pub kind: DiagnosticKind,
+    /// Details for a person.
+    pub detail: String,
+}
+
+/// What a run did (or, for a dry run, would do). The JSON form is what
+/// `pagevm migrate --json` prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MigrationReport {
+    /// The Zeph layout that was read.
+    pub schema: Option<ZephSchema>,
+    /// Whether nothing was committed.
+    pub dry_run: bool,
+    /// Conversations read.
+    pub conversations: u64,
+    /// Message rows read, soft-deleted ones included.
+    pub messages_read: u64,
+    /// Pages created in the store by this run.
+    pub pages_created: u64,
+    /// Pages skipped because the store already held them (an earlier run).
+    pub pages_existing: u64,
+    /// Tool evidence groups (a `tool_use` with its `tool_result`, or a `tool_output`).
+    pub tool_groups: u64,
+    /// Tool parts without their partner (see `diagnostics`).
+    pub orphaned_tool_parts: u64,
+    /// Rows whose `parts` JSON does not parse (see `diagnostics`).
+    pub corrupt_rows: u64,
+    /// Rows in the legacy externally tagged `parts` format.
+    pub legacy_rows: u64,
+    /// Summaries: hard-compaction and tool-pair summary messages, and `summaries` rows.
+    pub summaries: u64,
+    /// `tool_overflow` rows (execution-time overflow and Memex archives).
+    pub archives: u64,
+    /// Soft-deleted rows, not migrated.
+    pub skipped_deleted: u64,
+    /// Compactions Zeph applied (groups of rows hidden together).
+    pub compactions: u64,
+    /// Audit records of compacted pages written by this run.
+    pub audit_records: u64,
+    /// Boundaries committed by this run.
+    pub boundaries: u64,
+    /// Problems found, by id.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Observes a run: for a progress bar, and for tests that stop a run midway.
+pub trait Progress {
+    /// The run starts; `total_messages` rows will be read.
+    fn start(&mut self, total_messages: u64) {
+        let _ = total_messages;
+    }
+    /// `n` more message rows were processed.
+    fn messages(&mut self, n: u64) {
+        let _ = n;
+    }
+    /// A boundary of `conversation` with `pages` pages was committed.
+    fn committed(&mut self, conversation: i64, pages: usize) {
+        let _ = (conversation, pages);
+    }
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// The builder Zeph migrations use: `cl100k_base` counts (what Zeph's token counter uses) from
+/// the fast counter (the same counts as tiktoken-rs, checked in page-tokenizer's tests),
+/// default type table and build configuration.
+///
+/// # Errors
+/// [`MigrateError::Build`] when the build configuration is refused.
+pub fn zeph_builder() -> Result<RepresentationBuilder<FastBpeCounter>, MigrateError> {
+    RepresentationBuilder::new(
+        FastBpeCounter::new(Encoding::Cl100kBase),
+        TypeTable::default(),
+        BuildConfig::default(),
+    )
+    .map_err(|e| MigrateError::Build {
+        page: String::new(),
+        detail: e.to_string(),
+    })
+}
+
+/// Migrates `zeph` into `store`: every conversation (or `options.conversation`), pages the
+/// store does not hold yet, committed in boundaries of at most `options.batch_pages` pages.
+/// Running it again creates nothing; after an interruption it continues.
+///
+/// # Errors
+/// [`MigrateError`]: reading the Zeph database, building a page, or a boundary that could
+/// not commit (what was committed before it stays; a re-run continues there).
+pub fn migrate<S: Store, C: TokenCounter + Sync>(
+    zeph: &ZephDb,
+    store: &S,
+    builder: &RepresentationBuilder<C>,
+    options: &MigrateOptions,
+    progress: &mut dyn Progress,
+) -> Result<MigrationReport, MigrateError> {
+    run(zeph, store, Some(store), builder, options, progress)
+}
+
+/// Like [`migrate`] but commits nothing: reports what a migration into `store` would do
+/// (pass an empty `page_writeback::MemoryStore` when there is no store yet).
+///
+/// # Errors
+/// As [`migrate`], except commits.
+pub fn dry_run<S: PageStore, C: TokenCounter + Sync>(
+    zeph: &ZephDb,
+    store: &S,
+    builder: &RepresentationBuilder<C>,
+    options: &MigrateOptions,
+    progress: &mut dyn Progress,
+) -> Result<MigrationReport, MigrateError> {
+    run::<S, NoStore, C>(zeph, store, None, builder, options, progress)
+}
+
+/// The store type of a dry run, which never commits; never constructed.
+enum NoStore {}
+
+impl page_writeback::BlobStore for NoStore {
+    fn put_blob(&self, _: &[u8]) -> Result<page_core::ContentDigest, page_writeback::StoreError> {
+        match *self {}
+    }
+    fn get_blob(
+        &self,
+        _: &page_core::ContentDigest,
+    ) -> Result<Option<Vec<u8>>, page_writeback::StoreError> {
+        match *self {}
+    }
+}
+
+impl PageStore for NoStore {
+    fn page(&self, _: &PageId) -> Result<Option<Page>, page_writeback::StoreError> {
+        match *self {}
+    }
+    fn tool_call_exists(&self, _: &ToolCallId) -> Result<bool, page_writeback::StoreError> {
+        match *self {}
+    }
+    fn field(
+        &self,
+        _: &PageId,
+        _: &page_writeback::FieldPath,
+    ) -> Result<Option<page_writeback::FieldState>, page_writeback::StoreError> {
+        match *self {}
+    }
+    fn fields(
+        &self,
+        _: &PageId,
+    ) -> Result<
+        BTreeMap<page_writeback::FieldPath, page_writeback::FieldState>,
+        page_writeback::StoreError,
+    > {
+        match *self {}
+    }
+    fn search(&self, _: &Scope, _: &str) -> Result<Vec<PageId>, page_writeback::StoreError> {
+        match *self {}
+    }
+}
+
+impl page_writeback::JournalStore for NoStore {
+    fn stage(
+        &self,
+        _: &SessionId,
+        _: &[page_writeback::Update],
+    ) -> Result<Vec<page_writeback::EntryId>, page_writeback::StoreError> {
+        match *self {}
+    }
+    fn record_outcomes(
+        &self,
+        _: &[(page_writeback::EntryId, page_writeback::EntryState)],
+    ) -> Result<(), page_writeback::StoreError> {
+        match *self {}
+    }
+    fn commit(
+        &self,
+        _: &page_writeback::CommitBatch,
+    ) -> Result<page_writeback::CommitReceipt, page_writeback::StoreError> {
+        match *self {}
+    }
+    fn entries(
+        &self,
+        _: &SessionId,
+    ) -> Result<Vec<page_writeback::JournalEntry>, page_writeback::StoreError> {
+        match *self {}
+    }
+    fn record_fault(
+        &self,
+        _: &page_writeback::FaultRecord,
+    ) -> Result<(), page_writeback::StoreError> {
+        match *self {}
+    }
+}
+
+fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
+    zeph: &ZephDb,
+    existing: &R,
+    target: Option<&S>,
+    builder: &RepresentationBuilder<C>,
+    options: &MigrateOptions,
+    progress: &mut dyn Progress,
+) -> Result<MigrationReport, MigrateError> {
+    let all = zeph.conversations()?;
+    let conversations = match options.conversation {
+        Some(c) if all.contains(&c) => vec![c],
+        Some(c) => return Err(MigrateError::UnknownConversation(c)),
+        None => all,
+    };
+    progress.start(zeph.count_messages(options.conversation)?);
+    let schemas = Arc::new(FieldSchemas::builtin().map_err(|e| MigrateError::Build {
+        page: String::new(),
+        detail: format!("field schemas: {e}"),
+    })?);
+    let types = TypeTable::default();
+    let mut report = MigrationReport {
+        schema: Some(zeph.schema().clone()),
+        dry_run: target.is_none(),
+        ..MigrationReport::default()
+    };
+    let batch = options.batch_pages.max(1);
+    let threads = options
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, std::num::NonZeroUsize::get);
+    for c in conversations {
+        let conv = zeph.conversation(c)?;
+        let plan = plan(&conv);
+        let n = &plan.counts;
+        report.conversations += 1;
+        report.messages_read += n.messages_read;
+        report.tool_groups += n.tool_groups;
+        report.orphaned_tool_parts += n.orphaned_tool_parts;
+        report.corrupt_rows += n.corrupt_rows;
+        report.legacy_rows += n.legacy_rows;
+        report.summaries += n.summaries;
+        report.archives += n.archives;
+        report.skipped_deleted += n.skipped_deleted;
+        report.compactions += n.compactions;
+        report.diagnostics.extend(plan.diagnostics.iter().cloned());
+
+        let session = SessionId::new(format!("{}{c}", crate::SESSION_PREFIX))
+            .map_err(|e| build_err(&format!("session of conversation {c}"), e))?;
+        let scope = Scope::Session(session.clone());
+        let mut journal =
+            target.map(|s| Writeback::new(s, session, AccessControl::new(), Arc::clone(&schemas)));
+        for (ordinal, group) in boundaries(&plan.units, batch).into_iter().enumerate() {
+            let mut table = SessionPageTable::new();
+            let mut changes = Vec::new();
+            let mut todo = Vec::with_capacity(group.len());
+            for unit in group {
+                let id = PageId::new(&unit.id).map_err(|e| build_err(&unit.id, e))?;
+                if existing.page(&id)?.is_some() {
+                    report.pages_existing += 1;
+                } else {
+                    todo.push((id, unit));
+                }
+            }
+            for ((_, unit), page) in todo
+                .iter()
+                .zip(build_all(builder, &types, &scope, &todo, c, threads))
+            {
+                let page = page?;
+                if let Some(k) = &unit.compacted {
+                    let levels = page.levels();
+                    let low = levels.min_fidelity();
+                    changes.push(ReprChange {
+                        page: page.id().clone(),
+                        page_type: page.page_type(),
+                        from: Repr::Full,
+                        to: low,
+                        tokens_before: levels.get(Repr::Full).unwrap_or_default(),
+                        tokens_after: levels.get(low).unwrap_or_default(),
+                        reason: k.reason.clone(),
+                    });
+                }
+                table.insert(page).map_err(|e| build_err(&unit.id, e))?;
+            }
+            if table.is_empty() {
+                continue;
+            }
+            let pages = table.len();
+            report.pages_created += pages as u64;
+            report.audit_records += changes.len() as u64;
+            let Some(journal) = journal.as_mut() else {
+                continue;
+            };
+            let head = group.first().and_then(|u| u.compacted.as_ref());
+            let context = BoundaryContext {
+                boundary: head.map_or(Boundary::Turn, |k| Boundary::Compaction(k.kind)),
+                turn: ordinal as u64 + 1,
+                time_ms: head.map_or_else(
+                    || group.iter().map(|u| u.time_ms).max().unwrap_or(0),
+                    |k| k.time_ms,
+                ),
+            };
+            journal
+                .commit_boundary(context, &mut table, changes)
+                .map_err(|e| MigrateError::Commit {
+                    conversation: c,
+                    source: Box::new(e),
+                })?;
+            report.boundaries += 1;
+            progress.committed(c, pages);
+        }
+        progress.messages(n.messages_read);
+    }
+    Ok(report)
+}
+
+fn build_err(page: &str, e: impl std::fmt::Display) -> MigrateError {
+    MigrateError::Build {
+        page: page.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+/// Builds the pages of `todo` in order, on up to `threads` scoped threads: tokenizing the
+/// representations is most of a migration's work, and pages are independent.
+fn build_all<C: TokenCounter + Sync>(
+    builder: &RepresentationBuilder<C>,
+    types: &TypeTable,
+    scope: &Scope,
+    todo: &[(PageId, &Unit)],
+    c: i64,
+    threads: usize,
+) -> Vec<Result<Page, MigrateError>> {
+    let one = |(id, unit): &(PageId, &Unit)| build_page(builder, types, scope, id.clone(), unit, c);
+    // Small batches are not worth a thread.
+    if threads <= 1 || todo.len() < 16 {
+        return todo.iter().map(one).collect();
+    }
+    let chunk = todo.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = todo
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(pages) => pages,
+                // A builder panic is a bug; surface it as an error of this batch, not a crash.
+                Err(_) => vec![Err(build_err("(batch)", "a page builder thread panicked"))],
+            })
+            .collect()
+    })
+}
+
+/// Splits units into boundaries: runs of units with the same compaction (or none), at most
+/// `max` each. A function of the units only, so a re-run cuts the same boundaries.
+fn boundaries(units: &[Unit], max: usize) -> Vec<&[Unit]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=units.len() {
+        let cut = i == units.len()
+            || i - start >= max
+            || units[i].compacted.as_ref().map(|k| k.group)
+                != units[start].compacted.as_ref().map(|k| k.group);
+        if cut && i > start {
+            out.push(&units[start..i]);
+            start = i;
+        }
+    }
+    out
+}
+
+/// A tool name page-core accepts: no `(` and no control characters, not empty.
+fn tool_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c == '(' || c.is_control() { '_' } else { c })
+        .collect();
+    if s.is_empty() { "tool".to_owned() } else { s }
+}
+
+fn message_id(c: i64, m: i64) -> Result<MessageId, MigrateError> {
+    MessageId::new(format!("zeph:conversation/{c}/message/{m}"))
+        .map_err(|e| build_err(&format!("message {m}"), e))
+}
+
+fn build_page<C: TokenCounter>(
+    builder: &RepresentationBuilder<C>,
+    types: &TypeTable,
+    scope: &Scope,
+    id: PageId,
+    unit: &Unit,
+    c: i64,
+) -> Result<Page, MigrateError> {
+    let err = |e: BuildError| build_err(&unit.id, e);
+    let import = || Provenance::Import {
+        source: unit.source.clone(),
+    };
+    let conversation = |role: &str, text: &str, first: i64, last: i64| {
+        let (a, b) = (format!("m{first}"), format!("m{last}"));
+        let reprs = builder
+            .conversation(
+                &id,
+                &ConversationTurn {
+                    role,
+                    text,
+                    span: (&a, &b),
+                    start_ms: (unit.time_ms > 0).then_some(unit.time_ms),
+                },
+            )
+            .map_err(err)?;
+        let provenance = if first > 0 {
+            Provenance::Transcript {
+                first: message_id(c, first)?,
+                last: message_id(c, last)?,
+                start_ms: None,
+                end_ms: (unit.time_ms > 0).then_some(unit.time_ms),
+            }
+        } else {
+            import()
+        };
+        Ok::<_, MigrateError>((PageType::Conversation, provenance, reprs))
+    };
+    let (page_type, provenance, reprs): (PageType, Provenance, BTreeMap<Repr, Representation>) =
+        match &unit.body {
+            Body::Bootstrap { text } => {
+                match builder.rules(RulesKind::Bootstrap, &Rules { text }) {
+                    Ok(reprs) => (PageType::Bootstrap, import(), reprs),
+                    // A system prompt with no rule in it is still conversation.
+                    Err(BuildError::Empty { .. }) => conversation("system", text, 0, 0)?,
+                    Err(e) => return Err(err(e)),
+                }
+            }
+            Body::Conversation {
+                role,
+                text,
+                first,
+                last,
+            } => conversation(role, text, *first, *last)?,
+            Body::Evidence {
+                tool,
+                args_json,
+                output,
+                is_error,
+                call_id,
+            } => {
+                let built = builder
+                    .evidence(
+                        &id,
+                        &ToolResult {
+                            tool: &tool_name(tool),
+                            args_json,
+                            output,
+                            is_error: *is_error,
+                            exit_code: None,
+                        },
+                    )
+                    .map_err(err)?;
+                let provenance = match call_id.as_deref().map(ToolCallId::new) {
+                    Some(Ok(call_id)) => Provenance::ToolCall {
+                        call_id,
+                        signature: built.signature,
+                    },
+                    // An unusable call id (empty, control characters) keeps the Zeph locator.
+                    Some(Err(_)) | None => import(),
+                };
+                (PageType::Evidence, provenance, built.representations)
+            }
+        };
+    Page::from_spec(
+        PageSpec::new(id, page_type, scope.clone(), provenance, reprs),
+        types,
+    )
+    .map_err(|e| build_err(&unit.id, e))
+}
