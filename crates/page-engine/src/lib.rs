@@ -42,11 +42,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod assembly;
 mod build;
+mod engine;
+mod error;
+mod scoring;
 mod specifics;
 
+pub use crate::assembly::{Assembly, Block, ObservedFault, Placed, PromptMessage, Role};
 pub use crate::build::{
     BuildConfig, BuildError, ConversationTurn, EvidenceReprs, PlanState, Preference,
     RepresentationBuilder, Rules, RulesKind, ToolResult,
 };
+pub use crate::engine::{
+    Engine, EngineConfig, ModelOutput, ToolCallRequest, ToolDecision, ToolOutput,
+};
+pub use crate::error::EngineError;
+pub use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
 pub use crate::specifics::{Specifics, specifics};

@@ -50,6 +50,7 @@
 mod config;
 mod engine;
 mod error;
+mod live;
 mod observer;
 mod selector;
 mod workload;
@@ -57,6 +58,7 @@ mod workload;
 pub use crate::config::{Feature, ParsePolicyError, PolicyConfig, PolicyId, UpgradeMode, Weights};
 pub use crate::engine::{PolicyEngine, Simulation, TurnStats, simulate};
 pub use crate::error::WorkloadError;
+pub use crate::live::{LivePage, LiveSelection, select_live};
 pub use crate::observer::{
     FaultCounts, InvariantPressure, PressureEvent, ReasonCode, SelectedPage, TraceEvent,
 };

@@ -40,6 +40,11 @@ impl FaultCounts {
         }
     }
 
+    /// Counts one fault of `kind`.
+    pub fn add(&mut self, kind: FaultKind) {
+        *self.slot(kind) += 1;
+    }
+
     fn slot(&mut self, kind: FaultKind) -> &mut u64 {
         match kind {
             FaultKind::Refetch => &mut self.refetch,

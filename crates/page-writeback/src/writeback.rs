@@ -199,6 +199,11 @@ impl<S: Store> Writeback<S> {
         &self.store
     }
 
+    /// Gives the store back (entries still pending stay journalled in it).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// The session.
     pub fn session(&self) -> &SessionId {
         &self.session

@@ -1,0 +1,1316 @@
+//! The harness lifecycle: the paper's hooks (session start, prompt assembly, post-model,
+//! tool execution before and after, compaction, reset) and session end, over a page table,
+//! the writeback journal and a store.
+//!
+//! Every hook that ends a span of work is a write barrier: dirty pages and staged updates are
+//! committed through the journal before anything is dropped, and a commit that fails leaves
+//! the state in memory and says so ([`EngineError::FlushMiss`]). Page types come from the
+//! hook that created the page (a tool result is evidence whatever its text says), never from
+//! content.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use page_core::{
+    Boundary, CompactionKind, FaultKind, LevelCosts, MessageId, Page, PageId, PageSpec, PageType,
+    PinClass, ProjectId, Provenance, RecallOutcome, Repr, Representation, Scope, SessionId,
+    SessionPageTable, TokenCount, TokenCounter, ToolCallId, ToolSignature, TypeTable,
+};
+use page_policy::{Demand, FaultCounts, LivePage, PolicyConfig, PolicyId, select_live};
+use page_writeback::{
+    AccessControl, BoundaryContext, BoundaryReport, EvidenceRef, FieldPath, FieldSchemas,
+    FieldVersion, Op, PrincipalId, Store, Update, Writeback,
+};
+use serde_json::Value;
+
+use crate::assembly::{Assembly, Block, ObservedFault, Placed, PromptMessage, Role};
+use crate::build::{
+    BuildConfig, ConversationTurn, PlanState, Preference, RepresentationBuilder, Rules, RulesKind,
+    ToolResult,
+};
+use crate::error::EngineError;
+use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
+
+/// How an engine is set up.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The session this engine serves.
+    pub session: SessionId,
+    /// The project whose rules and preferences outlive sessions; `None` keeps everything in
+    /// the session.
+    pub project: Option<ProjectId>,
+    /// Who writes: the principal of every update the engine stages.
+    pub principal: PrincipalId,
+    /// The paging policy (ClawVM by default).
+    pub policy: PolicyConfig,
+    /// The representation builders' knobs.
+    pub build: BuildConfig,
+    /// Share of the budget a fresh tool result may take at its best level before it is shown
+    /// at a lower one (it is always shown at least at its minimum).
+    pub fresh_result_share: f64,
+}
+
+impl EngineConfig {
+    /// ClawVM policy, default builders, a fresh result may take half the budget.
+    #[must_use]
+    pub fn new(session: SessionId, principal: PrincipalId) -> Self {
+        Self {
+            session,
+            project: None,
+            principal,
+            policy: PolicyConfig::preset(PolicyId::Clawvm),
+            build: BuildConfig::default(),
+            fresh_result_share: 0.5,
+        }
+    }
+}
+
+/// A tool call the model made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCallRequest {
+    /// The provider's call id.
+    pub call_id: ToolCallId,
+    /// Tool name.
+    pub tool: String,
+    /// Arguments as the model wrote them (JSON; malformed text is kept and signed verbatim).
+    pub args_json: String,
+}
+
+/// What the model produced in one response.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelOutput {
+    /// Visible text, if any.
+    pub text: Option<String>,
+    /// Reasoning blocks, verbatim; they stay with this turn's tool calls.
+    pub thinking: Vec<String>,
+    /// Tool calls, in order. They and their results form one evidence group.
+    pub tool_calls: Vec<ToolCallRequest>,
+    /// State changes to write back (plan steps, preferences), validated at the next boundary.
+    pub updates: Vec<Update>,
+}
+
+/// Whether a tool call must run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolDecision {
+    /// Nothing equivalent is known: run the tool, then report with
+    /// [`Engine::tool_after`].
+    Run,
+    /// An equivalent call (same canonical signature) ran before; its result, re-paged from
+    /// the page table or the store, is now this call's result. Do not run the tool.
+    Served {
+        /// The page of the earlier result.
+        from: PageId,
+        /// The page now holding this call's result.
+        page: PageId,
+        /// The result text.
+        output: String,
+    },
+}
+
+/// What a tool returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutput {
+    /// The output, verbatim.
+    pub output: String,
+    /// Whether the tool reported an error.
+    pub is_error: bool,
+    /// Exit code for commands.
+    pub exit_code: Option<i32>,
+}
+
+/// Where a page sits in the prompt.
+#[derive(Debug, Clone)]
+enum Item {
+    /// A page rendered on its own as a message of `role`.
+    Page { id: PageId, role: Role },
+    /// An assistant turn's tool calls and their results: one unit, all or nothing.
+    Group(Group),
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    thinking: Vec<String>,
+    calls: Vec<GroupCall>,
+}
+
+#[derive(Debug, Clone)]
+struct GroupCall {
+    request: ToolCallRequest,
+    signature: ToolSignature,
+    /// Set once the result is recorded.
+    page: Option<PageId>,
+    is_error: bool,
+    /// Tokens of the call block, plus the group's reasoning blocks on its first call.
+    overhead: u32,
+    served: bool,
+}
+
+/// A plan's state as last built, to rebuild it from committed field updates.
+#[derive(Debug, Clone)]
+struct PlanCache {
+    goal: String,
+    steps: Vec<String>,
+    current: usize,
+}
+
+/// The engine of one session. Generic over the store (`page-store-sqlite` in production, the
+/// in-memory store of `page-writeback` in tests) and the token counter.
+pub struct Engine<S, C> {
+    config: EngineConfig,
+    types: TypeTable,
+    builder: RepresentationBuilder<C>,
+    wb: Writeback<S>,
+    table: SessionPageTable,
+    items: Vec<Item>,
+    roles: BTreeMap<PageId, Role>,
+    plans: BTreeMap<PageId, PlanCache>,
+    signatures: BTreeMap<ToolSignature, PageId>,
+    demands: BTreeMap<PageId, Repr>,
+    last_prompt: Vec<(PageId, Repr, u32)>,
+    faults: FaultCounts,
+    turn: u32,
+    now_ms: i64,
+    next_seq: u64,
+    after_compaction: bool,
+}
+
+impl<S, C> std::fmt::Debug for Engine<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("session", &self.config.session)
+            .field("pages", &self.table.len())
+            .field("turn", &self.turn)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store, C: TokenCounter> Engine<S, C> {
+    /// `session_start`: opens the session over `store` and brings back the project's rules
+    /// and preferences committed by earlier sessions.
+    ///
+    /// # Errors
+    /// [`EngineError::Build`] for invalid builder knobs, [`EngineError::Store`] when the store
+    /// cannot be read, [`EngineError::Schema`] if the field schemas do not compile.
+    pub fn session_start(store: S, counter: C, config: EngineConfig) -> Result<Self, EngineError> {
+        let types = TypeTable::default();
+        let builder = RepresentationBuilder::new(counter, types.clone(), config.build.clone())?;
+        let session_scope = Scope::Session(config.session.clone());
+        let mut access = AccessControl::new().grant(config.principal.clone(), session_scope);
+        if let Some(project) = &config.project {
+            access = access.grant(config.principal.clone(), Scope::Project(project.clone()));
+        }
+        let schemas = Arc::new(FieldSchemas::builtin()?);
+        let wb = Writeback::new(store, config.session.clone(), access, schemas);
+        let mut engine = Self {
+            config,
+            types,
+            builder,
+            wb,
+            table: SessionPageTable::new(),
+            items: Vec::new(),
+            roles: BTreeMap::new(),
+            plans: BTreeMap::new(),
+            signatures: BTreeMap::new(),
+            demands: BTreeMap::new(),
+            last_prompt: Vec::new(),
+            faults: FaultCounts::default(),
+            turn: 0,
+            now_ms: 0,
+            next_seq: 0,
+            after_compaction: false,
+        };
+        engine.restore_project_pages()?;
+        Ok(engine)
+    }
+
+    fn restore_project_pages(&mut self) -> Result<(), EngineError> {
+        let Some(project) = self.config.project.clone() else {
+            return Ok(());
+        };
+        let scope = Scope::Project(project);
+        // An empty needle matches every page of the scope (a documented store contract).
+        let ids = self.wb.store().search(&scope, "")?;
+        for id in ids {
+            if let Some(page) = self.wb.store().page(&id)? {
+                let role = Role::System;
+                self.table.insert(page)?;
+                self.table.mark_clean(&id, self.version(&id))?;
+                self.roles.insert(id.clone(), role);
+                self.items.push(Item::Page { id, role });
+            }
+        }
+        Ok(())
+    }
+
+    fn version(&self, id: &PageId) -> u64 {
+        self.table.get(id).map_or(0, Page::version)
+    }
+
+    /// Sets the clock the boundaries record (milliseconds since the Unix epoch). The engine
+    /// never reads a clock itself, so replays are deterministic.
+    pub fn set_now_ms(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+    }
+
+    /// Faults observed so far.
+    #[must_use]
+    pub fn faults(&self) -> FaultCounts {
+        self.faults
+    }
+
+    /// The session's page table.
+    #[must_use]
+    pub fn pages(&self) -> &SessionPageTable {
+        &self.table
+    }
+
+    /// The store behind the journal.
+    #[must_use]
+    pub fn store(&self) -> &S {
+        self.wb.store()
+    }
+
+    fn new_id(&mut self, kind: &str) -> Result<PageId, EngineError> {
+        self.next_seq += 1;
+        Ok(PageId::new(format!(
+            "{}/{kind}{}",
+            self.config.session, self.next_seq
+        ))?)
+    }
+
+    fn scope_for(&self, page_type: PageType) -> Scope {
+        match (&self.config.project, page_type) {
+            (Some(p), PageType::Bootstrap | PageType::Constraint | PageType::Preference) => {
+                Scope::Project(p.clone())
+            }
+            _ => Scope::Session(self.config.session.clone()),
+        }
+    }
+
+    fn insert_page(
+        &mut self,
+        id: PageId,
+        page_type: PageType,
+        provenance: Provenance,
+        representations: BTreeMap<Repr, Representation>,
+        recompute: f64,
+        utility: f64,
+    ) -> Result<(), EngineError> {
+        let mut spec = PageSpec::new(
+            id,
+            page_type,
+            self.scope_for(page_type),
+            provenance,
+            representations,
+        );
+        spec.recompute_cost = recompute;
+        spec.base_utility = utility;
+        let page = Page::from_spec(spec, &self.types)?;
+        self.table.insert(page)?;
+        Ok(())
+    }
+
+    fn add_page_item(&mut self, id: PageId, role: Role) {
+        self.roles.insert(id.clone(), role);
+        self.items.push(Item::Page { id, role });
+    }
+
+    /// Adds rules: the system prompt (`Bootstrap`) or a constraint. They are hard-pinned and
+    /// restored after every compaction and reset.
+    ///
+    /// # Errors
+    /// [`EngineError::Build`] for text without rules.
+    pub fn add_rules(
+        &mut self,
+        kind: RulesKind,
+        text: &str,
+        source: &str,
+    ) -> Result<PageId, EngineError> {
+        let page_type = match kind {
+            RulesKind::Bootstrap => PageType::Bootstrap,
+            RulesKind::Constraint => PageType::Constraint,
+        };
+        let reprs = self.builder.rules(kind, &Rules { text })?;
+        let id = self.new_id(page_type.code())?;
+        self.insert_page(
+            id.clone(),
+            page_type,
+            Provenance::Import {
+                source: source.to_owned(),
+            },
+            reprs,
+            1.0,
+            base_utility(page_type),
+        )?;
+        self.add_page_item(id.clone(), Role::System);
+        Ok(id)
+    }
+
+    /// Adds the task plan. Its fields are staged for writeback, so later updates (a step
+    /// appended, the current step moved) rebuild it from committed state.
+    ///
+    /// # Errors
+    /// [`EngineError::Build`] for an empty goal or steps, or a current step out of range.
+    pub fn add_plan(
+        &mut self,
+        goal: &str,
+        steps: &[String],
+        current: usize,
+    ) -> Result<PageId, EngineError> {
+        let id = self.new_id("plan")?;
+        let reprs = self.builder.plan(
+            &id,
+            &PlanState {
+                goal,
+                steps,
+                current,
+            },
+        )?;
+        self.insert_page(
+            id.clone(),
+            PageType::Plan,
+            Provenance::Import {
+                source: "plan".to_owned(),
+            },
+            reprs,
+            3.0,
+            base_utility(PageType::Plan),
+        )?;
+        self.plans.insert(
+            id.clone(),
+            PlanCache {
+                goal: goal.to_owned(),
+                steps: steps.to_vec(),
+                current,
+            },
+        );
+        let scope = self.scope_for(PageType::Plan);
+        for (field, value) in [
+            ("goal", Value::from(goal)),
+            ("steps", Value::from(steps.to_vec())),
+            ("current_step", Value::from(current)),
+            ("status", Value::from("active")),
+        ] {
+            let update = Update::new(
+                id.clone(),
+                FieldPath::new(field)?,
+                Op::SetWithVersion {
+                    expected: FieldVersion::ABSENT,
+                },
+                value.to_string(),
+                scope.clone(),
+                EvidenceRef::Page(id.clone()),
+                self.config.principal.clone(),
+            );
+            self.wb.stage(update)?;
+        }
+        self.add_page_item(id.clone(), Role::System);
+        Ok(id)
+    }
+
+    /// Adds a preference the user stated.
+    ///
+    /// # Errors
+    /// [`EngineError::Build`] for an empty key or value.
+    pub fn add_preference(
+        &mut self,
+        key: &str,
+        value: &str,
+        source: &str,
+    ) -> Result<PageId, EngineError> {
+        let id = self.new_id("pref")?;
+        let reprs = self
+            .builder
+            .preference(&id, &Preference { key, value, source })?;
+        self.insert_page(
+            id.clone(),
+            PageType::Preference,
+            Provenance::Import {
+                source: source.to_owned(),
+            },
+            reprs,
+            2.0,
+            base_utility(PageType::Preference),
+        )?;
+        self.add_page_item(id.clone(), Role::System);
+        Ok(id)
+    }
+
+    /// Records a user message; it is demanded in full by the next prompt.
+    ///
+    /// # Errors
+    /// [`EngineError::Build`] when the builders refuse it.
+    pub fn user_message(&mut self, text: &str) -> Result<PageId, EngineError> {
+        let id = self.conversation("user", text)?;
+        self.demands.insert(id.clone(), Repr::Full);
+        Ok(id)
+    }
+
+    fn conversation(&mut self, role: &str, text: &str) -> Result<PageId, EngineError> {
+        let id = self.new_id("msg")?;
+        let message = MessageId::new(id.as_str())?;
+        let reprs = self.builder.conversation(
+            &id,
+            &ConversationTurn {
+                role,
+                text,
+                span: (message.as_str(), message.as_str()),
+                start_ms: Some(self.now_ms),
+            },
+        )?;
+        self.insert_page(
+            id.clone(),
+            PageType::Conversation,
+            Provenance::Transcript {
+                first: message.clone(),
+                last: message,
+                start_ms: Some(self.now_ms),
+                end_ms: None,
+            },
+            reprs,
+            1.0,
+            base_utility(PageType::Conversation),
+        )?;
+        let role = if role == "user" {
+            Role::User
+        } else {
+            Role::Assistant
+        };
+        self.add_page_item(id.clone(), role);
+        Ok(id)
+    }
+
+    /// `post_model`: records the model's response (its text as a conversation page, its tool
+    /// calls as a pending evidence group) and stages its updates for the next boundary.
+    ///
+    /// # Errors
+    /// [`EngineError::PendingToolResults`] while an earlier group still lacks results,
+    /// [`EngineError::InvalidToolCall`] for a call with an unusable tool name or a repeated
+    /// call id, [`EngineError::Store`] when staging fails.
+    pub fn post_model(&mut self, output: ModelOutput) -> Result<(), EngineError> {
+        self.ensure_no_pending()?;
+        let mut calls = Vec::with_capacity(output.tool_calls.len());
+        let mut ids = BTreeSet::new();
+        for (i, request) in output.tool_calls.into_iter().enumerate() {
+            if !ids.insert(request.call_id.clone()) {
+                return Err(EngineError::InvalidToolCall {
+                    call_id: request.call_id.to_string(),
+                    reason: "the call id repeats within the response".to_owned(),
+                });
+            }
+            let signature = canonical_signature(&request)?;
+            let mut overhead = self.count(&request.tool) + self.count(&request.args_json);
+            if i == 0 {
+                overhead += output.thinking.iter().map(|t| self.count(t)).sum::<u32>();
+            }
+            calls.push(GroupCall {
+                request,
+                signature,
+                page: None,
+                is_error: false,
+                overhead,
+                served: false,
+            });
+        }
+        if let Some(text) = output.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            self.conversation("assistant", text)?;
+        }
+        if !calls.is_empty() {
+            self.items.push(Item::Group(Group {
+                thinking: output.thinking,
+                calls,
+            }));
+        }
+        for update in output.updates {
+            self.wb.stage(update)?;
+        }
+        Ok(())
+    }
+
+    fn count(&self, text: &str) -> u32 {
+        self.builder.counter().count(text).get()
+    }
+
+    fn ensure_no_pending(&self) -> Result<(), EngineError> {
+        let missing: Vec<String> = self
+            .pending_group()
+            .map(|g| {
+                g.calls
+                    .iter()
+                    .filter(|c| c.page.is_none())
+                    .map(|c| c.request.call_id.to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::PendingToolResults { missing })
+        }
+    }
+
+    fn pending_group(&self) -> Option<&Group> {
+        match self.items.last() {
+            Some(Item::Group(g)) if g.calls.iter().any(|c| c.page.is_none()) => Some(g),
+            _ => None,
+        }
+    }
+
+    fn pending_call(&mut self, call_id: &ToolCallId) -> Result<&mut GroupCall, EngineError> {
+        let unknown = || EngineError::UnknownToolCall {
+            call_id: call_id.to_string(),
+        };
+        match self.items.last_mut() {
+            Some(Item::Group(g)) => g
+                .calls
+                .iter_mut()
+                .find(|c| &c.request.call_id == call_id)
+                .ok_or_else(unknown),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// `tool_execute`, before: whether the call must run. A call whose canonical signature
+    /// produced a result before is served from that result (re-paged from the page table or
+    /// the store, never by re-running the tool), and the result is recorded for this call.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownToolCall`] for a call not in the last response,
+    /// [`EngineError::Store`] when the earlier result cannot be read.
+    pub fn tool_before(&mut self, call_id: &ToolCallId) -> Result<ToolDecision, EngineError> {
+        let call = self.pending_call(call_id)?;
+        if let Some(page) = &call.page {
+            return Ok(ToolDecision::Served {
+                from: page.clone(),
+                page: page.clone(),
+                output: String::new(),
+            });
+        }
+        let signature = call.signature.clone();
+        let Some(from) = self.signatures.get(&signature).cloned() else {
+            return Ok(ToolDecision::Run);
+        };
+        let Some(output) = self.full_text(&from)? else {
+            return Ok(ToolDecision::Run);
+        };
+        let is_error = self.is_error_result(&from);
+        let page = self.record_result(
+            call_id,
+            &ToolOutput {
+                output: output.clone(),
+                is_error,
+                exit_code: None,
+            },
+        )?;
+        self.pending_call(call_id)?.served = true;
+        Ok(ToolDecision::Served { from, page, output })
+    }
+
+    fn is_error_result(&self, page: &PageId) -> bool {
+        self.items.iter().any(|item| match item {
+            Item::Group(g) => g
+                .calls
+                .iter()
+                .any(|c| c.page.as_ref() == Some(page) && c.is_error),
+            Item::Page { .. } => false,
+        })
+    }
+
+    /// The full text of a page, from the table or else the store.
+    fn full_text(&self, id: &PageId) -> Result<Option<String>, EngineError> {
+        if let Some(p) = self.table.get(id) {
+            return Ok(p.representation(Repr::Full).map(|r| r.content().to_owned()));
+        }
+        Ok(self
+            .wb
+            .store()
+            .page(id)?
+            .and_then(|p| p.representation(Repr::Full).map(|r| r.content().to_owned())))
+    }
+
+    /// `tool_execute`, after: records the result of a call that ran. A call already served
+    /// (or already recorded) that ran anyway is a `duplicate_tool` fault; its output is
+    /// ignored and the recorded result kept.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownToolCall`], [`EngineError::Build`].
+    pub fn tool_after(
+        &mut self,
+        call_id: &ToolCallId,
+        output: &ToolOutput,
+    ) -> Result<PageId, EngineError> {
+        let call = self.pending_call(call_id)?;
+        if let Some(page) = call.page.clone() {
+            self.record_fault(
+                FaultKind::DuplicateTool,
+                Some(&page),
+                format!("call {call_id} ran although its result was already available"),
+            );
+            return Ok(page);
+        }
+        self.record_result(call_id, output)
+    }
+
+    fn record_result(
+        &mut self,
+        call_id: &ToolCallId,
+        output: &ToolOutput,
+    ) -> Result<PageId, EngineError> {
+        let (tool, args_json, signature) = {
+            let call = self.pending_call(call_id)?;
+            (
+                call.request.tool.clone(),
+                call.request.args_json.clone(),
+                call.signature.clone(),
+            )
+        };
+        let id = self.new_id("ev")?;
+        // The builder re-derives the signature from JSON text; malformed arguments are signed
+        // as a JSON string, exactly as `canonical_signature` did.
+        let args_for_builder = if serde_json::from_str::<Value>(&args_json).is_ok() {
+            args_json
+        } else {
+            Value::String(args_json).to_string()
+        };
+        let built = self.builder.evidence(
+            &id,
+            &ToolResult {
+                tool: &tool,
+                args_json: &args_for_builder,
+                output: &output.output,
+                is_error: output.is_error,
+                exit_code: output.exit_code,
+            },
+        )?;
+        self.insert_page(
+            id.clone(),
+            PageType::Evidence,
+            Provenance::ToolCall {
+                call_id: call_id.clone(),
+                signature: signature.clone(),
+            },
+            built.representations,
+            recompute_cost(&tool),
+            TOOL_RESULT_UTILITY,
+        )?;
+        self.signatures.insert(signature, id.clone());
+        self.demands.insert(id.clone(), Repr::Full);
+        let call = self.pending_call(call_id)?;
+        call.page = Some(id.clone());
+        call.is_error = output.is_error;
+        Ok(id)
+    }
+
+    /// Pointer resolution: the full text of a page the agent asked to expand, re-paged from
+    /// the table or the store, and demanded in full by the next prompt.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPage`] when neither holds it, [`EngineError::Store`].
+    pub fn resolve(&mut self, page: &PageId) -> Result<String, EngineError> {
+        let text = self
+            .full_text(page)?
+            .ok_or_else(|| EngineError::UnknownPage {
+                page: page.to_string(),
+            })?;
+        if self.table.get(page).is_some() {
+            self.demands.insert(page.clone(), Repr::Full);
+        }
+        Ok(text)
+    }
+
+    /// Demands a page at `level` (at least its minimum) in the next prompt.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPage`].
+    pub fn demand(&mut self, page: &PageId, level: Repr) -> Result<(), EngineError> {
+        if self.table.get(page).is_none() {
+            return Err(EngineError::UnknownPage {
+                page: page.to_string(),
+            });
+        }
+        let slot = self.demands.entry(page.clone()).or_insert(Repr::None);
+        *slot = (*slot).max(level);
+        Ok(())
+    }
+
+    /// A memory lookup over committed pages of the session (or the project). Never silent:
+    /// the outcome, hit or not, is recorded as a visible note in the next prompt.
+    ///
+    /// # Errors
+    /// [`EngineError::Build`] if the note cannot be built.
+    pub fn recall(&mut self, query: &str, scope: &Scope) -> Result<RecallOutcome, EngineError> {
+        let outcome = self.wb.recall(&self.config.principal, scope, query);
+        let note = match &outcome {
+            RecallOutcome::Hit { pages } => format!(
+                "recall {query:?}: {} page(s): {}",
+                pages.len(),
+                pages
+                    .iter()
+                    .map(PageId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            other => format!("recall {query:?}: {}", describe_miss(other)),
+        };
+        let id = self.conversation("user", &note)?;
+        self.demands.insert(id, Repr::Full);
+        if let RecallOutcome::Hit { pages } = &outcome {
+            for p in pages {
+                if self.table.get(p).is_some() {
+                    self.demands.insert(p.clone(), Repr::None);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// `prompt_assemble`: the turn boundary's writeback, then the prompt for the next model
+    /// call under `budget`.
+    ///
+    /// # Errors
+    /// [`EngineError::PendingToolResults`] while a tool call lacks its result;
+    /// [`EngineError::FlushMiss`] when the boundary cannot commit (nothing is lost: the
+    /// state stays dirty in memory and the next boundary retries).
+    pub fn prompt_assemble(&mut self, budget: TokenCount) -> Result<Assembly, EngineError> {
+        self.ensure_no_pending()?;
+        self.boundary(Boundary::Turn)?;
+        let slots = self.slots();
+        let mut pages = Vec::with_capacity(slots.len());
+        for slot in &slots {
+            pages.push(self.live_page(slot)?);
+        }
+        let demands = self.expanded_demands(&slots, &pages, budget);
+        let selection = select_live(&self.config.policy, &pages, &demands, budget)?;
+        let mut levels = selection.levels;
+        let mut used = selection.tokens.get();
+        let unmet_idx: BTreeSet<usize> = selection.unmet.iter().map(|&(i, _)| i).collect();
+        keep_groups_whole(&slots, &pages, &mut levels, &mut used, budget.get());
+        let mut faults = Vec::new();
+        self.observe(&slots, &pages, &levels, &mut faults);
+        let unmet = selection
+            .unmet
+            .iter()
+            .filter(|&&(i, _)| levels[i] == Repr::None || unmet_idx.contains(&i))
+            .map(|&(i, level)| (slots[i].page.clone(), level))
+            .collect();
+        let assembly = self.render(&slots, &pages, &levels, used, unmet, faults)?;
+        self.age(&slots, &demands);
+        self.turn += 1;
+        Ok(assembly)
+    }
+
+    /// Every page that may enter the prompt, in item order, with where it sits.
+    fn slots(&self) -> Vec<Slot> {
+        let mut out = Vec::new();
+        for (item, entry) in self.items.iter().enumerate() {
+            match entry {
+                Item::Page { id, .. } => {
+                    if self.table.get(id).is_some() {
+                        out.push(Slot {
+                            page: id.clone(),
+                            item,
+                            call: None,
+                            overhead: 0,
+                        });
+                    }
+                }
+                Item::Group(g) => {
+                    for (k, c) in g.calls.iter().enumerate() {
+                        if let Some(page) = &c.page {
+                            out.push(Slot {
+                                page: page.clone(),
+                                item,
+                                call: Some(k),
+                                overhead: c.overhead,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn live_page(&self, slot: &Slot) -> Result<LivePage, EngineError> {
+        let page = self
+            .table
+            .get(&slot.page)
+            .ok_or_else(|| EngineError::UnknownPage {
+                page: slot.page.to_string(),
+            })?;
+        let levels = page.levels();
+        let costs: BTreeMap<Repr, TokenCount> = levels
+            .iter()
+            .map(|(r, t)| (r, TokenCount::new(t.get().saturating_add(slot.overhead))))
+            .collect();
+        Ok(LivePage {
+            id: slot.page.clone(),
+            levels: LevelCosts::new(
+                levels.page_type(),
+                levels.path(),
+                levels.min_fidelity(),
+                &costs,
+            )?,
+            pin: page.pin(),
+            base_utility: page.base_utility(),
+            recompute_cost: page.recompute_cost(),
+            recency: self.table.recency(&slot.page).unwrap_or(0.0),
+        })
+    }
+
+    /// The demands of this prompt: a demanded tool result pulls its group's other results in
+    /// at their minimum (a group is all or nothing), and a fresh demand for `full` that
+    /// would take more than its share of the budget is lowered to the best level that fits.
+    fn expanded_demands(
+        &self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        budget: TokenCount,
+    ) -> Vec<Demand> {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a share of a u32 budget, clamped to [0, 1]"
+        )]
+        let share =
+            (f64::from(budget.get()) * self.config.fresh_result_share.clamp(0.0, 1.0)) as u32;
+        let mut wanted: BTreeMap<usize, Repr> = BTreeMap::new();
+        for (i, slot) in slots.iter().enumerate() {
+            let Some(&level) = self.demands.get(&slot.page) else {
+                continue;
+            };
+            let levels = &pages[i].levels;
+            let mut level = levels.path().at_least(level.max(levels.min_fidelity()));
+            while levels.get(level).is_some_and(|c| c.get() > share) {
+                match levels.degrade(level) {
+                    Some(lower) if lower >= levels.min_fidelity() => level = lower,
+                    _ => break,
+                }
+            }
+            let slot_level = wanted.entry(i).or_insert(Repr::None);
+            *slot_level = (*slot_level).max(level);
+            if slot.call.is_some() {
+                for (j, other) in slots.iter().enumerate() {
+                    if other.item == slot.item && j != i {
+                        let min = pages[j].levels.min_fidelity();
+                        let e = wanted.entry(j).or_insert(Repr::None);
+                        *e = (*e).max(min);
+                    }
+                }
+            }
+        }
+        wanted
+            .into_iter()
+            .map(|(i, level)| Demand {
+                page: slots[i].page.clone(),
+                required_repr: Some(level),
+            })
+            .collect()
+    }
+
+    fn observe(
+        &mut self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        levels: &[Repr],
+        out: &mut Vec<ObservedFault>,
+    ) {
+        let mut found = Vec::new();
+        for (i, slot) in slots.iter().enumerate() {
+            let min = pages[i].levels.min_fidelity();
+            if levels[i] >= min {
+                continue;
+            }
+            if pages[i].levels.page_type() == PageType::Bootstrap && self.after_compaction {
+                found.push((
+                    FaultKind::PostCompactionBootstrap,
+                    slot.page.clone(),
+                    format!("bootstrap page below {min} after compaction"),
+                ));
+            } else if pages[i].pin == PinClass::Hard {
+                found.push((
+                    FaultKind::PinnedInvariantMiss,
+                    slot.page.clone(),
+                    format!("hard-pinned page below its minimum {min}"),
+                ));
+            }
+        }
+        self.after_compaction = false;
+        for (kind, page, detail) in found {
+            self.record_fault(kind, Some(&page), detail.clone());
+            out.push(ObservedFault {
+                kind,
+                page: Some(page),
+                detail,
+            });
+        }
+    }
+
+    fn record_fault(&mut self, kind: FaultKind, page: Option<&PageId>, detail: String) {
+        self.faults.add(kind);
+        // Best effort: a store that refuses the fault row still gets the count in memory.
+        let _logged = self.wb.store().record_fault(&page_writeback::FaultRecord {
+            session: self.config.session.clone(),
+            kind,
+            page: page.cloned(),
+            tool_call: None,
+            turn: u64::from(self.turn),
+            time_ms: self.now_ms,
+            detail,
+        });
+    }
+
+    fn render(
+        &mut self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        levels: &[Repr],
+        used: u32,
+        unmet: Vec<(PageId, Repr)>,
+        faults: Vec<ObservedFault>,
+    ) -> Result<Assembly, EngineError> {
+        let mut messages: Vec<PromptMessage> = Vec::new();
+        let mut placed = Vec::new();
+        let mut i = 0;
+        while i < slots.len() {
+            let item = slots[i].item;
+            let end = slots[i..]
+                .iter()
+                .position(|s| s.item != item)
+                .map_or(slots.len(), |n| i + n);
+            let members: Vec<usize> = (i..end).filter(|&k| levels[k] != Repr::None).collect();
+            i = end;
+            if members.is_empty() {
+                continue;
+            }
+            for &k in &members {
+                let cost = pages[k].levels.get(levels[k]).map_or(0, TokenCount::get);
+                placed.push(Placed {
+                    page: slots[k].page.clone(),
+                    level: levels[k],
+                    tokens: TokenCount::new(cost),
+                });
+            }
+            match &self.items[item] {
+                Item::Page { id, role } => {
+                    let text = self.text(id, levels[members[0]])?;
+                    messages.push(PromptMessage {
+                        role: *role,
+                        blocks: vec![Block::Text {
+                            page: id.clone(),
+                            level: levels[members[0]],
+                            text,
+                        }],
+                    });
+                }
+                Item::Group(g) => {
+                    let mut uses: Vec<Block> = g
+                        .thinking
+                        .iter()
+                        .map(|t| Block::Thinking { text: t.clone() })
+                        .collect();
+                    let mut results = Vec::new();
+                    for &k in &members {
+                        let Some(c) = slots[k].call.and_then(|n| g.calls.get(n)) else {
+                            continue;
+                        };
+                        uses.push(Block::ToolUse {
+                            call_id: c.request.call_id.clone(),
+                            tool: c.request.tool.clone(),
+                            args_json: c.request.args_json.clone(),
+                        });
+                        results.push(Block::ToolResult {
+                            call_id: c.request.call_id.clone(),
+                            page: slots[k].page.clone(),
+                            level: levels[k],
+                            text: self.text(&slots[k].page, levels[k])?,
+                            is_error: c.is_error,
+                        });
+                    }
+                    messages.push(PromptMessage {
+                        role: Role::Assistant,
+                        blocks: uses,
+                    });
+                    messages.push(PromptMessage {
+                        role: Role::User,
+                        blocks: results,
+                    });
+                }
+            }
+        }
+        let now: Vec<(PageId, Repr, u32)> = placed
+            .iter()
+            .map(|p| (p.page.clone(), p.level, p.tokens.get()))
+            .collect();
+        let common = self
+            .last_prompt
+            .iter()
+            .zip(&now)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let churn: u32 = self.last_prompt[common..].iter().map(|p| p.2).sum();
+        self.last_prompt = now;
+        Ok(Assembly {
+            turn: self.turn,
+            messages,
+            placed,
+            tokens: TokenCount::new(used),
+            prefix_churn: TokenCount::new(churn),
+            unmet,
+            faults,
+        })
+    }
+
+    fn text(&self, page: &PageId, level: Repr) -> Result<String, EngineError> {
+        self.table
+            .get(page)
+            .and_then(|p| p.representation(level))
+            .map(|r| r.content().to_owned())
+            .ok_or_else(|| EngineError::UnknownPage {
+                page: page.to_string(),
+            })
+    }
+
+    /// Recency as the replay engine updates it: every page decays, demanded pages are bumped.
+    fn age(&mut self, slots: &[Slot], demands: &[Demand]) {
+        let w = &self.config.policy.weights;
+        self.table.decay_recency(w.recency_decay, w.recency_floor);
+        let bump = w.recency_bump;
+        for d in demands {
+            if let Some(r) = self.table.recency(&d.page) {
+                let _set = self.table.set_recency(&d.page, r + bump);
+            }
+        }
+        let _ = slots;
+        self.demands.clear();
+    }
+
+    /// Commits a boundary and rebuilds pages whose fields changed.
+    fn boundary(&mut self, boundary: Boundary) -> Result<BoundaryReport, EngineError> {
+        let context = BoundaryContext {
+            boundary,
+            turn: u64::from(self.turn),
+            time_ms: self.now_ms,
+        };
+        let report = match self
+            .wb
+            .commit_boundary(context, &mut self.table, Vec::new())
+        {
+            Ok(report) => report,
+            Err(miss) => {
+                self.faults.add(FaultKind::FlushMiss);
+                return Err(EngineError::FlushMiss(Box::new(miss)));
+            }
+        };
+        self.rebuild_updated(&report)?;
+        Ok(report)
+    }
+
+    fn rebuild_updated(&mut self, report: &BoundaryReport) -> Result<(), EngineError> {
+        if report.committed.is_empty() {
+            return Ok(());
+        }
+        let plan_ids: Vec<PageId> = self.plans.keys().cloned().collect();
+        for id in plan_ids {
+            let fields = self.wb.store().fields(&id)?;
+            let Some(cache) = self.plans.get(&id).cloned() else {
+                continue;
+            };
+            let get = |name: &str| {
+                FieldPath::new(name)
+                    .ok()
+                    .and_then(|p| fields.get(&p).map(|f| f.value.clone()))
+            };
+            let goal = get("goal")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or(cache.goal.clone());
+            let steps: Vec<String> = get("steps")
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or(cache.steps.clone());
+            let current = get("current_step")
+                .and_then(|v| v.as_u64())
+                .and_then(|c| usize::try_from(c).ok())
+                .unwrap_or(cache.current)
+                .min(steps.len().saturating_sub(1));
+            if goal == cache.goal && steps == cache.steps && current == cache.current {
+                continue;
+            }
+            let reprs = self.builder.plan(
+                &id,
+                &PlanState {
+                    goal: &goal,
+                    steps: &steps,
+                    current,
+                },
+            )?;
+            self.table.update(&id, reprs)?;
+            self.plans.insert(
+                id,
+                PlanCache {
+                    goal,
+                    steps,
+                    current,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// `compaction`: a write barrier, then the compaction's effect on residency: `micro`
+    /// cools tool results, `soft` cools everything that is not pinned, `hard` also forgets
+    /// all recency. Rules are restored by the next prompt (they are required), and the next
+    /// prompt checks that every bootstrap page made it back.
+    ///
+    /// # Errors
+    /// [`EngineError::PendingToolResults`], [`EngineError::FlushMiss`] (nothing is dropped).
+    pub fn compaction(&mut self, kind: CompactionKind) -> Result<BoundaryReport, EngineError> {
+        self.ensure_no_pending()?;
+        let report = self.boundary(Boundary::Compaction(kind))?;
+        let ids: Vec<(PageId, PageType, PinClass)> = self
+            .table
+            .iter()
+            .map(|p| (p.id().clone(), p.page_type(), p.pin()))
+            .collect();
+        for (id, page_type, pin) in ids {
+            let cool = match kind {
+                CompactionKind::Micro => page_type == PageType::Evidence,
+                CompactionKind::Soft | CompactionKind::Hard => pin != PinClass::Hard,
+            };
+            if cool {
+                let r = self.table.recency(&id).unwrap_or(0.0);
+                let next = if kind == CompactionKind::Hard {
+                    0.0
+                } else {
+                    r / 2.0
+                };
+                self.table.set_recency(&id, next)?;
+            }
+        }
+        self.after_compaction = true;
+        Ok(report)
+    }
+
+    /// `reset` (`/new`, `/clear`): a write barrier, then the session's conversation, tool
+    /// results and plan leave the working set (they stay in the store). Rules and
+    /// preferences stay.
+    ///
+    /// # Errors
+    /// [`EngineError::FlushMiss`]: the reset does not happen and nothing is dropped.
+    pub fn reset(&mut self) -> Result<BoundaryReport, EngineError> {
+        let report = self.boundary(Boundary::Reset)?;
+        let keep = |t: PageType| {
+            matches!(
+                t,
+                PageType::Bootstrap | PageType::Constraint | PageType::Preference
+            )
+        };
+        let mut table = SessionPageTable::new();
+        for p in self.table.iter() {
+            if keep(p.page_type()) {
+                table.insert(p.clone())?;
+                table.mark_clean(p.id(), p.version())?;
+            }
+        }
+        self.table = table;
+        self.items.retain(|item| match item {
+            Item::Page { id, .. } => self.table.get(id).is_some(),
+            Item::Group(_) => false,
+        });
+        self.plans.clear();
+        self.demands.clear();
+        self.after_compaction = true;
+        Ok(report)
+    }
+
+    /// `session_end`: the last write barrier. Returns the store.
+    ///
+    /// # Errors
+    /// [`EngineError::FlushMiss`], with the engine given back so nothing is lost.
+    pub fn session_end(mut self) -> Result<(BoundaryReport, S), Box<(EngineError, Self)>> {
+        match self.boundary(Boundary::SessionEnd) {
+            Ok(report) => Ok((report, self.wb.into_store())),
+            Err(e) => Err(Box::new((e, self))),
+        }
+    }
+}
+
+/// Where a page sits: its item and, for a tool result, its call within the group.
+#[derive(Debug, Clone)]
+struct Slot {
+    page: PageId,
+    item: usize,
+    call: Option<usize>,
+    overhead: u32,
+}
+
+/// A group is all or nothing: when some results of a group are in and others are not, the
+/// missing ones come in at their minimum if that fits, otherwise the group leaves.
+fn keep_groups_whole(
+    slots: &[Slot],
+    pages: &[LivePage],
+    levels: &mut [Repr],
+    used: &mut u32,
+    budget: u32,
+) {
+    let mut i = 0;
+    while i < slots.len() {
+        let item = slots[i].item;
+        let end = slots[i..]
+            .iter()
+            .position(|s| s.item != item)
+            .map_or(slots.len(), |n| i + n);
+        if slots[i].call.is_some() {
+            let range = i..end;
+            let present = range.clone().filter(|&k| levels[k] != Repr::None).count();
+            if present > 0 && present < end - i {
+                let missing: u32 = range
+                    .clone()
+                    .filter(|&k| levels[k] == Repr::None)
+                    .map(|k| {
+                        let min = pages[k].levels.min_fidelity();
+                        pages[k].levels.get(min).map_or(0, TokenCount::get)
+                    })
+                    .sum();
+                if used.saturating_add(missing) <= budget {
+                    for k in range {
+                        if levels[k] == Repr::None {
+                            levels[k] = pages[k].levels.min_fidelity();
+                        }
+                    }
+                    *used += missing;
+                } else {
+                    for k in range {
+                        let cost = pages[k].levels.get(levels[k]).map_or(0, TokenCount::get);
+                        *used -= cost;
+                        levels[k] = Repr::None;
+                    }
+                }
+            }
+        }
+        i = end;
+    }
+}
+
+/// The canonical signature of a call: tool name plus normalised JSON arguments; arguments
+/// that are not JSON are signed as one JSON string, so equal malformed calls still match.
+fn canonical_signature(request: &ToolCallRequest) -> Result<ToolSignature, EngineError> {
+    let invalid = |e: page_core::PageError| EngineError::InvalidToolCall {
+        call_id: request.call_id.to_string(),
+        reason: e.to_string(),
+    };
+    match serde_json::from_str::<Value>(&request.args_json) {
+        Ok(_) => ToolSignature::from_json_text(&request.tool, &request.args_json).map_err(invalid),
+        Err(_) => ToolSignature::new(&request.tool, &Value::String(request.args_json.clone()))
+            .map_err(invalid),
+    }
+}
+
+fn describe_miss(outcome: &RecallOutcome) -> String {
+    match outcome {
+        RecallOutcome::Hit { pages } => format!("{} page(s)", pages.len()),
+        RecallOutcome::NoMatch => "no committed page matches".to_owned(),
+        RecallOutcome::Denied { reason } => format!("denied: {reason}"),
+        RecallOutcome::BackendError { reason } => format!("memory backend failed: {reason}"),
+    }
+}

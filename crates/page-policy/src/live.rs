@@ -1,0 +1,233 @@
+//! Selection over live pages: the same two-phase selector the replay engine runs, for a harness
+//! that assembles one prompt at a time from the pages it holds now.
+//!
+//! A live harness has no workload: it has the pages of its session, what the agent demands
+//! for the next model call, and a budget. [`select_live`] builds a one-turn workload from
+//! them and runs the selector of [`crate::simulate`] on it, so a live prompt and a replayed
+//! turn with the same inputs select exactly the same levels. The oracle policy has no future
+//! to look at here and scores like ClawVM.
+
+use page_core::{LevelCosts, PageId, PinClass, Repr, TokenCount};
+
+use crate::config::PolicyConfig;
+use crate::error::WorkloadError;
+use crate::selector::{RepresentationSelector, SelectInput};
+use crate::workload::{
+    Demand, LevelTokens, ValidatedWorkload, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage,
+    WorkloadTurn,
+};
+
+/// A page as the selector sees it: costs, pin and scoring inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivePage {
+    /// The page's id, unique among the pages passed together.
+    pub id: PageId,
+    /// Cost of each level on the page's path (the type's default path).
+    pub levels: LevelCosts,
+    /// Pin class.
+    pub pin: PinClass,
+    /// Utility independent of recency and pins.
+    pub base_utility: f64,
+    /// What re-creating the content costs.
+    pub recompute_cost: f64,
+    /// Recency in `[0, 1]`, 1 for the most recently used.
+    pub recency: f64,
+}
+
+/// What the selector chose for one prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSelection {
+    /// The level of each page, in the order the pages were given (`none` = not in the
+    /// prompt).
+    pub levels: Vec<Repr>,
+    /// Required installs that did not fit: `(index of the page, level it needed)`.
+    pub unmet: Vec<(usize, Repr)>,
+    /// Tokens of the selected levels.
+    pub tokens: TokenCount,
+}
+
+/// Selects a level for every page under `budget`: hard-pinned and bootstrap pages at their
+/// minimum and `demands` at `max(demanded level, minimum)` first, then pointers and upgrades
+/// by the policy's score.
+///
+/// # Errors
+/// A [`WorkloadError`] naming the page when a page's costs do not fit its type's default
+/// path, an id repeats, or a demand names a page that is not given.
+pub fn select_live(
+    config: &PolicyConfig,
+    pages: &[LivePage],
+    demands: &[Demand],
+    budget: TokenCount,
+) -> Result<LiveSelection, WorkloadError> {
+    let workload = Workload {
+        schema_version: WORKLOAD_SCHEMA_VERSION,
+        id: "live".to_owned(),
+        family: "live".to_owned(),
+        pages: pages.iter().map(workload_page).collect(),
+        turns: vec![WorkloadTurn {
+            demands: demands.to_vec(),
+            ..WorkloadTurn::default()
+        }],
+    };
+    let validated = ValidatedWorkload::try_from(workload)?;
+    let available = vec![true; pages.len()];
+    let recency: Vec<f64> = pages.iter().map(|p| p.recency).collect();
+    let mut selector = RepresentationSelector::default();
+    selector.resize(pages.len());
+    selector.select(
+        &validated,
+        config,
+        &SelectInput {
+            turn: 0,
+            budget: budget.get(),
+            available: &available,
+            recency: &recency,
+        },
+    );
+    Ok(LiveSelection {
+        levels: selector.selected,
+        unmet: selector
+            .unmet
+            .iter()
+            .map(|&(p, level)| (p as usize, level))
+            .collect(),
+        tokens: TokenCount::new(selector.tokens_used),
+    })
+}
+
+fn workload_page(p: &LivePage) -> WorkloadPage {
+    let mut tokens = LevelTokens::default();
+    for (level, cost) in p.levels.iter() {
+        match level {
+            Repr::Full => tokens.full = Some(cost),
+            Repr::Compressed => tokens.compressed = Some(cost),
+            Repr::Structured => tokens.structured = Some(cost),
+            Repr::Pointer => tokens.pointer = Some(cost),
+            Repr::None => {}
+        }
+    }
+    WorkloadPage {
+        id: p.id.clone(),
+        page_type: p.levels.page_type(),
+        pin: Some(p.pin),
+        min_fidelity: Some(p.levels.min_fidelity()),
+        tokens,
+        base_utility: p.base_utility,
+        recompute_cost: p.recompute_cost,
+        scope: None,
+        session: None,
+        tool_signature: None,
+        dirty: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use page_core::PageType;
+
+    use super::*;
+    use crate::config::PolicyId;
+
+    fn page(id: &str, page_type: PageType, costs: &[(Repr, u32)], base: f64) -> LivePage {
+        let map: BTreeMap<Repr, TokenCount> = costs
+            .iter()
+            .map(|&(r, c)| (r, TokenCount::new(c)))
+            .collect();
+        let defaults = page_type.defaults();
+        LivePage {
+            id: PageId::new(id).unwrap(),
+            levels: LevelCosts::new(page_type, defaults.path(), defaults.min_fidelity(), &map)
+                .unwrap(),
+            pin: defaults.default_pin(),
+            base_utility: base,
+            recompute_cost: 1.0,
+            recency: 0.0,
+        }
+    }
+
+    fn evidence(id: &str, base: f64) -> LivePage {
+        page(
+            id,
+            PageType::Evidence,
+            &[
+                (Repr::Full, 100),
+                (Repr::Compressed, 40),
+                (Repr::Structured, 20),
+                (Repr::Pointer, 5),
+            ],
+            base,
+        )
+    }
+
+    /// A live selection equals the replay engine's selection of the same one-turn workload.
+    #[test]
+    fn live_selection_matches_the_replay_engine() {
+        let pages = vec![
+            page(
+                "boot",
+                PageType::Bootstrap,
+                &[(Repr::Full, 30), (Repr::Structured, 10)],
+                9.0,
+            ),
+            evidence("e1", 5.0),
+            evidence("e2", 3.0),
+        ];
+        let demands = vec![Demand {
+            page: PageId::new("e2").unwrap(),
+            required_repr: Some(Repr::Full),
+        }];
+        let config = PolicyConfig::preset(PolicyId::Clawvm);
+        let live = select_live(&config, &pages, &demands, TokenCount::new(160)).unwrap();
+        assert_eq!(live.levels[2], Repr::Full);
+        assert!(live.tokens.get() <= 160);
+        let workload = Workload {
+            schema_version: WORKLOAD_SCHEMA_VERSION,
+            id: "w".into(),
+            family: "f".into(),
+            pages: pages.iter().map(workload_page).collect(),
+            turns: vec![WorkloadTurn {
+                demands,
+                ..WorkloadTurn::default()
+            }],
+        };
+        let validated = workload.validate().unwrap();
+        let mut engine = crate::PolicyEngine::new(&validated, &config, TokenCount::new(160));
+        engine.set_record_trace(true);
+        while engine.step().is_some() {}
+        let sim = engine.into_simulation();
+        let replayed: Vec<Repr> = sim
+            .trace
+            .iter()
+            .find_map(|e| match e {
+                crate::TraceEvent::Selection { pages, .. } => {
+                    Some(pages.iter().map(|s| s.level).collect())
+                }
+                _ => None,
+            })
+            .unwrap();
+        let live_nonzero: Vec<Repr> = live
+            .levels
+            .iter()
+            .copied()
+            .filter(|l| *l != Repr::None)
+            .collect();
+        assert_eq!(live_nonzero, replayed);
+    }
+
+    #[test]
+    fn an_unknown_demand_is_an_error() {
+        let err = select_live(
+            &PolicyConfig::preset(PolicyId::Clawvm),
+            &[evidence("e1", 1.0)],
+            &[Demand {
+                page: PageId::new("nope").unwrap(),
+                required_repr: None,
+            }],
+            TokenCount::new(10),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+}
