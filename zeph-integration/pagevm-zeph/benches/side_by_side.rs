@@ -16,12 +16,18 @@ fn histories() -> Vec<History> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
     let mut out = Vec::new();
     for dir in ["aider", "claude-code", "openhands", "swe-agent"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         files.sort();
         for f in files {
-            let Ok(text) = std::fs::read_to_string(&f) else { continue };
-            let Ok(t) = page_import::import(&text, None) else { continue };
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue;
+            };
+            let Ok(t) = page_import::import(&text, None) else {
+                continue;
+            };
             out.extend(t.sessions.iter().map(session_to_messages));
         }
     }
@@ -30,24 +36,42 @@ fn histories() -> Vec<History> {
 
 fn turns(h: &[History]) -> u64 {
     h.iter()
-        .map(|(m, _)| m.iter().enumerate().filter(|(i, x)| *i > 0 && x.role == Role::Assistant).count() as u64)
+        .map(|(m, _)| {
+            m.iter()
+                .enumerate()
+                .filter(|(i, x)| *i > 0 && x.role == Role::Assistant)
+                .count() as u64
+        })
         .sum()
 }
 
 fn bench(c: &mut Criterion) {
-    let Ok(tokens) = ZephTokens::new() else { return };
+    let Ok(tokens) = ZephTokens::new() else {
+        return;
+    };
     let hs = histories();
     let n = turns(&hs);
     for (name, config) in [
         ("recorded_gaps", CompareConfig::default()),
-        ("idle_every_turn", CompareConfig { idle_every_turn: true, ..CompareConfig::default() }),
+        (
+            "idle_every_turn",
+            CompareConfig {
+                idle_every_turn: true,
+                ..CompareConfig::default()
+            },
+        ),
     ] {
         let mut g = c.benchmark_group(format!("side_by_side/{name}"));
         g.throughput(Throughput::Elements(n));
         g.bench_function("zeph_0.21.4", |b| {
             b.iter(|| {
                 for (messages, times) in &hs {
-                    let mut z = ZephPaths::new(config.manager(), tokens.clone(), config.keep_recent, config.gap_minutes);
+                    let mut z = ZephPaths::new(
+                        config.manager(),
+                        tokens.clone(),
+                        config.keep_recent,
+                        config.gap_minutes,
+                    );
                     let mut v: Vec<Message> = Vec::new();
                     for (i, m) in messages.iter().enumerate() {
                         if m.role == Role::Assistant && i > 0 {
@@ -61,11 +85,16 @@ fn bench(c: &mut Criterion) {
         g.bench_function("pagevm", |b| {
             b.iter(|| {
                 for (messages, times) in &hs {
-                    let Ok(mut a) = PagedCompactor::with_tokens(config.adapter(), tokens.clone()) else { return };
+                    let Ok(mut a) = PagedCompactor::with_tokens(config.adapter(), tokens.clone())
+                    else {
+                        return;
+                    };
                     for (i, m) in messages.iter().enumerate() {
                         if m.role == Role::Assistant && i > 0 {
-                            let _ = black_box(a.microcompact(&messages[..i], config.idle_minutes(times, i)));
-                            let _ = black_box(a.assemble(&messages[..i], config.budget, 0));
+                            let _ = black_box(
+                                a.microcompact(&messages[..i], config.idle_minutes(times, i)),
+                            );
+                            let _ = black_box(a.assemble(&messages[..i], config.view_budget(), 0));
                         }
                     }
                 }

@@ -301,7 +301,10 @@ impl PagedCompactor {
         // Recency: newest first, by the last message the page covers; ties by page order.
         evidence.sort_by(|a, b| b.last_message.cmp(&a.last_message));
         let mut capped = 0;
-        for p in evidence.into_iter().skip(self.config.microcompact_keep_recent) {
+        for p in evidence
+            .into_iter()
+            .skip(self.config.microcompact_keep_recent)
+        {
             let cap = self
                 .caps
                 .entry(p.id.as_str().to_owned())
@@ -332,7 +335,10 @@ impl PagedCompactor {
         now_ts: i64,
     ) -> Result<(HardOutcome, Assembled), AdapterError> {
         let state = manager.compaction_state();
-        let max = manager.budget.as_ref().map_or(usize::MAX, |b| b.max_tokens());
+        let max = manager
+            .budget
+            .as_ref()
+            .map_or(usize::MAX, |b| b.max_tokens());
         match state {
             CompactionState::Exhausted { warned: false } => {
                 manager.set_compaction_state(CompactionState::Exhausted { warned: true });
@@ -364,8 +370,15 @@ impl PagedCompactor {
             source = SummarySource::Deterministic;
             if let Some(s) = summarizer {
                 let dropped = left_out_messages(messages, &history, &left_out);
-                match llm_summary(s, &dropped, &history, &left_out, self.tokens(), &self.config)
-                    .await
+                match llm_summary(
+                    s,
+                    &dropped,
+                    &history,
+                    &left_out,
+                    self.tokens(),
+                    &self.config,
+                )
+                .await
                 {
                     Some(t) => {
                         text = t;
@@ -440,10 +453,18 @@ fn deterministic_digest(history: &PagedHistory, left_out: &[usize]) -> String {
     s
 }
 
-fn left_out_messages(messages: &[Message], history: &PagedHistory, left_out: &[usize]) -> Vec<Message> {
+fn left_out_messages(
+    messages: &[Message],
+    history: &PagedHistory,
+    left_out: &[usize],
+) -> Vec<Message> {
     let mut idx: Vec<usize> = left_out
         .iter()
-        .flat_map(|&i| history.structure.units[history.pages[i].unit].messages.clone())
+        .flat_map(|&i| {
+            history.structure.units[history.pages[i].unit]
+                .messages
+                .clone()
+        })
         .collect();
     idx.sort_unstable();
     idx.dedup();
@@ -462,11 +483,17 @@ async fn llm_summary(
     config: &AdapterConfig,
 ) -> Option<String> {
     // One overall deadline on top of the provider's per-call timeout.
-    let deadline = s.deps.llm_timeout.saturating_add(Duration::from_millis(100));
-    let text = tokio::time::timeout(deadline, single_pass_summary(&s.deps, dropped, &s.guidelines))
-        .await
-        .ok()?
-        .ok()?;
+    let deadline = s
+        .deps
+        .llm_timeout
+        .saturating_add(Duration::from_millis(100));
+    let text = tokio::time::timeout(
+        deadline,
+        single_pass_summary(&s.deps, dropped, &s.guidelines),
+    )
+    .await
+    .ok()?
+    .ok()?;
     let text = text.trim().to_owned();
     let n = tokens.text(&text);
     let replaced: usize = dropped.iter().map(|m| tokens.message(m)).sum();
@@ -487,5 +514,8 @@ async fn llm_summary(
     if !batch.check(&text).is_empty() {
         return None;
     }
-    Some(format!("[conversation summary — {} pages paged out]\n{text}", left_out.len()))
+    Some(format!(
+        "[conversation summary — {} pages paged out]\n{text}",
+        left_out.len()
+    ))
 }

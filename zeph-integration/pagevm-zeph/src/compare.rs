@@ -22,11 +22,11 @@ use zeph_context::typed_page::{
 };
 use zeph_llm::provider::{Message, MessagePart, Role};
 
+use crate::AdapterError;
 use crate::compactor::{AdapterConfig, PagedCompactor};
 use crate::convert::{UnitKind, orphaned_pairs, structure};
 use crate::tokens::ZephTokens;
 use crate::zeph_paths::{ZephPaths, zeph_classify};
-use crate::AdapterError;
 
 /// Converts an imported session to Zeph messages, as Zeph would hold it: a system prompt
 /// first, tool calls as `ToolUse` parts of the assistant message, results as `ToolResult`
@@ -39,11 +39,17 @@ pub fn session_to_messages(session: &Session) -> (Vec<Message>, Vec<Option<i64>>
     for e in &session.events {
         match e {
             Event::System { text } => {
-                out.push(Message::from_parts(Role::System, vec![MessagePart::Text { text: text.clone() }]));
+                out.push(Message::from_parts(
+                    Role::System,
+                    vec![MessagePart::Text { text: text.clone() }],
+                ));
                 at.push(None);
             }
             Event::User { text, at_ms, .. } => {
-                out.push(Message::from_parts(Role::User, vec![MessagePart::Text { text: text.clone() }]));
+                out.push(Message::from_parts(
+                    Role::User,
+                    vec![MessagePart::Text { text: text.clone() }],
+                ));
                 at.push(*at_ms);
             }
             Event::Assistant { text, at_ms, .. } => {
@@ -88,7 +94,9 @@ pub fn session_to_messages(session: &Session) -> (Vec<Message>, Vec<Option<i64>>
                 match out.last_mut() {
                     Some(m)
                         if m.role == Role::User
-                            && m.parts.iter().all(|p| matches!(p, MessagePart::ToolResult { .. })) =>
+                            && m.parts
+                                .iter()
+                                .all(|p| matches!(p, MessagePart::ToolResult { .. })) =>
                     {
                         m.parts.push(part);
                     }
@@ -185,6 +193,9 @@ impl Counts {
 pub struct CompareConfig {
     /// Zeph's `max_tokens` (the context budget).
     pub budget: usize,
+    /// When set, the budget of each history is this share of its full token count (at least
+    /// `budget`), so every history is under the same relative pressure.
+    pub budget_ratio: Option<f64>,
     /// `[memory.microcompact]`: idle gap in minutes and `keep_recent`.
     pub gap_minutes: u64,
     /// Outputs kept by microcompact.
@@ -199,6 +210,7 @@ impl Default for CompareConfig {
     fn default() -> Self {
         Self {
             budget: 4_000,
+            budget_ratio: None,
             gap_minutes: 60,
             keep_recent: 3,
             idle_every_turn: false,
@@ -226,6 +238,12 @@ impl CompareConfig {
         manager.budget = Some(ContextBudget::new(self.budget, 0.0));
         manager.compaction_preserve_tail = self.preserve_tail;
         manager
+    }
+
+    /// The adapter's assembly budget: Zeph's hard threshold (0.90) of `budget`.
+    #[must_use]
+    pub fn view_budget(&self) -> usize {
+        self.budget * 9 / 10
     }
 
     /// Idle minutes before message `i`, from the recorded times (or every turn idle).
@@ -304,7 +322,10 @@ fn command_of(input: &serde_json::Value) -> Option<String> {
 
 fn context_text(ctx: &[Message]) -> String {
     let mut s = String::new();
-    for m in ctx.iter().filter(|m| m.metadata.visibility.is_agent_visible()) {
+    for m in ctx
+        .iter()
+        .filter(|m| m.metadata.visibility.is_agent_visible())
+    {
         s.push_str(&m.content);
         for p in &m.parts {
             // Tool inputs are sent as JSON, not in the flattened content.
@@ -361,7 +382,12 @@ fn misclassified(messages: &[Message]) -> usize {
 
 /// Checks every tool result of `ctx` that differs from the original against Zeph's own
 /// `ToolOutput` invariant (tool name and an exit status must survive compaction).
-fn invariant_checks(c: &mut Counts, ctx: &[Message], originals: &BTreeMap<String, (String, String)>, tokens: &ZephTokens) {
+fn invariant_checks(
+    c: &mut Counts,
+    ctx: &[Message],
+    originals: &BTreeMap<String, (String, String)>,
+    tokens: &ZephTokens,
+) {
     let registry = InvariantRegistry::default();
     for m in ctx {
         for p in &m.parts {
@@ -398,17 +424,52 @@ fn invariant_checks(c: &mut Counts, ctx: &[Message], originals: &BTreeMap<String
 ///
 /// # Errors
 /// [`AdapterError`] when the adapter fails on the history.
-pub fn compare(messages: &[Message], times: &[Option<i64>], config: &CompareConfig) -> Result<BTreeMap<Strategy, Counts>, AdapterError> {
+pub fn compare(
+    messages: &[Message],
+    times: &[Option<i64>],
+    config: &CompareConfig,
+) -> Result<BTreeMap<Strategy, Counts>, AdapterError> {
     compare_with(&ZephTokens::new()?, messages, times, config)
+}
+
+impl CompareConfig {
+    /// This configuration with the budget fixed for `messages` (applies `budget_ratio`).
+    #[must_use]
+    pub fn for_history(&self, tokens: &ZephTokens, messages: &[Message]) -> Self {
+        let mut c = self.clone();
+        if let Some(r) = self.budget_ratio {
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "a share of a token count, rounded down"
+            )]
+            let b = (tokens.context(messages) as f64 * r) as usize;
+            c.budget = b.max(self.budget);
+            c.budget_ratio = None;
+        }
+        c
+    }
 }
 
 /// [`compare`] with a shared counter.
 ///
 /// # Errors
 /// [`AdapterError`] when the adapter fails on the history.
-pub fn compare_with(tokens: &ZephTokens, messages: &[Message], times: &[Option<i64>], config: &CompareConfig) -> Result<BTreeMap<Strategy, Counts>, AdapterError> {
+pub fn compare_with(
+    tokens: &ZephTokens,
+    messages: &[Message],
+    times: &[Option<i64>],
+    config: &CompareConfig,
+) -> Result<BTreeMap<Strategy, Counts>, AdapterError> {
     let tokens = tokens.clone();
-    let mut zeph = ZephPaths::new(config.manager(), tokens.clone(), config.keep_recent, config.gap_minutes);
+    let config = &config.for_history(&tokens, messages);
+    let mut zeph = ZephPaths::new(
+        config.manager(),
+        tokens.clone(),
+        config.keep_recent,
+        config.gap_minutes,
+    );
     let mut adapter = PagedCompactor::with_tokens(config.adapter(), tokens.clone())?;
     let mut zeph_msgs: Vec<Message> = Vec::new();
     let mut out: BTreeMap<Strategy, Counts> = BTreeMap::new();
@@ -421,16 +482,27 @@ pub fn compare_with(tokens: &ZephTokens, messages: &[Message], times: &[Option<i
         let idle = config.idle_minutes(times, i);
         let now_ts = at.unwrap_or(0) / 1000;
         if msg.role == Role::Assistant && i > 0 {
-            // Zeph: the pipeline runs on its in-place vector, which is the context it sends.
-            zeph.turn(&mut zeph_msgs, idle, now_ts);
+            // Zeph: the pipeline runs on its in-place vector; the request is that vector after
+            // prepare_context's trim.
+            let mut t = zeph.turn(&mut zeph_msgs, idle, now_ts);
+            let request = zeph.request(&zeph_msgs, &mut t);
             let zc = out.entry(Strategy::Zeph).or_default();
-            observe(zc, &zeph_msgs, &tokens, config.budget, msg, &known, &kept);
-            invariant_checks(zc, &zeph_msgs, &originals, &tokens);
-            // pagevm: the full history stays; the view is assembled under the hard threshold.
+            observe(zc, &request, &tokens, config.budget, msg, &known, &kept);
+            invariant_checks(zc, &request, &originals, &tokens);
+            // pagevm: the full history stays; the view is assembled under Zeph's hard
+            // threshold, so it never triggers Zeph's hard tier.
             adapter.microcompact(&messages[..i], idle)?;
-            let view = adapter.assemble(&messages[..i], config.budget, now_ts)?;
+            let view = adapter.assemble(&messages[..i], config.view_budget(), now_ts)?;
             let pc = out.entry(Strategy::Pagevm).or_default();
-            observe(pc, &view.messages, &tokens, config.budget, msg, &known, &kept);
+            observe(
+                pc,
+                &view.messages,
+                &tokens,
+                config.budget,
+                msg,
+                &known,
+                &kept,
+            );
             invariant_checks(pc, &view.messages, &originals, &tokens);
         }
         for p in &msg.parts {

@@ -116,7 +116,9 @@ pub enum Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (what, message, db_id, id) = match self {
-            Self::OrphanToolUse { message, db_id, id } => ("tool_use without result", message, db_id, id),
+            Self::OrphanToolUse { message, db_id, id } => {
+                ("tool_use without result", message, db_id, id)
+            }
             Self::OrphanToolResult { message, db_id, id } => {
                 ("tool_result without use", message, db_id, id)
             }
@@ -125,7 +127,10 @@ impl fmt::Display for Diagnostic {
         if let Some(db) = db_id {
             write!(f, " (db_id {db})")?;
         }
-        write!(f, ": {what} {id:?}; rendered as text so no provider sees an orphan")
+        write!(
+            f,
+            ": {what} {id:?}; rendered as text so no provider sees an orphan"
+        )
     }
 }
 

@@ -45,8 +45,8 @@
 //! # Ok::<(), pagevm_zeph::AdapterError>(())
 //! ```
 
-pub mod compare;
 mod compactor;
+pub mod compare;
 mod convert;
 mod pages;
 mod render;
@@ -91,7 +91,9 @@ pub enum AdapterError {
 /// `[tool_result: id]\ncontent`). `None` for parts that are not tool parts.
 pub(crate) fn flatten_orphan(part: &MessagePart) -> Option<String> {
     match part {
-        MessagePart::ToolUse { id, name, input } => Some(format!("[tool_use: {name}({id})] {input}")),
+        MessagePart::ToolUse { id, name, input } => {
+            Some(format!("[tool_use: {name}({id})] {input}"))
+        }
         MessagePart::ToolResult {
             tool_use_id,
             content,

@@ -145,7 +145,10 @@ impl Pager {
         &mut self,
         id: PageId,
         key: &str,
-        build: impl FnOnce(&RepresentationBuilder<ZephTokens>, &PageId) -> Result<ZephPage, AdapterError>,
+        build: impl FnOnce(
+            &RepresentationBuilder<ZephTokens>,
+            &PageId,
+        ) -> Result<ZephPage, AdapterError>,
     ) -> Result<ZephPage, AdapterError> {
         let digest = ContentDigest::of(key.as_bytes());
         if let Some((d, page)) = self.cache.get(&id)
@@ -196,7 +199,11 @@ impl Pager {
                         UnitKind::Memory(kind) => Some(kind.label()),
                         _ => None,
                     };
-                    let key = format!("{}\u{0}{}\u{0}{label}\u{0}{frame}", memory.unwrap_or(""), text);
+                    let key = format!(
+                        "{}\u{0}{}\u{0}{label}\u{0}{frame}",
+                        memory.unwrap_or(""),
+                        text
+                    );
                     let role = role_word(msg.role);
                     let page = self.cached(id, &key, |b, id| {
                         let (page_type, tool, reprs) = match memory {
@@ -211,7 +218,11 @@ impl Pager {
                                         exit_code: None,
                                     },
                                 )?;
-                                (PageType::Evidence, Some(label_kind.to_owned()), built.representations)
+                                (
+                                    PageType::Evidence,
+                                    Some(label_kind.to_owned()),
+                                    built.representations,
+                                )
                             }
                             None => (
                                 PageType::Conversation,
@@ -274,6 +285,7 @@ impl Pager {
                         let id = PageId::new(format!("u{u}c{c}"))?;
                         let key = format!("{name}\u{0}{body}\u{0}{frame}");
                         let label = msg_label(msg, i);
+                        let tokens = self.tokens.clone();
                         let page = self.cached(id, &key, |b, id| {
                             let built = b.evidence(
                                 id,
@@ -294,7 +306,7 @@ impl Pager {
                                 provenance: Provenance::Import {
                                     source: label.clone(),
                                 },
-                                reprs: built.representations,
+                                reprs: with_contract(built.representations, &name, false, &tokens),
                                 frame,
                                 last_message: i,
                             })
@@ -323,7 +335,8 @@ impl Pager {
                         if unit.calls.iter().position(|x| x.use_at.0 == um) == Some(c) {
                             frame += non_tool_tokens(&self.tokens, &messages[um], um, &s);
                         }
-                        if rm != um && unit.calls.iter().position(|x| x.result_at.0 == rm) == Some(c)
+                        if rm != um
+                            && unit.calls.iter().position(|x| x.result_at.0 == rm) == Some(c)
                         {
                             frame += non_tool_tokens(&self.tokens, &messages[rm], rm, &s);
                         }
@@ -344,6 +357,7 @@ impl Pager {
                         } else {
                             call.id.clone()
                         })?;
+                        let tokens = self.tokens.clone();
                         let page = self.cached(id, &key, |b, id| {
                             let built = b.evidence(
                                 id,
@@ -365,7 +379,12 @@ impl Pager {
                                     call_id: call_id.clone(),
                                     signature: built.signature,
                                 },
-                                reprs: built.representations,
+                                reprs: with_contract(
+                                    built.representations,
+                                    &call.name,
+                                    *is_error,
+                                    &tokens,
+                                ),
                                 frame,
                                 last_message: rm.max(um),
                             })
@@ -383,6 +402,49 @@ impl Pager {
     }
 }
 
+/// Makes the degraded levels of a tool's evidence page satisfy Zeph's own `ToolOutput`
+/// invariant (the tool name and a status token survive compaction): the compressed and
+/// pointer texts get a `[tool · status: ok|error]` header when they lack one. Costs are
+/// recounted and kept non-decreasing toward `full` (a level that would outgrow the one above
+/// takes that level's text).
+fn with_contract(
+    mut reprs: BTreeMap<Repr, Representation>,
+    tool: &str,
+    is_error: bool,
+    tokens: &ZephTokens,
+) -> BTreeMap<Repr, Representation> {
+    use page_core::TokenCounter as _;
+    let status = if is_error { "error" } else { "ok" };
+    for level in [Repr::Pointer, Repr::Compressed] {
+        if let Some(r) = reprs.get(&level)
+            && !(r.content().contains("status:") && r.content().contains(tool))
+        {
+            let text = format!("[{tool} · status: {status}]\n{}", r.content());
+            let n = tokens.count(&text);
+            reprs.insert(level, Representation::new(text, n));
+        }
+    }
+    // Walk down from full: no level may cost more than the one above it.
+    let mut above: Option<Representation> = None;
+    for level in [
+        Repr::Full,
+        Repr::Compressed,
+        Repr::Structured,
+        Repr::Pointer,
+    ] {
+        let Some(r) = reprs.get(&level).cloned() else {
+            continue;
+        };
+        let r = match &above {
+            Some(a) if r.tokens() > a.tokens() => a.clone(),
+            _ => r,
+        };
+        reprs.insert(level, r.clone());
+        above = Some(r);
+    }
+    reprs
+}
+
 /// Tokens of a group message's parts that are not its matched tool parts (text, thinking,
 /// images, orphans downgraded to text).
 fn non_tool_tokens(tokens: &ZephTokens, msg: &Message, index: usize, s: &Structure) -> usize {
@@ -392,7 +454,10 @@ fn non_tool_tokens(tokens: &ZephTokens, msg: &Message, index: usize, s: &Structu
         .map(|(k, p)| {
             if s.is_orphan(index, k) {
                 flatten_orphan(p).map_or(0, |t| tokens.text(&t))
-            } else if matches!(p, MessagePart::ToolUse { .. } | MessagePart::ToolResult { .. }) {
+            } else if matches!(
+                p,
+                MessagePart::ToolUse { .. } | MessagePart::ToolResult { .. }
+            ) {
                 0
             } else {
                 tokens.part(p)

@@ -5,6 +5,7 @@
 //! which are not part of the 0.21.4 pin) follow the documented behaviour, with Zeph's own
 //! no-LLM fallback summary (`build_metadata_summary`) standing in for the model.
 
+use zeph_context::budget::ContextBudget;
 use zeph_context::manager::{CompactionState, CompactionTier, ContextManager};
 use zeph_context::microcompact::sweep_stale_tool_outputs;
 use zeph_context::summarization::build_metadata_summary;
@@ -24,16 +25,27 @@ pub struct ZephTurn {
     pub drained: usize,
     /// The state after the turn is `Exhausted`.
     pub exhausted: bool,
+    /// Messages `prepare_context`'s trim left out of the request.
+    pub trimmed: usize,
 }
 
 /// Zeph's per-turn deterministic pipeline for one conversation.
-#[derive(Debug)]
 pub struct ZephPaths {
     /// Zeph's context manager (budget, thresholds, `CompactionState`).
     pub manager: ContextManager,
     tokens: ZephTokens,
     keep_recent: usize,
     gap_minutes: u64,
+}
+
+impl std::fmt::Debug for ZephPaths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZephPaths")
+            .field("state", &self.manager.compaction_state())
+            .field("keep_recent", &self.keep_recent)
+            .field("gap_minutes", &self.gap_minutes)
+            .finish_non_exhaustive()
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -43,7 +55,12 @@ fn truncate(s: &str, n: usize) -> String {
 impl ZephPaths {
     /// The pipeline with `manager`'s budget and thresholds and the microcompact settings.
     #[must_use]
-    pub fn new(manager: ContextManager, tokens: ZephTokens, keep_recent: usize, gap_minutes: u64) -> Self {
+    pub fn new(
+        manager: ContextManager,
+        tokens: ZephTokens,
+        keep_recent: usize,
+        gap_minutes: u64,
+    ) -> Self {
         Self {
             manager,
             tokens,
@@ -54,7 +71,12 @@ impl ZephPaths {
 
     /// One turn over `messages`, in Zeph's order (§5.2 of the reference): advance the
     /// compaction state, time-based microcompact, then the soft or hard tier.
-    pub fn turn(&mut self, messages: &mut Vec<Message>, idle_minutes: u64, now_ts: i64) -> ZephTurn {
+    pub fn turn(
+        &mut self,
+        messages: &mut Vec<Message>,
+        idle_minutes: u64,
+        now_ts: i64,
+    ) -> ZephTurn {
         let mut t = ZephTurn::default();
         self.manager.advance_turn();
         if idle_minutes >= self.gap_minutes {
@@ -86,7 +108,10 @@ impl ZephPaths {
                 t.pruned = self.prune(messages, self.manager.soft_compaction_threshold, now_ts);
             }
             _ => {
-                if matches!(self.manager.compaction_state(), CompactionState::Cooling { .. }) {
+                if matches!(
+                    self.manager.compaction_state(),
+                    CompactionState::Cooling { .. }
+                ) {
                     return t;
                 }
                 t.pruned = self.prune(messages, self.manager.hard_compaction_threshold, now_ts);
@@ -104,9 +129,10 @@ impl ZephPaths {
                         return t;
                     }
                 }
-                self.manager.set_compaction_state(CompactionState::CompactedThisTurn {
-                    cooldown: self.manager.compaction_cooldown_turns(),
-                });
+                self.manager
+                    .set_compaction_state(CompactionState::CompactedThisTurn {
+                        cooldown: self.manager.compaction_cooldown_turns(),
+                    });
             }
         }
         t
@@ -202,6 +228,46 @@ impl ZephPaths {
         insert.extend(pinned);
         messages.splice(1..1, insert);
         n
+    }
+}
+
+impl ZephPaths {
+    /// The request Zeph sends: `prepare_context`'s `trim_messages_to_budget` drops the oldest
+    /// non-system messages until the history fits the budget (documented behaviour; the
+    /// function is in zeph-agent-context, outside the pin). It is given the benefit of the
+    /// doubt on pairs: a tool use and the message holding its results are dropped together.
+    #[must_use]
+    pub fn request(&self, messages: &[Message], t: &mut ZephTurn) -> Vec<Message> {
+        let Some(budget) = self.manager.budget.as_ref().map(ContextBudget::max_tokens) else {
+            return messages.to_vec();
+        };
+        let mut out: Vec<Message> = messages.to_vec();
+        let mut total = self.tokens.context(&out);
+        let mut i = 0;
+        while total > budget && i < out.len() {
+            if out[i].role == Role::System || out[i].metadata.focus_pinned {
+                i += 1;
+                continue;
+            }
+            let uses = out[i]
+                .parts
+                .iter()
+                .any(|p| matches!(p, MessagePart::ToolUse { .. }));
+            let mut n = 1;
+            if uses && let Some(j) = (i + 1..out.len()).find(|&j| out[j].role != Role::System) {
+                n = j - i + 1;
+                // Keep system messages between the pair: only the two halves go.
+                let partner = out.remove(j);
+                total -= self.tokens.message(&partner).min(total);
+                t.trimmed += 1;
+                n -= 1;
+            }
+            let gone = out.remove(i);
+            total -= self.tokens.message(&gone).min(total);
+            t.trimmed += 1;
+            let _ = n;
+        }
+        out
     }
 }
 

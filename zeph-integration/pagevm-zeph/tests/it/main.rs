@@ -35,8 +35,12 @@ pub(crate) fn tool_result(id: &str, content: &str) -> MessagePart {
 /// A coding session: system prompt, task, three tool pairs with long outputs, replies.
 pub(crate) fn session() -> Vec<Message> {
     let log = |name: &str| {
-        let mut s = format!("error[E0425]: cannot find value `{name}` in this scope\n --> src/{name}.rs:2:13\n");
-        s.push_str(&"   Compiling a crate whose build log only adds bulk to the output\n".repeat(40));
+        let mut s = format!(
+            "error[E0425]: cannot find value `{name}` in this scope\n --> src/{name}.rs:2:13\n"
+        );
+        s.push_str(
+            &"   Compiling a crate whose build log only adds bulk to the output\n".repeat(40),
+        );
         s
     };
     vec![
@@ -49,19 +53,34 @@ pub(crate) fn session() -> Vec<Message> {
                     thinking: "Build first.".into(),
                     signature: "sig-1".into(),
                 },
-                tool_use("t1", "bash", serde_json::json!({"command": "cargo build -p parser"})),
+                tool_use(
+                    "t1",
+                    "bash",
+                    serde_json::json!({"command": "cargo build -p parser"}),
+                ),
             ],
         ),
         Message::from_parts(Role::User, vec![tool_result("t1", &log("lexer"))]),
         Message::from_parts(
             Role::Assistant,
-            vec![tool_use("t2", "read", serde_json::json!({"path": "src/lexer.rs"}))],
+            vec![tool_use(
+                "t2",
+                "read",
+                serde_json::json!({"path": "src/lexer.rs"}),
+            )],
         ),
         Message::from_parts(Role::User, vec![tool_result("t2", &log("token"))]),
-        text(Role::Assistant, "The lexer uses `token` before defining it."),
+        text(
+            Role::Assistant,
+            "The lexer uses `token` before defining it.",
+        ),
         Message::from_parts(
             Role::Assistant,
-            vec![tool_use("t3", "bash", serde_json::json!({"command": "cargo test -p parser"}))],
+            vec![tool_use(
+                "t3",
+                "bash",
+                serde_json::json!({"command": "cargo test -p parser"}),
+            )],
         ),
         Message::from_parts(Role::User, vec![tool_result("t3", &log("ast"))]),
         text(Role::Assistant, "Three errors remain: lexer, token, ast."),
