@@ -299,7 +299,7 @@ impl PagedCompactor {
             .filter(|p| p.page_type == page_core::PageType::Evidence && p.call.is_some())
             .collect();
         // Recency: newest first, by the last message the page covers; ties by page order.
-        evidence.sort_by(|a, b| b.last_message.cmp(&a.last_message));
+        evidence.sort_by_key(|p| std::cmp::Reverse(p.last_message));
         let mut capped = 0;
         for p in evidence
             .into_iter()
@@ -339,11 +339,9 @@ impl PagedCompactor {
             .budget
             .as_ref()
             .map_or(usize::MAX, |b| b.max_tokens());
-        match state {
-            CompactionState::Exhausted { warned: false } => {
-                manager.set_compaction_state(CompactionState::Exhausted { warned: true });
-            }
-            _ => {}
+        if state == (CompactionState::Exhausted { warned: false }) {
+            // Zeph warns once, then stays silent: the warning is latched in the state.
+            manager.set_compaction_state(CompactionState::Exhausted { warned: true });
         }
         if !matches!(state, CompactionState::Ready) {
             let a = self.assemble(messages, max, now_ts)?;

@@ -24,7 +24,7 @@ use zeph_llm::provider::{Message, MessagePart, Role};
 
 use crate::AdapterError;
 use crate::compactor::{AdapterConfig, PagedCompactor};
-use crate::convert::{UnitKind, orphaned_pairs, structure};
+use crate::convert::{Diagnostic, UnitKind, structure};
 use crate::tokens::ZephTokens;
 use crate::zeph_paths::{ZephPaths, zeph_classify};
 
@@ -112,6 +112,16 @@ pub fn session_to_messages(session: &Session) -> (Vec<Message>, Vec<Option<i64>>
         m.rebuild_content();
         m.metadata.db_id = i64::try_from(i + 1).ok();
     }
+    // Zeph always holds its system prompt at index 0, and its hard compaction keeps index 0
+    // unconditionally; a session recorded without one gets an empty-rule placeholder so the
+    // comparison does not drain a real message Zeph would never have there.
+    if out.first().is_none_or(|m| m.role != Role::System) {
+        out.insert(
+            0,
+            Message::from_legacy(Role::System, "(no system prompt recorded)"),
+        );
+        at.insert(0, None);
+    }
     (out, at)
 }
 
@@ -131,8 +141,12 @@ pub struct Counts {
     pub turns: usize,
     /// Specifics a model message used that its context no longer held.
     pub faults: usize,
-    /// Orphaned tool parts summed over the contexts.
+    /// Orphaned tool parts the path introduced (not orphaned in the uncompacted history),
+    /// summed over the contexts: what the path itself makes a provider reject.
     pub orphaned_pairs: usize,
+    /// Orphaned tool parts of the recorded history itself that reached the context as tool
+    /// parts (the adapter renders them as text; Zeph passes them through).
+    pub input_orphans_sent: usize,
     /// Contexts over the budget.
     pub over_budget: usize,
     /// Sum of context tokens (for the mean).
@@ -177,6 +191,7 @@ impl Counts {
         self.turns += o.turns;
         self.faults += o.faults;
         self.orphaned_pairs += o.orphaned_pairs;
+        self.input_orphans_sent += o.input_orphans_sent;
         self.over_budget += o.over_budget;
         self.tokens_sum += o.tokens_sum;
         self.tokens_max = self.tokens_max.max(o.tokens_max);
@@ -338,9 +353,31 @@ fn context_text(ctx: &[Message]) -> String {
     s
 }
 
+/// Orphaned tool parts of what a provider would see, by message `db_id` and tool id.
+fn orphan_keys(messages: &[Message]) -> BTreeSet<(Option<i64>, String, bool)> {
+    let seen: Vec<Message> = messages
+        .iter()
+        .filter(|m| m.metadata.visibility.is_agent_visible())
+        .cloned()
+        .collect();
+    structure(&seen)
+        .diagnostics
+        .iter()
+        .map(|d| match d {
+            Diagnostic::OrphanToolUse { message, id, .. } => {
+                (seen[*message].metadata.db_id, id.clone(), true)
+            }
+            Diagnostic::OrphanToolResult { message, id, .. } => {
+                (seen[*message].metadata.db_id, id.clone(), false)
+            }
+        })
+        .collect()
+}
+
 /// The observer's view of one context before model message `next`.
 fn observe(
     c: &mut Counts,
+    prefix: &[Message],
     ctx: &[Message],
     tokens: &ZephTokens,
     budget: usize,
@@ -354,7 +391,14 @@ fn observe(
     c.tokens_sum += n;
     c.tokens_max = c.tokens_max.max(n);
     c.over_budget += usize::from(n > budget);
-    c.orphaned_pairs += orphaned_pairs(ctx);
+    let before = orphan_keys(prefix);
+    for k in orphan_keys(ctx) {
+        if before.contains(&k) {
+            c.input_orphans_sent += 1;
+        } else {
+            c.orphaned_pairs += 1;
+        }
+    }
     for s in used(next) {
         if known.contains(&s) && !text.contains(s.as_str()) {
             c.faults += 1;
@@ -385,7 +429,7 @@ fn misclassified(messages: &[Message]) -> usize {
 fn invariant_checks(
     c: &mut Counts,
     ctx: &[Message],
-    originals: &BTreeMap<String, (String, String)>,
+    originals: &BTreeMap<(Option<i64>, String), (String, String)>,
     tokens: &ZephTokens,
 ) {
     let registry = InvariantRegistry::default();
@@ -396,7 +440,8 @@ fn invariant_checks(
                 content,
                 ..
             } = p
-                && let Some((tool, original)) = originals.get(tool_use_id)
+                && let Some((tool, original)) =
+                    originals.get(&(m.metadata.db_id, tool_use_id.clone()))
                 && content != original
             {
                 let page = TypedPage::new(
@@ -475,7 +520,8 @@ pub fn compare_with(
     let mut out: BTreeMap<Strategy, Counts> = BTreeMap::new();
     let mut known = BTreeSet::new();
     let mut kept = BTreeSet::new();
-    let mut originals: BTreeMap<String, (String, String)> = BTreeMap::new();
+    // Keyed by the result message's db_id too: call ids repeat (Ollama's `call_0`).
+    let mut originals: BTreeMap<(Option<i64>, String), (String, String)> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for (i, msg) in messages.iter().enumerate() {
         let at = times.get(i).copied().flatten();
@@ -487,7 +533,16 @@ pub fn compare_with(
             let mut t = zeph.turn(&mut zeph_msgs, idle, now_ts);
             let request = zeph.request(&zeph_msgs, &mut t);
             let zc = out.entry(Strategy::Zeph).or_default();
-            observe(zc, &request, &tokens, config.budget, msg, &known, &kept);
+            observe(
+                zc,
+                &messages[..i],
+                &request,
+                &tokens,
+                config.budget,
+                msg,
+                &known,
+                &kept,
+            );
             invariant_checks(zc, &request, &originals, &tokens);
             // pagevm: the full history stays; the view is assembled under Zeph's hard
             // threshold, so it never triggers Zeph's hard tier.
@@ -496,6 +551,7 @@ pub fn compare_with(
             let pc = out.entry(Strategy::Pagevm).or_default();
             observe(
                 pc,
+                &messages[..i],
                 &view.messages,
                 &tokens,
                 config.budget,
@@ -516,7 +572,10 @@ pub fn compare_with(
                     ..
                 } => {
                     let tool = names.get(tool_use_id).cloned().unwrap_or_default();
-                    originals.insert(tool_use_id.clone(), (tool, content.clone()));
+                    originals.insert(
+                        (msg.metadata.db_id, tool_use_id.clone()),
+                        (tool, content.clone()),
+                    );
                 }
                 _ => {}
             }
@@ -542,4 +601,67 @@ pub fn total(runs: &[BTreeMap<Strategy, Counts>]) -> BTreeMap<Strategy, Counts> 
         }
     }
     out
+}
+
+/// A history to replay: its messages and their recorded times.
+pub type History = (Vec<Message>, Vec<Option<i64>>);
+
+/// Model messages of a history that the comparison observes (assistant messages after the
+/// first message): the turns CPU time is divided by.
+#[must_use]
+pub fn observed_turns(messages: &[Message]) -> usize {
+    messages
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| *i > 0 && m.role == Role::Assistant)
+        .count()
+}
+
+/// The side-by-side table (markdown) over `histories`, one pair of rows per budget share.
+///
+/// # Errors
+/// [`AdapterError`] when the adapter fails on a history.
+pub fn table(
+    histories: &[History],
+    config: &CompareConfig,
+    ratios: &[f64],
+) -> Result<String, AdapterError> {
+    use std::fmt::Write as _;
+    let tokens = ZephTokens::new()?;
+    let mut out = String::from(
+        "| budget (share of the history) | path | turns | faults | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for &ratio in ratios {
+        let config = CompareConfig {
+            budget: 0,
+            budget_ratio: Some(ratio),
+            ..config.clone()
+        };
+        let mut runs = Vec::with_capacity(histories.len());
+        for (messages, times) in histories {
+            runs.push(compare_with(&tokens, messages, times, &config)?);
+        }
+        for (s, c) in &total(&runs) {
+            let name = match s {
+                Strategy::Zeph => "Zeph 0.21.4",
+                Strategy::Pagevm => "pagevm adapter",
+            };
+            let _ = writeln!(
+                out,
+                "| {ratio} | {name} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} |",
+                c.turns,
+                c.faults,
+                c.orphaned_pairs,
+                c.input_orphans_sent,
+                c.over_budget,
+                c.tokens_mean(),
+                c.tokens_max,
+                c.retention(),
+                c.misclassified,
+                c.invariant_violations,
+                c.invariant_checks,
+            );
+        }
+    }
+    Ok(out)
 }

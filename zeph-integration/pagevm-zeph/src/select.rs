@@ -198,6 +198,26 @@ pub fn select(
         }
         chosen = select_live(&config, &live, &demands, tok(page_budget))?;
     }
+    if !chosen.unmet.is_empty() {
+        // Still too much: only the newest page stays required (at its minimum); cited and
+        // older tail pages compete by score like the rest.
+        let newest = history
+            .pages
+            .iter()
+            .map(|p| p.last_message)
+            .max()
+            .unwrap_or(0);
+        demands = history
+            .pages
+            .iter()
+            .filter(|p| p.last_message == newest)
+            .map(|p| Demand {
+                page: p.id.clone(),
+                required_repr: None,
+            })
+            .collect();
+        chosen = select_live(&config, &live, &demands, tok(page_budget))?;
+    }
     let mut levels: Vec<Option<Repr>> = chosen
         .levels
         .iter()
