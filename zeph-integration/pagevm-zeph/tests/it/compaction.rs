@@ -268,3 +268,20 @@ fn microcompact_caps_old_evidence_after_an_idle_gap() {
     );
     assert!(contents[2].starts_with("error[E0425]"));
 }
+
+#[test]
+fn zeph_sweep_clears_nothing_in_a_native_tool_history() {
+    // Zeph 0.21.4's sweep names a ToolResult's tool from a ToolUse in the *same* message; in a
+    // native tool-use history the use is in the assistant message before, so even with
+    // keep_recent = 0 nothing is cleared. The adapter's microcompact works from pages.
+    let mut history = session();
+    let cleared =
+        zeph_context::microcompact::sweep_stale_tool_outputs(&mut history, 0, "[cleared]", 0);
+    assert_eq!(cleared, 0);
+    let mut c = PagedCompactor::new(AdapterConfig {
+        microcompact_keep_recent: 0,
+        ..AdapterConfig::default()
+    })
+    .unwrap();
+    assert_eq!(c.microcompact(&session(), 60).unwrap(), 3);
+}
