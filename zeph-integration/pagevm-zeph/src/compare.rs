@@ -374,6 +374,13 @@ fn orphan_keys(messages: &[Message]) -> BTreeSet<(Option<i64>, String, bool)> {
         .collect()
 }
 
+/// The specifics introduced so far: all of them, and the paths and commands among them.
+#[derive(Debug, Default)]
+struct Seen {
+    known: BTreeSet<String>,
+    kept: BTreeSet<String>,
+}
+
 /// The observer's view of one context before model message `next`.
 fn observe(
     c: &mut Counts,
@@ -382,9 +389,9 @@ fn observe(
     tokens: &ZephTokens,
     budget: usize,
     next: &Message,
-    known: &BTreeSet<String>,
-    kept: &BTreeSet<String>,
+    seen: &Seen,
 ) {
+    let (known, kept) = (&seen.known, &seen.kept);
     let text = context_text(ctx);
     let n = tokens.context(ctx);
     c.turns += 1;
@@ -518,8 +525,7 @@ pub fn compare_with(
     let mut adapter = PagedCompactor::with_tokens(config.adapter(), tokens.clone())?;
     let mut zeph_msgs: Vec<Message> = Vec::new();
     let mut out: BTreeMap<Strategy, Counts> = BTreeMap::new();
-    let mut known = BTreeSet::new();
-    let mut kept = BTreeSet::new();
+    let mut seen = Seen::default();
     // Keyed by the result message's db_id too: call ids repeat (Ollama's `call_0`).
     let mut originals: BTreeMap<(Option<i64>, String), (String, String)> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
@@ -540,8 +546,7 @@ pub fn compare_with(
                 &tokens,
                 config.budget,
                 msg,
-                &known,
-                &kept,
+                &seen,
             );
             invariant_checks(zc, &request, &originals, &tokens);
             // pagevm: the full history stays; the view is assembled under Zeph's hard
@@ -556,8 +561,7 @@ pub fn compare_with(
                 &tokens,
                 config.budget,
                 msg,
-                &known,
-                &kept,
+                &seen,
             );
             invariant_checks(pc, &view.messages, &originals, &tokens);
         }
@@ -580,8 +584,8 @@ pub fn compare_with(
                 _ => {}
             }
         }
-        known.extend(introduced(msg));
-        kept.extend(retained_kinds(msg));
+        seen.known.extend(introduced(msg));
+        seen.kept.extend(retained_kinds(msg));
         zeph_msgs.push(msg.clone());
     }
     // pagevm types by structure, so only Zeph's prefix classifier can misclassify.

@@ -48,6 +48,7 @@
 mod compactor;
 pub mod compare;
 mod convert;
+mod invariant;
 mod pages;
 mod render;
 mod select;
@@ -64,6 +65,7 @@ pub use crate::convert::{
     CallSite, Diagnostic, MemoryKind, Structure, Unit, UnitKind, VerbatimWhy, orphaned_pairs,
     structure,
 };
+pub use crate::invariant::PathRetainingToolOutput;
 pub use crate::pages::{PagedHistory, Pager, ZephPage};
 pub use crate::render::render;
 pub use crate::select::{Selection, select};

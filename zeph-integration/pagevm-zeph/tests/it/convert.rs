@@ -433,3 +433,57 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn structured_evidence_passes_zeph_and_path_invariants() {
+    use pagevm_zeph::PathRetainingToolOutput;
+    use std::sync::Arc;
+    use zeph_context::typed_page::{
+        CompactedPage, InvariantRegistry, PageInvariant, PageOrigin, SchemaHint, TypedPage,
+    };
+    let history = session();
+    let mut pager = Pager::new(
+        ZephTokens::new().unwrap(),
+        page_engine::BuildConfig::default(),
+    )
+    .unwrap();
+    let paged = pager.page(&history).unwrap();
+    let zeph = InvariantRegistry::default();
+    let ours = PathRetainingToolOutput::default();
+    let mut checked = 0;
+    for page in paged.pages.iter().filter(|p| p.call.is_some()) {
+        let original = page.text(Repr::Full).unwrap();
+        let typed = TypedPage::new(
+            ZephPageType::ToolOutput,
+            PageOrigin::ToolPair {
+                tool_name: page.tool.clone().unwrap(),
+            },
+            0,
+            Arc::from(original),
+            Some(SchemaHint::Text),
+        );
+        for level in [Repr::Compressed, Repr::Structured, Repr::Pointer] {
+            let body = page.text(level).unwrap();
+            let compacted = CompactedPage {
+                body: Arc::from(body),
+                tokens: 0,
+            };
+            assert!(
+                zeph.enforce(&typed, &compacted).is_ok(),
+                "{level:?}: {body}"
+            );
+            if level == Repr::Structured {
+                assert!(ours.verify(&typed, &compacted).is_ok(), "{body}");
+                checked += 1;
+            }
+        }
+        // A blanked body, as Zeph's pruning leaves it, fails both.
+        let blank = CompactedPage {
+            body: Arc::from(""),
+            tokens: 0,
+        };
+        assert!(zeph.enforce(&typed, &blank).is_err());
+        assert!(ours.verify(&typed, &blank).is_err());
+    }
+    assert_eq!(checked, 3);
+}
