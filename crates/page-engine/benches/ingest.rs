@@ -13,9 +13,9 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use page_core::{PageId, TypeTable};
+use page_core::{PageId, TokenCounter, TypeTable};
 use page_engine::{BuildConfig, RepresentationBuilder, ToolResult};
-use page_tokenizer::{BpeCounter, Encoding};
+use page_tokenizer::{BpeCounter, Encoding, FastBpeCounter};
 
 fn tool_output(bytes: usize) -> String {
     let mut s = String::with_capacity(bytes + 256);
@@ -56,31 +56,48 @@ fn ingest(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(output.len() as u64));
     group.sample_size(10);
     for encoding in Encoding::ALL {
-        let builder = RepresentationBuilder::new(
-            BpeCounter::new(encoding).expect("embedded ranks load"),
-            TypeTable::default(),
-            BuildConfig::default(),
-        )
-        .expect("default config is valid");
-        let id = PageId::new("bench").expect("valid id");
-        group.bench_function(encoding.name(), |b| {
-            b.iter(|| {
-                builder
-                    .evidence(
-                        &id,
-                        &ToolResult {
-                            tool: "bash",
-                            args_json: r#"{"command":"cargo test"}"#,
-                            output: black_box(&output),
-                            is_error: true,
-                            exit_code: Some(101),
-                        },
-                    )
-                    .expect("builds")
-            });
+        let reference = BpeCounter::new(encoding).expect("embedded ranks load");
+        bench_counter(
+            &mut group,
+            &format!("{encoding}/tiktoken-rs"),
+            reference,
+            &output,
+        );
+        let fast = FastBpeCounter::new(encoding);
+        bench_counter(&mut group, &format!("{encoding}/bpe-openai"), fast, &output);
+        // Counting alone, to show how much of ingest the count of the full text is.
+        group.bench_function(format!("{encoding}/bpe-openai-count-only"), |b| {
+            b.iter(|| fast.count(black_box(&output)));
         });
     }
     group.finish();
+}
+
+fn bench_counter<C: TokenCounter>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    counter: C,
+    output: &str,
+) {
+    let builder = RepresentationBuilder::new(counter, TypeTable::default(), BuildConfig::default())
+        .expect("default config is valid");
+    let id = PageId::new("bench").expect("valid id");
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            builder
+                .evidence(
+                    &id,
+                    &ToolResult {
+                        tool: "bash",
+                        args_json: r#"{"command":"cargo test"}"#,
+                        output: black_box(output),
+                        is_error: true,
+                        exit_code: Some(101),
+                    },
+                )
+                .expect("builds")
+        });
+    });
 }
 
 criterion_group!(benches, ingest);

@@ -30,6 +30,7 @@ use crate::build::{
 };
 use crate::error::EngineError;
 use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
+use crate::summarize::{EvidenceFacts, Summarizer, SummaryInput, SummaryRejection, admit};
 
 /// How an engine is set up.
 #[derive(Debug, Clone)]
@@ -172,6 +173,9 @@ pub struct Engine<S, C> {
     now_ms: i64,
     next_seq: u64,
     after_compaction: bool,
+    schemas: Arc<FieldSchemas>,
+    summarizer: Option<Box<dyn Summarizer>>,
+    summary_rejections: Vec<SummaryRejection>,
 }
 
 impl<S, C> std::fmt::Debug for Engine<S, C> {
@@ -201,7 +205,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             access = access.grant(config.principal.clone(), Scope::Project(project.clone()));
         }
         let schemas = Arc::new(FieldSchemas::builtin()?);
-        let wb = Writeback::new(store, config.session.clone(), access, schemas);
+        let wb = Writeback::new(store, config.session.clone(), access, Arc::clone(&schemas));
         let mut engine = Self {
             config,
             types,
@@ -219,6 +223,9 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             now_ms: 0,
             next_seq: 0,
             after_compaction: false,
+            schemas,
+            summarizer: None,
+            summary_rejections: Vec::new(),
         };
         engine.restore_project_pages()?;
         Ok(engine)
@@ -245,6 +252,22 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
 
     fn version(&self, id: &PageId) -> u64 {
         self.table.get(id).map_or(0, Page::version)
+    }
+
+    /// Lets `summarizer` propose compressed and structured representations of tool results.
+    /// A proposal enters only if it passes the evidence schema and invariants; otherwise the
+    /// deterministic representation stays and the refusal is listed in
+    /// [`Engine::summary_rejections`].
+    #[must_use]
+    pub fn with_summarizer(mut self, summarizer: Box<dyn Summarizer>) -> Self {
+        self.summarizer = Some(summarizer);
+        self
+    }
+
+    /// Summarizer proposals refused so far, with the reason.
+    #[must_use]
+    pub fn summary_rejections(&self) -> &[SummaryRejection] {
+        &self.summary_rejections
     }
 
     /// Sets the clock the boundaries record (milliseconds since the Unix epoch). The engine
@@ -683,6 +706,30 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 exit_code: output.exit_code,
             },
         )?;
+        let mut reprs = built.representations;
+        if let Some(summarizer) = &self.summarizer {
+            let proposal = summarizer.summarize(&SummaryInput {
+                tool: &tool,
+                args_json: &args_for_builder,
+                output: &output.output,
+                is_error: output.is_error,
+            });
+            let facts = EvidenceFacts {
+                tool: &tool,
+                is_error: output.is_error,
+                paths: &built.paths,
+            };
+            let refused = admit(
+                &id,
+                proposal,
+                &facts,
+                &mut reprs,
+                &self.schemas,
+                self.builder.counter(),
+                summarizer.name(),
+            );
+            self.summary_rejections.extend(refused);
+        }
         self.insert_page(
             id.clone(),
             PageType::Evidence,
@@ -690,7 +737,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 call_id: call_id.clone(),
                 signature: signature.clone(),
             },
-            built.representations,
+            reprs,
             recompute_cost(&tool),
             TOOL_RESULT_UTILITY,
         )?;
@@ -1093,7 +1140,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             turn: u64::from(self.turn),
             time_ms: self.now_ms,
         };
-        let report = match self
+        let mut report = match self
             .wb
             .commit_boundary(context, &mut self.table, Vec::new())
         {
@@ -1103,14 +1150,28 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 return Err(EngineError::FlushMiss(Box::new(miss)));
             }
         };
-        self.rebuild_updated(&report)?;
+        if self.rebuild_updated(&report)? {
+            // The rebuilt representations are part of what this boundary must make durable.
+            match self
+                .wb
+                .commit_boundary(context, &mut self.table, Vec::new())
+            {
+                Ok(rebuilt) => report.pages.extend(rebuilt.pages),
+                Err(miss) => {
+                    self.faults.add(FaultKind::FlushMiss);
+                    return Err(EngineError::FlushMiss(Box::new(miss)));
+                }
+            }
+        }
         Ok(report)
     }
 
-    fn rebuild_updated(&mut self, report: &BoundaryReport) -> Result<(), EngineError> {
+    /// Rebuilds plans whose committed fields changed; returns whether any page changed.
+    fn rebuild_updated(&mut self, report: &BoundaryReport) -> Result<bool, EngineError> {
         if report.committed.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let mut changed = false;
         let plan_ids: Vec<PageId> = self.plans.keys().cloned().collect();
         for id in plan_ids {
             let fields = self.wb.store().fields(&id)?;
@@ -1145,6 +1206,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 },
             )?;
             self.table.update(&id, reprs)?;
+            changed = true;
             self.plans.insert(
                 id,
                 PlanCache {
@@ -1154,7 +1216,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 },
             );
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// `compaction`: a write barrier, then the compaction's effect on residency: `micro`

@@ -1,14 +1,48 @@
-//! The harness-facing side of pagevm.
+//! The harness-facing side of pagevm: the lifecycle [`Engine`] an agent harness calls, and the
+//! [`RepresentationBuilder`] that turns what it sees into pages.
 //!
-//! So far: [`RepresentationBuilder`], which turns what a harness sees (tool results, plans,
-//! preferences, rules, conversation) into every representation of a page's degradation path,
-//! with exact token counts, at ingest. Building all levels up front is what lets every later
-//! budget decision be a table lookup: the selector never compresses or summarizes under
-//! pressure, it only picks among levels that already exist.
+//! The engine implements the paper's hooks over a page table, the writeback journal and a
+//! store: `session_start`, `post_model`, `tool_before` / `tool_after` (tool mediation: an
+//! equivalent call is served from the store, never re-run), `prompt_assemble(budget)`,
+//! `compaction`, `reset` and `session_end`. Every boundary is a write barrier; every prompt fits
+//! its budget, keeps each tool call with its result, and keeps rules at their minimum fidelity
+//! or reports why not. [`EngineHandle`] runs it on its own thread for async harnesses.
 //!
-//! The builders are deterministic (same input, same bytes) and need no model. They guarantee
-//! the page-core cost invariant themselves: a lower level whose text would cost more tokens
-//! than the level above reuses that level's text instead.
+//! ```
+//! use page_core::{SessionId, TokenCount, ToolCallId};
+//! use page_engine::{Engine, EngineConfig, ModelOutput, RulesKind, ToolCallRequest, ToolDecision, ToolOutput};
+//! use page_tokenizer::{BpeCounter, Encoding};
+//! use page_writeback::{MemoryStore, PrincipalId};
+//!
+//! let config = EngineConfig::new(SessionId::new("s1")?, PrincipalId::new("agent")?);
+//! let store = MemoryStore::new(); // page_store_sqlite::SqliteStore in production
+//! let mut engine = Engine::session_start(&store, BpeCounter::new(Encoding::O200kBase)?, config)?;
+//! engine.add_rules(RulesKind::Bootstrap, "- Never push to main.", "system prompt")?;
+//! engine.user_message("Why does the build fail?")?;
+//! let call = ToolCallRequest {
+//!     call_id: ToolCallId::new("toolu_1")?,
+//!     tool: "bash".into(),
+//!     args_json: r#"{"cmd": "cargo build"}"#.into(),
+//! };
+//! engine.post_model(ModelOutput { tool_calls: vec![call.clone()], ..ModelOutput::default() })?;
+//! if engine.tool_before(&call.call_id)? == ToolDecision::Run {
+//!     let output = "error[E0425]: cannot find value `x`\n --> src/main.rs:2:13\n";
+//!     engine.tool_after(&call.call_id, &ToolOutput { output: output.into(), is_error: true, exit_code: Some(101) })?;
+//! }
+//! let prompt = engine.prompt_assemble(TokenCount::new(2_000))?;
+//! assert!(prompt.tokens.get() <= 2_000 && prompt.tool_pairs_intact());
+//! let (_report, _store) = engine.session_end().map_err(|e| e.0)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The builders turn tool results, plans, preferences, rules and conversation into every
+//! representation of a page's degradation path, with exact token counts, at ingest. Building all
+//! levels up front is what lets every later budget decision be a table lookup: the selector
+//! never compresses or summarizes under pressure, it only picks among levels that already exist.
+//! They are deterministic (same input, same bytes) and need no model; they guarantee the
+//! page-core cost invariant themselves: a lower level whose text would cost more tokens than the
+//! level above reuses that level's text instead. A [`Summarizer`] may propose model-written
+//! levels, admitted only through the same schema and invariants.
 //!
 //! ```
 //! use page_core::{Page, PageId, PageSpec, PageType, Provenance, Repr, Scope, SessionId,
@@ -46,8 +80,10 @@ mod assembly;
 mod build;
 mod engine;
 mod error;
+mod handle;
 mod scoring;
 mod specifics;
+mod summarize;
 
 pub use crate::assembly::{Assembly, Block, ObservedFault, Placed, PromptMessage, Role};
 pub use crate::build::{
@@ -58,5 +94,7 @@ pub use crate::engine::{
     Engine, EngineConfig, ModelOutput, ToolCallRequest, ToolDecision, ToolOutput,
 };
 pub use crate::error::EngineError;
+pub use crate::handle::{EngineHandle, EngineStopped};
 pub use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
 pub use crate::specifics::{Specifics, specifics};
+pub use crate::summarize::{ModelSummary, Summarizer, SummaryInput, SummaryRejection};

@@ -23,6 +23,21 @@ pub enum EvalError {
     /// A summary or trace could not be serialized.
     #[error("could not serialize evaluation output: {0}")]
     Serialize(#[source] serde_json::Error),
+    /// A directory or file of recorded sessions could not be read.
+    #[error("could not read recorded sessions at {path}: {source}")]
+    ReadSessions {
+        /// The file or directory.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tokenizer for the real-session replay could not be built.
+    #[error("could not build the tokenizer for the real-session replay: {0}")]
+    Tokenizer(String),
+    /// The lifecycle engine or its store failed outright while running an end-to-end gate.
+    #[error("engine gate could not run: {0}")]
+    Engine(String),
     /// An output file or directory could not be written.
     #[error("could not write {path}: {source}")]
     WriteOutput {

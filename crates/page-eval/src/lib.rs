@@ -14,23 +14,33 @@
 //! on every run.
 
 mod adversarial;
+mod engine_gates;
 mod error;
 mod families;
 mod gates;
 mod paper;
 mod persistence;
 mod progress;
+mod real;
 mod render;
+mod report;
 mod run;
 mod schema;
 mod summary;
 
+pub use crate::engine_gates::{EngineGate, run_engine_gates};
 pub use crate::error::EvalError;
 pub use crate::families::{
     Family, MASTER_SEED, MIN_SET_CAP, RERUN_RATE, generate, scaled_workload,
 };
 pub use crate::progress::{NoProgress, Progress};
-pub use crate::render::{headline_table, summary_csv, summary_json, summary_md, tier1_line};
+pub use crate::real::{
+    REAL_FRACTIONS, RealResults, RealRow, Residency, RetentionRow, run_real, trace_files,
+};
+pub use crate::render::{
+    headline_table, real_table, summary_csv, summary_json, summary_md, tier1_line,
+};
+pub use crate::report::report_html;
 pub use crate::run::{
     ABLATION_BUDGET, EvalPlan, Evaluation, SWEEP_BUDGETS, run_eval, write_outputs,
 };

@@ -86,6 +86,46 @@ pub fn headline_table(summary: &Summary) -> String {
     out
 }
 
+/// The recorded-session table: per budget fraction, ClawVM's total faults and its retention of
+/// paths and commands with and without the page directory. Printed by `pagevm eval` and
+/// embedded in `summary.md`.
+#[must_use]
+pub fn real_table(summary: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| budget | clawvm faults | baseline faults (ro / roc / ch) | directory | paths resident/recoverable/total | commands resident/recoverable/total |"
+    );
+    let _ = writeln!(out, "|---:|---:|---|---|---|---|");
+    for r in &summary.real_retention {
+        let at = |policy: &str| -> u64 {
+            summary
+                .real_sessions
+                .iter()
+                .filter(|s| s.policy == policy && s.budget_fraction == r.budget_fraction)
+                .map(|s| s.total_faults)
+                .sum()
+        };
+        let _ = writeln!(
+            out,
+            "| {:.0}% | {} | {} / {} / {} | {} | {}/{}/{} | {}/{}/{} |",
+            r.budget_fraction.0 * 100.0,
+            at("clawvm"),
+            at("retrieval_only"),
+            at("retrieval_only_cached"),
+            at("compaction_hybrid"),
+            if r.directory { "on" } else { "off" },
+            r.paths.resident,
+            r.paths.recoverable,
+            r.paths.total,
+            r.commands.resident,
+            r.commands.recoverable,
+            r.commands.total,
+        );
+    }
+    out
+}
+
 /// The Tier-1 verdict line, e.g. `Tier-1 gates: 6/6 passed`.
 #[must_use]
 pub fn tier1_line(summary: &Summary) -> String {
@@ -186,6 +226,14 @@ pub fn summary_md(summary: &Summary) -> String {
                 a.pressure_reasons.join("; ")
             );
         }
+    }
+
+    if !summary.real_retention.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Recorded sessions (faults summed over sessions; retention summed over measurement points)\n"
+        );
+        out.push_str(&real_table(summary));
     }
 
     let _ = writeln!(out, "\n## Sweep\n");

@@ -15,7 +15,9 @@ use crate::families::{Family, generate};
 use crate::gates::run_gates;
 use crate::paper;
 use crate::progress::Progress;
+use crate::real::{RealResults, count_files, run_real};
 use crate::render::{summary_csv, summary_json, summary_md};
+use crate::report::report_html;
 use crate::summary::{
     AblationRow, AdversarialRow, FaultCounts, Fixed, GateRow, HeadlineRow, SUMMARY_SCHEMA_VERSION,
     Summary, SweepRow,
@@ -40,6 +42,9 @@ pub struct EvalPlan {
     /// both the in-memory and the SQLite store; `None` runs it on the in-memory store only.
     /// The database file is recreated on every run.
     pub sqlite_dir: Option<PathBuf>,
+    /// A directory of recorded agent sessions to replay as well ([`run_real`]); `None` runs
+    /// the synthetic evaluation only.
+    pub sessions_dir: Option<PathBuf>,
 }
 
 impl EvalPlan {
@@ -52,6 +57,7 @@ impl EvalPlan {
             budgets: SWEEP_BUDGETS.to_vec(),
             traces: true,
             sqlite_dir,
+            sessions_dir: None,
         }
     }
 
@@ -62,7 +68,8 @@ impl EvalPlan {
         let sweep = families * policies * self.budgets.len() as u64;
         let ablations = families * (1 + Feature::PAPER_ABLATIONS.len() as u64);
         let adversarial = Scenario::ALL.len() as u64 * policies;
-        gates + sweep + ablations + adversarial
+        let real = self.sessions_dir.as_deref().map_or(0, count_files);
+        gates + sweep + ablations + adversarial + real
     }
 }
 
@@ -75,6 +82,8 @@ pub struct Evaluation {
     pub workloads: Vec<(String, Workload)>,
     /// `(relative path, JSON lines)` of every decision trace, in run order.
     pub traces: Vec<(String, String)>,
+    /// The real-session replay (empty without [`EvalPlan::sessions_dir`]).
+    pub real: RealResults,
 }
 
 /// Runs the evaluation described by `plan`, reporting each finished step to `progress`.
@@ -190,6 +199,12 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
         adversarial.extend(rows);
     }
 
+    let mut real = match &plan.sessions_dir {
+        Some(dir) => run_real(dir, plan.traces, progress)?,
+        None => RealResults::default(),
+    };
+    traces.append(&mut real.traces);
+
     let headline = headline(&sweep);
     Ok(Evaluation {
         summary: Summary {
@@ -199,14 +214,18 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
             ablations,
             adversarial,
             headline,
+            real_sessions: real.rows.clone(),
+            real_retention: real.retention.clone(),
         },
         workloads,
         traces,
+        real,
     })
 }
 
-/// Writes `summary.json`, `summary.csv`, `summary.md`, the generated workloads under
-/// `workloads/` and the traces under `traces/` into `dir`, creating it. An existing `traces/`
+/// Writes `summary.json`, `summary.csv`, `summary.md`, the HTML report `report/index.html`,
+/// the generated workloads under `workloads/` and the traces under `traces/` into `dir`,
+/// creating it. An existing `traces/`
 /// directory is replaced, so no trace of an earlier run survives.
 ///
 /// # Errors
@@ -225,6 +244,7 @@ pub fn write_outputs(dir: &Path, eval: &Evaluation) -> Result<(), EvalError> {
         ("summary.json".to_owned(), summary_json(&eval.summary)?),
         ("summary.csv".to_owned(), summary_csv(&eval.summary)),
         ("summary.md".to_owned(), summary_md(&eval.summary)),
+        ("report/index.html".to_owned(), report_html(eval)),
     ];
     for (family, w) in &eval.workloads {
         let mut text = serde_json::to_string_pretty(w).map_err(EvalError::Serialize)?;
@@ -248,7 +268,7 @@ fn validate(w: &Workload) -> Result<ValidatedWorkload, EvalError> {
     })
 }
 
-fn trace_jsonl(sim: &Simulation) -> Result<String, EvalError> {
+pub(crate) fn trace_jsonl(sim: &Simulation) -> Result<String, EvalError> {
     let mut out = String::new();
     for event in &sim.trace {
         out.push_str(&serde_json::to_string(event).map_err(EvalError::Serialize)?);

@@ -202,4 +202,12 @@ pub struct Summary {
     pub adversarial: Vec<AdversarialRow>,
     /// Means per policy over the sweep, beside the paper's.
     pub headline: Vec<HeadlineRow>,
+    /// Recorded sessions replayed under every policy at fractions of their history (absent
+    /// when no sessions were given).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub real_sessions: Vec<crate::real::RealRow>,
+    /// ClawVM retention of specifics on the recorded sessions per budget fraction, with and
+    /// without the page directory (absent when no sessions were given).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub real_retention: Vec<crate::real::RetentionRow>,
 }

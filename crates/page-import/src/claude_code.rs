@@ -1,11 +1,37 @@
-//! Claude Code transcripts: one JSON object per line, grouped into sessions by `sessionId`.
+//! Claude Code, in its two dialects: one JSON object per line, grouped into sessions.
+//!
+//! - The on-disk transcript (`~/.claude/projects/<project>/<session>.jsonl`): records with
+//!   `type` `user`/`assistant`/`system`, `uuid`, `parentUuid`, `sessionId`, `timestamp` and an
+//!   Anthropic Messages `message` whose `content` is a string or a list of `text`, `tool_use`,
+//!   `tool_result`, `thinking` blocks.
+//! - `claude -p --output-format stream-json --verbose` (the Claude Agent SDK's message stream,
+//!   documented at <https://docs.claude.com/en/docs/agent-sdk/> under "SDKMessage"): the same
+//!   `user`/`assistant` messages keyed by `session_id`, plus `system` (subtype `init`: tools,
+//!   model, cwd), `result` (the final text, cost and turn count, repeating the last assistant
+//!   text), `stream_event` (partial deltas, only with `--include-partial-messages`) and
+//!   `rate_limit_event` records, which carry no conversation and are skipped. Only the
+//!   assistant's and tool results' messages are echoed; the prompt itself appears only with
+//!   `--replay-user-messages`.
 
 use serde_json::Value;
 
 use crate::time::parse_ms;
 use crate::{Diagnostic, Event, Session, diag};
 
-pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
+/// Which dialect a file is in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// The on-disk transcript.
+    OnDisk,
+    /// `--output-format stream-json`.
+    Stream,
+}
+
+pub(crate) fn read(text: &str, dialect: Dialect, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
+    let session_key = match dialect {
+        Dialect::OnDisk => "sessionId",
+        Dialect::Stream => "session_id",
+    };
     let mut sessions: Vec<Session> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let at = format!("line {}", n + 1);
@@ -20,6 +46,22 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
             }
         };
         let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+        if dialect == Dialect::Stream {
+            match kind {
+                "user" | "assistant" => {}
+                // Session metadata, the closing summary (it repeats the last assistant text),
+                // partial deltas of messages that follow complete, and rate-limit notices.
+                "system" | "result" | "stream_event" | "rate_limit_event" => continue,
+                "" => {
+                    diag(diags, at, "record has no \"type\"");
+                    continue;
+                }
+                other => {
+                    diag(diags, at, format!("unknown record type {other:?}"));
+                    continue;
+                }
+            }
+        }
         if !matches!(kind, "user" | "assistant" | "system") {
             // `summary`, `file-history-snapshot` and the like carry no conversation.
             if kind.is_empty() {
@@ -28,7 +70,7 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
             continue;
         }
         let session_id = v
-            .get("sessionId")
+            .get(session_key)
             .and_then(Value::as_str)
             .unwrap_or("session-1")
             .to_owned();
@@ -43,7 +85,11 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
             }
         };
         let events = &mut sessions[idx].events;
-        let id = v.get("uuid").and_then(Value::as_str).map(str::to_owned);
+        let id = v
+            .get("uuid")
+            .or_else(|| v.get("message").and_then(|m| m.get("id")))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let at_ms = v
             .get("timestamp")
             .and_then(Value::as_str)

@@ -25,6 +25,8 @@
 
 mod aider;
 mod claude_code;
+mod codex;
+mod gemini;
 mod openhands;
 mod swe_agent;
 mod time;
@@ -41,6 +43,15 @@ pub enum Format {
     /// Claude Code's on-disk transcript: JSON lines with `uuid`/`parentUuid`, `message.content`
     /// blocks `text`, `tool_use`, `tool_result`, `thinking`.
     ClaudeCode,
+    /// Claude Code's `--output-format stream-json` output (the Agent SDK message stream):
+    /// `system`/`user`/`assistant`/`result` records keyed by `session_id`.
+    ClaudeCodeStream,
+    /// Codex CLI's rollout JSON lines: `{timestamp, type, payload}` records (`session_meta`,
+    /// `response_item`, …), or the early layout of bare response items.
+    Codex,
+    /// Gemini CLI's chat recording (`{sessionId, projectHash, messages}` as one document or as
+    /// JSON lines) or a saved trajectory (a `[{role, parts}]` content list).
+    GeminiCli,
     /// SWE-agent's `.traj`: a JSON object whose `history` lists system, user, assistant (with
     /// `action` or function `tool_calls`) and tool messages.
     SweAgent,
@@ -54,8 +65,11 @@ pub enum Format {
 
 impl Format {
     /// Every format, in detection order.
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 7] = [
         Format::ClaudeCode,
+        Format::ClaudeCodeStream,
+        Format::Codex,
+        Format::GeminiCli,
         Format::SweAgent,
         Format::OpenHands,
         Format::Aider,
@@ -66,31 +80,56 @@ impl Format {
     pub const fn name(self) -> &'static str {
         match self {
             Format::ClaudeCode => "claude-code",
+            Format::ClaudeCodeStream => "claude-code-stream",
+            Format::Codex => "codex",
+            Format::GeminiCli => "gemini-cli",
             Format::SweAgent => "swe-agent",
             Format::OpenHands => "openhands",
             Format::Aider => "aider",
         }
     }
 
-    /// Guesses the format from the content: the first non-blank character and a few keys.
+    /// Guesses the format from the content: the first non-blank character and the keys of the
+    /// first record (or of the whole document).
     ///
     /// # Errors
     /// [`ImportError::UnknownFormat`] when nothing matches.
     pub fn detect(text: &str) -> Result<Format, ImportError> {
         let t = text.trim_start_matches('\u{feff}').trim_start();
         if t.starts_with('[') {
-            return Ok(Format::OpenHands);
+            // A Gemini trajectory is a list of `{role, parts}`; OpenHands lists events.
+            let gemini = match serde_json::from_str::<serde_json::Value>(t) {
+                Ok(serde_json::Value::Array(items)) => items
+                    .first()
+                    .is_some_and(|c| c.get("parts").is_some() && c.get("role").is_some()),
+                _ => false,
+            };
+            return Ok(if gemini {
+                Format::GeminiCli
+            } else {
+                Format::OpenHands
+            });
         }
         if t.starts_with('{') {
             let first_line = t.lines().next().unwrap_or_default();
-            if first_line.contains("\"sessionId\"") || first_line.contains("\"parentUuid\"") {
+            if let Ok(serde_json::Value::Object(rec)) = serde_json::from_str(first_line) {
+                if let Some(f) = detect_record(&rec) {
+                    return Ok(f);
+                }
+            } else if first_line.contains("\"projectHash\"") {
+                return Ok(Format::GeminiCli);
+            } else if first_line.contains("\"sessionId\"") || first_line.contains("\"parentUuid\"")
+            {
                 return Ok(Format::ClaudeCode);
             }
-            // A whole JSON document (a `.traj`) is recognised by its keys, wherever they sit.
-            if let Ok(serde_json::Value::Object(doc)) = serde_json::from_str(t)
-                && (doc.contains_key("history") || doc.contains_key("trajectory"))
-            {
-                return Ok(Format::SweAgent);
+            // A whole JSON document (a `.traj`, a Gemini session) is recognised by its keys.
+            if let Ok(serde_json::Value::Object(doc)) = serde_json::from_str(t) {
+                if doc.contains_key("history") || doc.contains_key("trajectory") {
+                    return Ok(Format::SweAgent);
+                }
+                if doc.contains_key("messages") && doc.contains_key("sessionId") {
+                    return Ok(Format::GeminiCli);
+                }
             }
         }
         if t.lines()
@@ -100,6 +139,42 @@ impl Format {
         }
         Err(ImportError::UnknownFormat)
     }
+}
+
+/// The format of a JSON-lines file from the keys of its first record.
+fn detect_record(rec: &serde_json::Map<String, serde_json::Value>) -> Option<Format> {
+    let kind = rec.get("type").and_then(serde_json::Value::as_str);
+    if rec.contains_key("projectHash") {
+        return Some(Format::GeminiCli);
+    }
+    if rec.contains_key("payload")
+        && matches!(
+            kind,
+            Some("session_meta" | "response_item" | "turn_context" | "event_msg" | "compacted")
+        )
+    {
+        return Some(Format::Codex);
+    }
+    if rec.contains_key("session_id") && kind.is_some() {
+        return Some(Format::ClaudeCodeStream);
+    }
+    if rec.contains_key("sessionId") || rec.contains_key("parentUuid") {
+        return Some(Format::ClaudeCode);
+    }
+    // Early Codex rollouts: a meta object `{id, timestamp, instructions}`, or bare items.
+    if kind.is_none()
+        && rec.contains_key("id")
+        && rec.contains_key("timestamp")
+        && !rec.contains_key("history")
+    {
+        return Some(Format::Codex);
+    }
+    if kind.is_some_and(|k| codex::RESPONSE_ITEM_TYPES.contains(&k))
+        && (rec.contains_key("role") || rec.contains_key("call_id"))
+    {
+        return Some(Format::Codex);
+    }
+    None
 }
 
 impl fmt::Display for Format {
@@ -208,11 +283,13 @@ impl fmt::Display for Diagnostic {
 pub enum ImportError {
     /// Format detection found nothing it recognises.
     #[error(
-        "cannot tell the format of this file; name it explicitly (claude-code, swe-agent, openhands, aider)"
+        "cannot tell the format of this file; name it explicitly (claude-code, claude-code-stream, codex, gemini-cli, swe-agent, openhands, aider)"
     )]
     UnknownFormat,
     /// A format name that is not one of [`Format::ALL`].
-    #[error("unknown format {0:?} (supported: claude-code, swe-agent, openhands, aider)")]
+    #[error(
+        "unknown format {0:?} (supported: auto, claude-code, claude-code-stream, codex, gemini-cli, swe-agent, openhands, aider)"
+    )]
     UnknownFormatName(String),
     /// The file is not JSON where the format requires a JSON document.
     #[error("not a {format} file: {reason}")]
@@ -236,7 +313,12 @@ pub fn import(text: &str, format: Option<Format>) -> Result<Transcript, ImportEr
     };
     let mut diags = Vec::new();
     let mut sessions = match format {
-        Format::ClaudeCode => claude_code::read(text, &mut diags),
+        Format::ClaudeCode => claude_code::read(text, claude_code::Dialect::OnDisk, &mut diags),
+        Format::ClaudeCodeStream => {
+            claude_code::read(text, claude_code::Dialect::Stream, &mut diags)
+        }
+        Format::Codex => codex::read(text, &mut diags),
+        Format::GeminiCli => gemini::read(text, &mut diags)?,
         Format::SweAgent => swe_agent::read(text, &mut diags)?,
         Format::OpenHands => openhands::read(text, &mut diags)?,
         Format::Aider => aider::read(text, &mut diags),

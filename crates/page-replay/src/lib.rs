@@ -19,6 +19,13 @@
 //!   since the last compaction would exceed the budget: what a harness does when its window
 //!   fills.
 //!
+//! - with [`Directory::On`] ([`convert_with`], [`replay_session`]), a per-session page
+//!   directory ([`DIRECTORY_PAGE`]): a hard-pinned page whose full form maps every path,
+//!   command and identifier to the pages holding it and whose pointer (`[dir]`, 3 tokens) stays
+//!   in every prompt under auto-pinning policies, so any specific resolves to a stored page
+//!   without re-running a tool. Its cost is charged like any page's, at its final size from
+//!   turn 0.
+//!
 //! All token costs come from [`page_engine::RepresentationBuilder`], so they are the costs the
 //! engine itself would assemble with.
 //!
@@ -45,6 +52,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod replay;
 mod retention;
 
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +70,10 @@ use page_policy::{
 };
 use thiserror::Error;
 
+pub use crate::replay::{
+    Budget, KindRetention, ReplayReport, RetentionReport, SessionReplay, TokenReport,
+    full_history_tokens, replay_converted, replay_session,
+};
 pub use crate::retention::{Retention, RetentionCounts, retention};
 
 /// Why a session could not be converted.
@@ -80,6 +92,17 @@ pub enum ReplayError {
     /// The session has no event that makes a page.
     #[error("session {0:?} has nothing to replay")]
     Empty(String),
+    /// The converted workload does not validate (a conversion bug, reported, not hidden).
+    #[error("session {session:?}: the converted workload is invalid: {reason}")]
+    Workload {
+        /// The session.
+        session: String,
+        /// The validation error.
+        reason: String,
+    },
+    /// A budget that is not usable.
+    #[error("{0}")]
+    InvalidBudget(String),
 }
 
 /// A converted session, with what the conversion had to skip.
@@ -100,6 +123,10 @@ pub struct Converted {
     pub texts: Vec<BTreeMap<Repr, String>>,
     /// The specifics mentioned in the session, each with the turn it first appears at.
     pub mentioned: Vec<Mention>,
+    /// The turn that creates each page, in page order (the directory: 0). The workload format
+    /// makes every page available from turn 0, so retention ignores a page selected before
+    /// the turn that creates it: its text did not exist yet.
+    pub created_at: Vec<usize>,
 }
 
 /// A specific (file path, shell command or identifier) mentioned in the session.
@@ -125,7 +152,7 @@ pub enum SpecificKind {
 }
 
 /// Converts one session. `family` labels the workload (the source format); `budget` places
-/// the compactions.
+/// the compactions. No page directory (see [`convert_with`]).
 ///
 /// # Errors
 /// [`ReplayError::Empty`] when no event makes a page.
@@ -134,6 +161,35 @@ pub fn convert<C: TokenCounter>(
     family: &str,
     builder: &RepresentationBuilder<C>,
     budget: TokenCount,
+) -> Result<Converted, ReplayError> {
+    convert_with(session, family, builder, budget, Directory::Off)
+}
+
+/// Whether a converted session carries a page directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Directory {
+    /// No directory: a specific is recoverable only through the handle of a page holding it.
+    Off,
+    /// A per-session page directory ([`DIRECTORY_PAGE`]): a hard-pinned page whose pointer is
+    /// always resident under auto-pinning policies and whose full text maps every specific to
+    /// the pages holding it, so any specific resolves to a stored page without re-running a tool.
+    #[default]
+    On,
+}
+
+/// The page id of the page directory.
+pub const DIRECTORY_PAGE: &str = "dir";
+
+/// [`convert`], choosing whether the session gets a page directory.
+///
+/// # Errors
+/// [`ReplayError::Empty`] when no event makes a page.
+pub fn convert_with<C: TokenCounter>(
+    session: &Session,
+    family: &str,
+    builder: &RepresentationBuilder<C>,
+    budget: TokenCount,
+    directory: Directory,
 ) -> Result<Converted, ReplayError> {
     let results: HashMap<&str, (&str, bool)> = session
         .events
@@ -162,6 +218,8 @@ pub fn convert<C: TokenCounter>(
         texts: Vec::new(),
         mentioned: Vec::new(),
         seen_specifics: std::collections::HashSet::new(),
+        holders: HashMap::new(),
+        created_at: Vec::new(),
     };
     for (i, event) in session.events.iter().enumerate() {
         match event {
@@ -244,13 +302,19 @@ pub fn convert<C: TokenCounter>(
                 let id = c.page_id(format!("e{i}"))?;
                 match builder.evidence(&id, &input) {
                     Ok(built) => {
-                        if let Some(cmd) = command_of(args_json) {
+                        let cmd = command_of(args_json);
+                        if let Some(cmd) = &cmd {
                             // The call's page (or repeated call) is the next turn.
                             let turn = c.turns.len();
-                            c.mention(SpecificKind::Command, cmd, turn);
+                            c.mention(SpecificKind::Command, cmd.clone(), turn);
                         }
                         let mention = format!("{args_json}\n{output}");
+                        let signature = built.signature.clone();
                         c.add_tool_page(id, tool, built.signature, built.representations, &mention);
+                        if let (Some(cmd), Some(page)) = (cmd, c.signatures.get(&signature)) {
+                            let page = page.clone();
+                            c.hold(SpecificKind::Command, &cmd, &page);
+                        }
                     }
                     Err(e) => c
                         .skipped
@@ -263,6 +327,12 @@ pub fn convert<C: TokenCounter>(
     }
     if c.pages.is_empty() {
         return Err(ReplayError::Empty(session.id.clone()));
+    }
+    if directory == Directory::On {
+        let (page, texts) = c.directory(builder)?;
+        c.pages.insert(0, page);
+        c.texts.insert(0, texts);
+        c.created_at.insert(0, 0);
     }
     Ok(Converted {
         workload: Workload {
@@ -277,6 +347,7 @@ pub fn convert<C: TokenCounter>(
         skipped: c.skipped,
         texts: c.texts,
         mentioned: c.mentioned,
+        created_at: c.created_at,
     })
 }
 
@@ -296,9 +367,106 @@ struct Converter<'a> {
     texts: Vec<BTreeMap<Repr, String>>,
     mentioned: Vec<Mention>,
     seen_specifics: std::collections::HashSet<(SpecificKind, String)>,
+    // Specific → every page holding it, in the order they appeared (the page directory).
+    holders: HashMap<(SpecificKind, String), Vec<PageId>>,
+    created_at: Vec<usize>,
 }
 
 impl Converter<'_> {
+    /// Records that `page` holds the specific `text`.
+    fn hold(&mut self, kind: SpecificKind, text: &str, page: &PageId) {
+        let pages = self.holders.entry((kind, text.to_owned())).or_default();
+        if !pages.contains(page) {
+            pages.push(page.clone());
+        }
+    }
+
+    /// The page directory: every specific mentioned, in first-mention order, with the pages
+    /// holding it. Levels: `full` lists paths, commands and identifiers with their pages;
+    /// `compressed` paths and commands with their pages; `structured` paths and commands
+    /// alone; `pointer` names the directory and its counts. Commands are written JSON-escaped
+    /// so a multi-line command stays one line. A level never costs less than the one below it
+    /// (it takes that level's text instead), so the page satisfies the cost invariant.
+    fn directory<C: TokenCounter>(
+        &self,
+        builder: &RepresentationBuilder<C>,
+    ) -> Result<(WorkloadPage, BTreeMap<Repr, String>), ReplayError> {
+        let id = self.page_id(DIRECTORY_PAGE.to_owned())?;
+        let mut counts = [0usize; 3];
+        let (mut full, mut compressed, mut structured) =
+            (String::new(), String::new(), String::new());
+        for m in &self.mentioned {
+            let key = match m.kind {
+                SpecificKind::Command => serde_json::Value::String(m.text.clone()).to_string(),
+                _ => m.text.clone(),
+            };
+            let pages = self
+                .holders
+                .get(&(m.kind, m.text.clone()))
+                .map(|p| p.iter().map(PageId::as_str).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default();
+            let (tag, i) = match m.kind {
+                SpecificKind::Path => ("path", 0),
+                SpecificKind::Command => ("cmd", 1),
+                SpecificKind::Identifier => ("id", 2),
+            };
+            counts[i] += 1;
+            let line = format!("{tag} {key} -> {pages}\n");
+            full.push_str(&line);
+            if m.kind != SpecificKind::Identifier {
+                compressed.push_str(&line);
+                structured.push_str(&key);
+                structured.push('\n');
+            }
+        }
+        // The pointer is what stays resident: as short as a handle can be. The counts head
+        // the structured form.
+        let pointer = format!("[{DIRECTORY_PAGE}]");
+        let structured = format!(
+            "{DIRECTORY_PAGE}: {} paths, {} commands, {} identifiers\n{structured}",
+            counts[0], counts[1], counts[2]
+        );
+        let counter = builder.counter();
+        let mut texts = BTreeMap::new();
+        let mut tokens = LevelTokens::default();
+        let mut below: Option<(String, TokenCount)> = None;
+        for (level, text) in [
+            (Repr::Pointer, pointer),
+            (Repr::Structured, structured),
+            (Repr::Compressed, compressed),
+            (Repr::Full, full),
+        ] {
+            let n = counter.count(&text);
+            let (text, n) = match below.take() {
+                Some((t, m)) if m.get() > n.get() => (t, m),
+                _ => (text, n),
+            };
+            match level {
+                Repr::Pointer => tokens.pointer = Some(n),
+                Repr::Structured => tokens.structured = Some(n),
+                Repr::Compressed => tokens.compressed = Some(n),
+                _ => tokens.full = Some(n),
+            }
+            texts.insert(level, text.clone());
+            below = Some((text, n));
+        }
+        let page = WorkloadPage {
+            id,
+            page_type: PageType::Evidence,
+            pin: Some(PinClass::Hard),
+            min_fidelity: None,
+            tokens,
+            base_utility: page_engine::base_utility(PageType::Evidence),
+            // Rebuilt from the store's pages, never by re-running a tool.
+            recompute_cost: 1.0,
+            scope: None,
+            session: None,
+            tool_signature: None,
+            dirty: false,
+        };
+        Ok((page, texts))
+    }
+
     /// Records a specific first mentioned at `turn`, once.
     fn mention(&mut self, kind: SpecificKind, text: String, turn: usize) {
         if self.seen_specifics.insert((kind, text.clone())) {
@@ -377,11 +545,11 @@ impl Converter<'_> {
         let (pin, base_utility, recompute_cost, signature) = match &tool {
             Some((name, sig)) => (
                 Some(PinClass::Soft),
-                5.0,
-                recompute_cost(name),
+                page_engine::TOOL_RESULT_UTILITY,
+                page_engine::recompute_cost(name),
                 Some(sig.clone()),
             ),
-            None => (None, base_utility(page_type), 1.0, None),
+            None => (None, page_engine::base_utility(page_type), 1.0, None),
         };
         let tokens = LevelTokens {
             full: reprs.get(&Repr::Full).map(Representation::tokens),
@@ -403,6 +571,7 @@ impl Converter<'_> {
             dirty: false,
         });
         self.turns.push(turn);
+        self.created_at.push(self.turns.len() - 1);
         self.texts.push(
             reprs
                 .iter()
@@ -416,6 +585,12 @@ impl Converter<'_> {
         }
         for i in &facts.identifiers {
             self.mention(SpecificKind::Identifier, i.clone(), turn);
+        }
+        for p in &facts.paths {
+            self.hold(SpecificKind::Path, p, &id);
+        }
+        for i in &facts.identifiers {
+            self.hold(SpecificKind::Identifier, i, &id);
         }
         for f in facts.paths.into_iter().chain(facts.identifiers) {
             self.facts.insert(f, id.clone());
@@ -443,40 +618,27 @@ impl Converter<'_> {
     }
 }
 
-/// The artifact's transcript converter: reads and commands 8, edits 12, other tools 6.
-fn recompute_cost(tool: &str) -> f64 {
-    let t = tool.to_ascii_lowercase();
-    const EDITS: [&str; 6] = ["edit", "write", "replace", "create", "insert", "apply"];
-    const READS: [&str; 11] = [
-        "read", "open", "cat", "view", "find", "grep", "search", "glob", "ls", "bash", "run",
-    ];
-    if EDITS.iter().any(|k| t.contains(k)) {
-        12.0
-    } else if READS.iter().any(|k| t.contains(k)) || t.contains("command") {
-        8.0
-    } else {
-        6.0
-    }
-}
-
-/// Base utility of pages that are not tool results (the bootstrap and plan terms of the
-/// paper's utility, folded into base utility as page-policy expects).
-fn base_utility(page_type: PageType) -> f64 {
-    match page_type {
-        PageType::Bootstrap | PageType::Constraint => 7.0,
-        PageType::Plan => 6.0,
-        PageType::Preference => 4.0,
-        PageType::Evidence => 5.0,
-        PageType::Conversation => 2.0,
-    }
-}
-
-/// The shell command of a tool call whose arguments carry one (`command` or `cmd`).
+/// The shell command of a tool call whose arguments carry one (`command` or `cmd`), as a
+/// string or as an argv list (Codex's `shell` tool and `local_shell_call`); a `bash -lc` /
+/// `sh -c` wrapper is unwrapped to the script it runs.
 fn command_of(args_json: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(args_json).ok()?;
-    ["command", "cmd"]
-        .iter()
-        .find_map(|k| v.get(k).and_then(serde_json::Value::as_str))
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty())
+    let raw = ["command", "cmd"].iter().find_map(|k| v.get(k))?;
+    let cmd = match raw {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(argv) => {
+            let argv: Vec<&str> = argv.iter().filter_map(serde_json::Value::as_str).collect();
+            match argv.as_slice() {
+                [shell, flag, script]
+                    if ["bash", "sh", "zsh", "/bin/bash", "/bin/sh"].contains(shell)
+                        && ["-c", "-lc"].contains(flag) =>
+                {
+                    (*script).to_owned()
+                }
+                _ => argv.join(" "),
+            }
+        }
+        _ => return None,
+    };
+    Some(cmd.trim().to_owned()).filter(|c| !c.is_empty())
 }

@@ -37,7 +37,8 @@ pub struct Retention {
 /// Measures retention of `run`, a replay of `converted` under `config`.
 ///
 /// At each measurement point the assembled prompt is the concatenated text of the selected
-/// pages at their selected levels; only specifics first mentioned at or before that turn count
+/// pages at their selected levels, leaving out pages not created yet (the workload format
+/// makes every page available from turn 0); only specifics first mentioned at or before that turn count
 /// (a prompt cannot retain what has not happened yet). A specific matches if its text, or its
 /// JSON-escaped text (commands inside structured tool calls), occurs in the prompt.
 #[must_use]
@@ -87,6 +88,14 @@ pub fn retention(converted: &Converted, config: &PolicyConfig, run: &Simulation)
             let Some(&i) = index.get(sp.page.as_str()) else {
                 continue;
             };
+            // A page selected before the turn that creates it held nothing yet.
+            if converted
+                .created_at
+                .get(i)
+                .is_some_and(|&c| c > turn as usize)
+            {
+                continue;
+            }
             let texts = &converted.texts[i];
             if let Some(t) = texts.get(&sp.level) {
                 prompt.push_str(t);

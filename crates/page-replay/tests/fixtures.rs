@@ -100,11 +100,11 @@ fn fault_table_of_the_recorded_sessions() {
         claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/2; 4/4/4 0/0/2
         claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/2; 4/4/4 0/0/2
         claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 | true | 2/2/2 0/0/1; 2/2/2 0/0/1
-        swe-agent/swe_main | 16 | 7 | 4091 | 409 (10%) | 17 6 6 0 0 0 | false | 0/25/40 0/2/20; 12/32/40 0/11/20
-        swe-agent/swe_main | 16 | 7 | 4091 | 1022 (25%) | 12 2 2 0 0 0 | false | 9/20/20 0/6/9; 11/18/20 1/6/9
+        swe-agent/swe_main | 16 | 7 | 4091 | 409 (10%) | 17 6 6 0 0 0 | false | 0/23/40 0/2/20; 12/31/40 0/11/20
+        swe-agent/swe_main | 16 | 7 | 4091 | 1022 (25%) | 12 2 2 0 0 0 | false | 8/18/20 0/6/9; 11/16/20 1/6/9
         swe-agent/swe_main | 16 | 7 | 4091 | 2045 (50%) | 9 2 2 0 0 0 | true | 7/11/11 2/4/7; 8/9/11 2/4/7
-        swe-agent/trajectory | 12 | 5 | 889 | 88 (10%) | 20 9 9 0 0 0 | false | 4/45/75 0/0/2; 5/49/75 0/0/2
-        swe-agent/trajectory | 12 | 5 | 889 | 222 (25%) | 13 4 3 0 0 0 | true | 15/24/33 0/0/1; 15/23/33 0/0/1
+        swe-agent/trajectory | 12 | 5 | 889 | 88 (10%) | 20 9 9 0 0 0 | false | 4/40/75 0/0/2; 5/42/75 0/0/2
+        swe-agent/trajectory | 12 | 5 | 889 | 222 (25%) | 13 4 3 0 0 0 | true | 15/22/33 0/0/1; 15/21/33 0/0/1
         swe-agent/trajectory | 12 | 5 | 889 | 444 (50%) | 8 2 0 0 0 0 | true | 14/16/20 0/0/1; 13/16/20 0/0/1
         openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 | false | 0/0/11 0/0/1; 0/0/11 0/0/1
         openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 | false | 0/4/11 0/0/1; 0/4/11 0/0/1
@@ -124,5 +124,166 @@ fn fault_table_of_the_recorded_sessions() {
         aider/session-4 | 2 | 1 | 572 | 57 (10%) | 0 0 0 0 0 0 | false | 0/9/9 0/0/0; 0/9/9 0/0/0
         aider/session-4 | 2 | 1 | 572 | 143 (25%) | 0 0 0 0 0 0 | false | 1/9/9 0/0/0; 1/9/9 0/0/0
         aider/session-4 | 2 | 1 | 572 | 286 (50%) | 0 0 0 0 0 0 | false | 9/9/9 0/0/0; 9/9/9 0/0/0
+    "#]].assert_eq(&out);
+}
+
+/// Every fixture file, the recorded sessions and the format fixtures.
+const ALL_FIXTURES: [&str; 13] = [
+    "aider/chat-history-excerpt.md",
+    "claude-code/edge_cases.jsonl",
+    "claude-code/representative_messages.jsonl",
+    "claude-code/session_b.jsonl",
+    "claude-code/todowrite_examples.jsonl",
+    "claude-code-stream/fix-parser.stream.jsonl",
+    "codex/rollout-2025-09-18T14-02-11-tinykv.jsonl",
+    "gemini-cli/checkpoint-render.json",
+    "gemini-cli/session-2025-10-02T09-15-b3f0c2d1.jsonl",
+    "openhands/basic_interactions.json",
+    "openhands/wrong_initial_state.json",
+    "swe-agent/ctf__pwn__warmup.traj",
+    "swe-agent/function_calling_simple.traj",
+];
+
+/// Retention of paths and commands under ClawVM at 5–50% of each session's history, without
+/// and with the page directory, summed over every fixture session; and the sessions where the
+/// directory did not make every path and command recoverable, with the measured reason.
+///
+/// Checked invariant: wherever the directory's pointer was resident at every measurement point,
+/// every path and command mentioned so far was recoverable.
+#[test]
+fn retention_with_and_without_the_page_directory() {
+    use page_policy::TraceEvent;
+    use page_replay::{Budget, DIRECTORY_PAGE, Directory, replay_session};
+
+    let builder = RepresentationBuilder::new(
+        BpeCounter::new(Encoding::O200kBase).unwrap(),
+        TypeTable::default(),
+        BuildConfig::default(),
+    )
+    .unwrap();
+    let mut sessions = Vec::new();
+    for rel in ALL_FIXTURES {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/traces")
+            .join(rel);
+        let t = import(&std::fs::read_to_string(&path).unwrap(), None).unwrap();
+        for s in t.sessions {
+            sessions.push((rel, t.format, s));
+        }
+    }
+    let mut out = String::from(
+        "fraction | directory | paths resident/recoverable/total | commands resident/recoverable/total | recoverable % paths, commands\n",
+    );
+    let mut misses = String::new();
+    for fraction in [0.05, 0.10, 0.20, 0.35, 0.50] {
+        for directory in [Directory::Off, Directory::On] {
+            let (mut p, mut c) = (RetentionCounts::default(), RetentionCounts::default());
+            for (rel, format, session) in &sessions {
+                let r = replay_session(
+                    session,
+                    format.name(),
+                    &builder,
+                    Budget::fraction(fraction).unwrap(),
+                    PolicyId::Clawvm,
+                    directory,
+                )
+                .unwrap();
+                let ret = &r.report.retention;
+                for (sum, k) in [(&mut p, ret.paths), (&mut c, ret.commands)] {
+                    sum.total += k.total;
+                    sum.resident += k.resident;
+                    sum.recoverable += k.recoverable;
+                }
+                if directory == Directory::Off {
+                    continue;
+                }
+                // Was the directory's handle in the prompt at every measurement point?
+                let measured = retention(
+                    &r.converted,
+                    &PolicyConfig::preset(PolicyId::Clawvm),
+                    &r.run,
+                )
+                .measured_turns;
+                let missing = measured
+                    .iter()
+                    .filter(|&&t| {
+                        !r.run.trace.iter().any(|e| {
+                            matches!(e, TraceEvent::Selection { turn, pages, .. }
+                                if *turn == t && pages.iter().any(|s| s.page.as_str() == DIRECTORY_PAGE))
+                        })
+                    })
+                    .count();
+                let full = ret.paths.recoverable == ret.paths.total
+                    && ret.commands.recoverable == ret.commands.total;
+                if missing == 0 {
+                    assert!(
+                        full,
+                        "{rel}/{} at {fraction}: handle resident, yet {ret:?}",
+                        session.id
+                    );
+                } else {
+                    let dir_tokens = r.converted.workload.pages[0].tokens.pointer.unwrap().get();
+                    let _ = writeln!(
+                        misses,
+                        "{rel}/{} @ {:.0}%: budget {} (history {}), directory pointer {dir_tokens} tokens, not resident at {missing} of {} points; paths {}/{}, commands {}/{}",
+                        session.id,
+                        fraction * 100.0,
+                        r.report.budget,
+                        r.report.tokens.full_history,
+                        measured.len(),
+                        ret.paths.recoverable,
+                        ret.paths.total,
+                        ret.commands.recoverable,
+                        ret.commands.total,
+                    );
+                }
+            }
+            let pct = |k: RetentionCounts| {
+                if k.total == 0 {
+                    100.0
+                } else {
+                    k.recoverable as f64 * 100.0 / k.total as f64
+                }
+            };
+            let _ = writeln!(
+                out,
+                "{:.0}% | {} | {}/{}/{} | {}/{}/{} | {:.1}, {:.1}",
+                fraction * 100.0,
+                if directory == Directory::On {
+                    "on"
+                } else {
+                    "off"
+                },
+                p.resident,
+                p.recoverable,
+                p.total,
+                c.resident,
+                c.recoverable,
+                c.total,
+                pct(p),
+                pct(c),
+            );
+        }
+    }
+    out.push_str("sessions where the directory left a path or command unrecoverable:\n");
+    out.push_str(&misses);
+    expect![[r#"
+        fraction | directory | paths resident/recoverable/total | commands resident/recoverable/total | recoverable % paths, commands
+        5% | off | 27/152/416 | 3/24/77 | 36.5, 31.2
+        5% | on | 31/416/416 | 3/77/77 | 100.0, 100.0
+        10% | off | 42/151/336 | 3/5/54 | 44.9, 9.3
+        10% | on | 37/336/336 | 3/54/54 | 100.0, 100.0
+        20% | off | 79/152/209 | 2/7/29 | 72.7, 24.1
+        20% | on | 82/209/209 | 2/29/29 | 100.0, 100.0
+        35% | off | 87/129/146 | 3/5/18 | 88.4, 27.8
+        35% | on | 92/146/146 | 3/18/18 | 100.0, 100.0
+        50% | off | 89/110/115 | 3/6/20 | 95.7, 30.0
+        50% | on | 85/115/115 | 3/20/20 | 100.0, 100.0
+        sessions where the directory left a path or command unrecoverable:
+        claude-code/edge_cases.jsonl/todowrite_session @ 5%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
+        claude-code/edge_cases.jsonl/todowrite_session @ 10%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
+        claude-code/edge_cases.jsonl/todowrite_session @ 20%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
+        claude-code/edge_cases.jsonl/todowrite_session @ 35%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
+        claude-code/edge_cases.jsonl/todowrite_session @ 50%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
     "#]].assert_eq(&out);
 }

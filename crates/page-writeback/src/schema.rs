@@ -220,6 +220,27 @@ impl FieldSchemas {
             .flat_map(|f| f.keys().map(String::as_str))
     }
 
+    /// Checks a whole field document of `page_type`: an object holding every field of the
+    /// type and no other, each valid. This is how a model-written structured representation
+    /// is held to the same schema as the updates the journal validates.
+    ///
+    /// # Errors
+    /// The first problem: not an object, a missing or unknown field, or a field's violation.
+    pub fn check_document(&self, page_type: PageType, doc: &Value) -> Result<(), String> {
+        let Value::Object(map) = doc else {
+            return Err(format!("a {page_type} document must be a JSON object"));
+        };
+        for field in self.fields(page_type) {
+            if !map.contains_key(field) {
+                return Err(format!("{page_type} document lacks the field {field:?}"));
+            }
+        }
+        for (field, value) in map {
+            self.check(page_type, field, value)?;
+        }
+        Ok(())
+    }
+
     /// Checks `value` against the schema of `page_type.field`; the error names the first
     /// violation and where it is.
     pub(crate) fn check(

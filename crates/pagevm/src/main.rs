@@ -1,13 +1,20 @@
 //! `pagevm`: the command line of pagevm.
 //!
-//! - `pagevm eval [--out DIR] [--quiet]` replays the paper's evaluation (Tier-1 gates, the
-//!   Tier-2 sweep, ablations, adversarial runs) and writes `summary.{json,csv,md}`, the
-//!   generated workloads and the decision traces to `DIR` (default `out/eval`).
+//! - `pagevm eval [--out DIR] [--traces DIR] [--quiet]` replays the paper's evaluation (Tier-1
+//!   gates, the Tier-2 sweep, ablations, adversarial runs) and the recorded sessions under
+//!   `--traces` (default: the shipped fixtures in `tests/fixtures/traces`), and writes
+//!   `summary.{json,csv,md}`, `report/index.html`, the generated workloads and the decision
+//!   traces to `DIR` (default `out/eval`).
+//! - `pagevm replay --trace PATH [--format F] [--budget N | --budget-fraction F] [--policy P]
+//!   [--json]` replays recorded agent sessions (a file, or every file under a directory) and
+//!   prints faults, retention of specifics and token totals per session and policy.
+//! - `pagevm gates [--json]` runs the six Tier-1 gates end to end through the lifecycle engine.
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
 
 mod alloc;
 mod bench;
+mod replay;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -35,9 +42,44 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = "out/eval")]
         out: PathBuf,
+        /// Recorded agent sessions to replay too (a directory; every file under it). Default:
+        /// the fixtures shipped in tests/fixtures/traces.
+        #[arg(long)]
+        traces: Option<PathBuf>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Replay recorded agent sessions and print faults, retention and tokens per session.
+    Replay {
+        /// A trace file, or a directory whose files are all replayed.
+        #[arg(long)]
+        trace: PathBuf,
+        /// auto, claude-code, claude-code-stream, codex, gemini-cli, swe-agent, openhands, aider.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Token budget.
+        #[arg(long, conflicts_with = "budget_fraction")]
+        budget: Option<u32>,
+        /// Budget as a fraction of each session's full history (default 0.25).
+        #[arg(long)]
+        budget_fraction: Option<f64>,
+        /// A policy code (clawvm, lru, oracle_h3, compaction_hybrid, retrieval_only_cached,
+        /// retrieval_only), or all.
+        #[arg(long, default_value = "clawvm")]
+        policy: String,
+        /// Replay without the page directory (for comparison).
+        #[arg(long)]
+        no_directory: bool,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the six Tier-1 gates end to end through the lifecycle engine on SQLite.
+    Gates {
+        /// Print `[{gate, passed, detail}]` as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Time the policy engine per turn and measure its peak heap per session.
     Bench {
@@ -53,7 +95,34 @@ enum Command {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Eval { out, quiet } => eval(&out, quiet),
+        Command::Eval { out, traces, quiet } => eval(&out, traces, quiet),
+        Command::Replay {
+            trace,
+            format,
+            budget,
+            budget_fraction,
+            policy,
+            no_directory,
+            json,
+        } => {
+            let budget = match (budget, budget_fraction) {
+                (Some(n), _) => page_replay::Budget::tokens(n)?,
+                (None, f) => page_replay::Budget::fraction(f.unwrap_or(0.25))?,
+            };
+            replay::run(&replay::Request {
+                trace,
+                format: replay::parse_format(&format)?,
+                budget,
+                policies: replay::parse_policies(&policy)?,
+                directory: if no_directory {
+                    page_replay::Directory::Off
+                } else {
+                    page_replay::Directory::On
+                },
+                json,
+            })
+        }
+        Command::Gates { json } => gates(json),
         Command::Bench { json, reps } => bench::run(&ALLOC, json, reps),
     }
 }
@@ -72,11 +141,49 @@ impl Progress for Bar {
     }
 }
 
-fn eval(out: &std::path::Path, quiet: bool) -> Result<()> {
+/// The shipped fixture sessions: `tests/fixtures/traces` under the working directory (the
+/// README runs `cargo run` at the workspace root), else next to this crate's sources.
+fn default_sessions() -> Option<PathBuf> {
+    let here = PathBuf::from("tests/fixtures/traces");
+    if here.is_dir() {
+        return Some(here);
+    }
+    let built =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
+    built.is_dir().then_some(built)
+}
+
+/// Exits non-zero when a gate fails, so scripts can rely on the status.
+fn gates(json: bool) -> Result<()> {
+    // Each gate's SQLite store lives in a scratch directory removed on exit.
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let gates = page_eval::run_engine_gates(scratch.path())?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&gates)?)?;
+    } else {
+        for g in &gates {
+            let verdict = if g.passed { "pass" } else { "FAIL" };
+            writeln!(stdout, "{verdict}  {:<30} {}", g.gate, g.detail)?;
+        }
+    }
+    let failed = gates.iter().filter(|g| !g.passed).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} gates failed", gates.len());
+    }
+    Ok(())
+}
+
+fn eval(out: &std::path::Path, traces: Option<PathBuf>, quiet: bool) -> Result<()> {
     // The unsafe-persistence gate also runs on the embedded SQLite store, in a scratch
     // directory removed on exit: the database is not a result.
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let plan = EvalPlan::full(Some(scratch.path().to_path_buf()));
+    let mut plan = EvalPlan::full(Some(scratch.path().to_path_buf()));
+    plan.sessions_dir = match traces {
+        Some(dir) if !dir.is_dir() => anyhow::bail!("--traces {}: not a directory", dir.display()),
+        Some(dir) => Some(dir),
+        None => default_sessions(),
+    };
     let evaluation = if !quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -107,9 +214,18 @@ fn eval(out: &std::path::Path, quiet: bool) -> Result<()> {
         plan.budgets.len()
     )?;
     write!(stdout, "{}", page_eval::headline_table(summary))?;
+    if let Some(dir) = &plan.sessions_dir {
+        writeln!(
+            stdout,
+            "\nRecorded sessions ({}): {} replays. Faults summed over sessions; ClawVM retention of specifics (resident/recoverable/total, summed over measurement points) without and with the page directory:\n",
+            dir.display(),
+            summary.real_sessions.len()
+        )?;
+        write!(stdout, "{}", page_eval::real_table(summary))?;
+    }
     writeln!(
         stdout,
-        "\nWrote {}/summary.json, summary.csv, summary.md, workloads/ and {} decision traces under traces/.",
+        "\nWrote {}/summary.json, summary.csv, summary.md, report/index.html, workloads/ and {} decision traces under traces/.",
         out.display(),
         evaluation.traces.len()
     )?;

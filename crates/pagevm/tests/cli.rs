@@ -37,6 +37,9 @@ fn eval_writes_identical_results_twice_and_prints_the_headline() {
     assert!(stdout.starts_with("Tier-1 gates: 6/6 passed\n"), "{stdout}");
     assert!(stdout.contains("| retrieval_only | "), "{stdout}");
     assert!(stdout.contains("| clawvm | 0.00 | 0.00 | "), "{stdout}");
+    // The shipped sessions are replayed by default: ClawVM without faults at 5% of history.
+    assert!(stdout.contains("Recorded sessions ("), "{stdout}");
+    assert!(stdout.contains("\n| 5% | 0 | "), "{stdout}");
     assert!(
         first.stderr.is_empty(),
         "no progress bar without a terminal"
@@ -48,6 +51,8 @@ fn eval_writes_identical_results_twice_and_prints_the_headline() {
         "workloads/evidence_heavy.json",
         "traces/sweep/multi_session__clawvm__180.jsonl",
         "traces/tier1/reset_flush_miss__clawvm.jsonl",
+        "report/index.html",
+        "traces/real/swe-agent_ctf__pwn__warmup_traj__swe_main__clawvm__10.jsonl",
     ] {
         assert_eq!(read(a.path(), name), read(b.path(), name), "{name}");
     }
@@ -65,6 +70,8 @@ fn eval_writes_identical_results_twice_and_prints_the_headline() {
         "sweep",
         "ablations",
         "adversarial",
+        "real_sessions",
+        "real_retention",
     ] {
         assert!(keys.contains(&key), "summary.json lacks {key}");
     }
@@ -100,5 +107,94 @@ fn bench_json_has_the_documented_shape() {
         "peak_heap_bytes_per_session",
     ] {
         assert!(v[key].as_u64().is_some_and(|n| n > 0), "{key}");
+    }
+}
+
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/traces")
+        .join(rel)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn replay_json_of_a_fixture_session() {
+    let trace = fixture("claude-code-stream/fix-parser.stream.jsonl");
+    let out = pagevm(&[
+        "replay",
+        "--trace",
+        &trace,
+        "--format",
+        "auto",
+        "--budget-fraction",
+        "0.25",
+        "--policy",
+        "all",
+        "--json",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!("replay_claude_code_stream_all_policies", text);
+    // The fields the issue names, on every row.
+    let rows: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for row in rows.as_array().unwrap() {
+        for key in [
+            "session",
+            "format",
+            "turns",
+            "tool_calls",
+            "policy",
+            "budget",
+            "faults",
+            "total_faults",
+            "min_fidelity_fits",
+            "retention",
+            "tokens",
+        ] {
+            assert!(row.get(key).is_some(), "replay row lacks {key}");
+        }
+        for kind in ["paths", "commands", "identifiers"] {
+            for key in ["total", "resident", "recoverable"] {
+                assert!(
+                    row["retention"][kind][key].as_u64().is_some(),
+                    "{kind}.{key}"
+                );
+            }
+        }
+        assert!(row["tokens"]["full_history"].as_u64().is_some());
+        assert!(row["tokens"]["assembled_mean"].as_f64().is_some());
+    }
+}
+
+#[test]
+fn replay_prints_a_table_and_rejects_bad_arguments() {
+    let trace = fixture("codex");
+    let out = pagevm(&["replay", "--trace", &trace, "--budget", "120"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("| session | format | policy | budget |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| 0199a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b | codex | clawvm | 120 |"),
+        "{text}"
+    );
+    for (args, message) in [
+        (vec!["--format", "cursor"], "unknown format \"cursor\""),
+        (vec!["--policy", "fifo"], "--policy \"fifo\""),
+        (
+            vec!["--budget-fraction", "1.5"],
+            "budget fraction must be in (0, 1]",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_pagevm"))
+            .args(["replay", "--trace", &trace])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }

@@ -32,6 +32,9 @@ pub struct EvidenceReprs {
     pub signature: ToolSignature,
     /// One representation per level of the evidence path.
     pub representations: BTreeMap<Repr, Representation>,
+    /// The file paths the structured form lists (first distinct ones, in order): what any
+    /// replacement of the structured or compressed form must keep.
+    pub paths: Vec<String>,
 }
 
 /// Everything one pass over the output learns.
@@ -93,6 +96,7 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
         Ok(EvidenceReprs {
             signature,
             representations,
+            paths: scan.paths.items().iter().map(|p| (*p).to_owned()).collect(),
         })
     }
 

@@ -8,6 +8,7 @@
 mod determinism;
 mod families;
 mod gates;
+mod real;
 mod results;
 mod schema;
 mod snapshots;

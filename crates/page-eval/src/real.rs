@@ -1,0 +1,416 @@
+//! The real-session part of the evaluation: every recorded session under a directory, replayed
+//! under the six policies at fractions of its own history, with retention of specifics and one
+//! decision trace per run.
+//!
+//! Sessions are read with page-import (any format it detects), converted with page-replay
+//! (exact o200k token costs from page-engine's builders, the page directory on) and simulated
+//! with page-policy. ClawVM is also replayed without the directory, so the report can show what
+//! the directory changes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use page_core::{Repr, TokenCount, TypeTable};
+use page_engine::{BuildConfig, RepresentationBuilder};
+use page_import::import;
+use page_policy::{PolicyId, TraceEvent};
+use page_replay::{
+    Directory, KindRetention, ReplayReport, SessionReplay, convert_with, full_history_tokens,
+    replay_converted,
+};
+use page_tokenizer::{BpeCounter, Encoding};
+use serde::Serialize;
+
+use crate::error::EvalError;
+use crate::progress::Progress;
+use crate::run::trace_jsonl;
+use crate::summary::{FaultCounts, Fixed, Fixed2, Fixed3};
+
+/// Budgets of the real-session replay, as fractions of each session's full history.
+pub const REAL_FRACTIONS: [f64; 6] = [0.05, 0.10, 0.15, 0.25, 0.35, 0.50];
+
+/// One replay of one recorded session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RealRow {
+    /// The file, relative to the sessions directory.
+    pub file: String,
+    /// The session id.
+    pub session: String,
+    /// The detected format.
+    pub format: String,
+    /// The policy.
+    pub policy: String,
+    /// The budget as a fraction of the session's full history.
+    pub budget_fraction: Fixed2,
+    /// The budget in tokens.
+    pub budget: u32,
+    /// Turns replayed.
+    pub turns: u32,
+    /// Tool calls in the session.
+    pub tool_calls: usize,
+    /// Faults per kind.
+    pub faults: FaultCounts,
+    /// Their sum.
+    pub total_faults: u64,
+    /// Duplicate-signature alerts.
+    pub duplicate_signature_alerts: u64,
+    /// Hits.
+    pub hits: u64,
+    /// Thrash index.
+    pub thrash: Fixed3,
+    /// Whether the minimum-fidelity set fit at every turn.
+    pub min_fidelity_fits: bool,
+    /// Required installs that did not fit.
+    pub invariant_pressure: u64,
+    /// Hard compactions the budget forced.
+    pub compactions: usize,
+    /// Paths: total, resident, recoverable, summed over the measurement points.
+    pub paths: KindRetention,
+    /// Commands.
+    pub commands: KindRetention,
+    /// Identifiers.
+    pub identifiers: KindRetention,
+    /// Tokens of the whole history at full.
+    pub full_history_tokens: u64,
+    /// Mean assembled tokens per turn.
+    pub assembled_mean_tokens: Fixed2,
+    /// The decision trace, relative to the output directory.
+    pub trace: String,
+}
+
+/// Retention under ClawVM summed over every session at one budget fraction, with or without
+/// the page directory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetentionRow {
+    /// The budget as a fraction of each session's history.
+    pub budget_fraction: Fixed2,
+    /// Whether the sessions carried the page directory.
+    pub directory: bool,
+    /// Paths.
+    pub paths: KindRetention,
+    /// Commands.
+    pub commands: KindRetention,
+    /// Identifiers.
+    pub identifiers: KindRetention,
+}
+
+/// Which page was resident at which level, per turn, in one run: the report's heatmap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Residency {
+    /// What run this is (`file / session, policy, budget`).
+    pub title: String,
+    /// Page ids, in page order.
+    pub pages: Vec<String>,
+    /// Per turn, per page: the level, or `None` when not resident.
+    pub levels: Vec<Vec<Option<Repr>>>,
+    /// Turns that began with a compaction.
+    pub compactions: Vec<u32>,
+}
+
+/// Everything the real-session replay produced.
+#[derive(Debug, Clone, Default)]
+pub struct RealResults {
+    /// One row per file, session, fraction and policy.
+    pub rows: Vec<RealRow>,
+    /// ClawVM retention per fraction, directory off and on.
+    pub retention: Vec<RetentionRow>,
+    /// The heatmap run: ClawVM on the largest session at 10% of its history.
+    pub residency: Option<Residency>,
+    /// Import diagnostics and sessions that could not be replayed, `file: message`.
+    pub notes: Vec<String>,
+    /// `(relative path, JSON lines)` of every decision trace.
+    pub traces: Vec<(String, String)>,
+}
+
+/// The trace files under `dir` (every file below it, recursively), sorted, without licences,
+/// provenance notes, indexes and hidden files; `dir` itself when it is a file.
+///
+/// # Errors
+/// [`EvalError::ReadSessions`] when a directory cannot be read.
+pub fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let read = |d: &Path| {
+        fs::read_dir(d).map_err(|source| EvalError::ReadSessions {
+            path: d.to_path_buf(),
+            source,
+        })
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in read(&d)? {
+            let p = entry
+                .map_err(|source| EvalError::ReadSessions {
+                    path: d.clone(),
+                    source,
+                })?
+                .path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let upper = name.to_ascii_uppercase();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !(upper.starts_with("LICENSE")
+                || upper.starts_with("SOURCES")
+                || upper.starts_with("README")
+                || upper.starts_with("INDEX")
+                || name.starts_with('.'))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Number of files [`run_real`] will replay, for progress.
+pub(crate) fn count_files(dir: &Path) -> u64 {
+    trace_files(dir).map_or(0, |f| f.len() as u64)
+}
+
+/// Replays every session under `dir`.
+///
+/// # Errors
+/// [`EvalError::ReadSessions`] when the directory or a file cannot be read,
+/// [`EvalError::Tokenizer`] when the tokenizer cannot be built, [`EvalError::Serialize`] when a
+/// trace cannot be serialized. A file that is not a recognised format, or a session that cannot
+/// be converted, is a note, not an error.
+pub fn run_real(
+    dir: &Path,
+    keep_traces: bool,
+    progress: &mut dyn Progress,
+) -> Result<RealResults, EvalError> {
+    let builder = RepresentationBuilder::new(
+        BpeCounter::new(Encoding::O200kBase).map_err(|e| EvalError::Tokenizer(e.to_string()))?,
+        TypeTable::default(),
+        BuildConfig::default(),
+    )
+    .map_err(|e| EvalError::Tokenizer(e.to_string()))?;
+    let mut out = RealResults::default();
+    // (fraction index, directory) → sums.
+    let mut sums = vec![[RetentionSums::default(); 2]; REAL_FRACTIONS.len()];
+    let mut largest: Option<(u64, String, SessionReplay)> = None;
+    for file in trace_files(dir)? {
+        let rel = file
+            .strip_prefix(dir)
+            .unwrap_or(&file)
+            .display()
+            .to_string()
+            .replace('\\', "/");
+        let text = fs::read(&file).map_err(|source| EvalError::ReadSessions {
+            path: file.clone(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&text);
+        let transcript = match import(&text, None) {
+            Ok(t) => t,
+            Err(e) => {
+                out.notes.push(format!("{rel}: {e}"));
+                progress.step(&rel);
+                continue;
+            }
+        };
+        for d in &transcript.diagnostics {
+            out.notes.push(format!("{rel}: {d}"));
+        }
+        let format = transcript.format.name();
+        for session in &transcript.sessions {
+            let history = match full_history_tokens(session, format, &builder) {
+                Ok(h) => h,
+                Err(e) => {
+                    out.notes.push(format!("{rel}: {e}"));
+                    continue;
+                }
+            };
+            for (fi, &fraction) in REAL_FRACTIONS.iter().enumerate() {
+                let budget = page_replay::Budget::Fraction(fraction).resolve(history);
+                for (di, directory) in [Directory::Off, Directory::On].into_iter().enumerate() {
+                    let converted = match convert_with(
+                        session,
+                        format,
+                        &builder,
+                        TokenCount::new(budget),
+                        directory,
+                    ) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            out.notes.push(format!("{rel}: {e}"));
+                            continue;
+                        }
+                    };
+                    // Without the directory only ClawVM runs: the comparison the report draws.
+                    let policies: &[PolicyId] = if directory == Directory::On {
+                        &PolicyId::ALL
+                    } else {
+                        &[PolicyId::Clawvm]
+                    };
+                    for &policy in policies {
+                        let r = match replay_converted(
+                            converted.clone(),
+                            &session.id,
+                            format,
+                            budget,
+                            policy,
+                            directory,
+                        ) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                out.notes.push(format!("{rel}: {e}"));
+                                continue;
+                            }
+                        };
+                        if policy == PolicyId::Clawvm {
+                            sums[fi][di].add(&r.report);
+                        }
+                        if directory == Directory::Off {
+                            continue;
+                        }
+                        let trace = format!(
+                            "traces/real/{}__{}__{}__{:02}.jsonl",
+                            sanitize(&rel),
+                            sanitize(&session.id),
+                            policy.code(),
+                            (fraction * 100.0).round()
+                        );
+                        if keep_traces {
+                            out.traces.push((trace.clone(), trace_jsonl(&r.run)?));
+                        }
+                        out.rows.push(row(&rel, fraction, &r.report, trace));
+                        if policy == PolicyId::Clawvm
+                            && (fraction - 0.10).abs() < 1e-9
+                            && largest.as_ref().is_none_or(|(h, _, _)| history > *h)
+                        {
+                            largest = Some((history, rel.clone(), r));
+                        }
+                    }
+                }
+            }
+        }
+        progress.step(&rel);
+    }
+    for (fi, &fraction) in REAL_FRACTIONS.iter().enumerate() {
+        for (di, s) in sums[fi].iter().enumerate() {
+            out.retention.push(RetentionRow {
+                budget_fraction: Fixed(fraction),
+                directory: di == 1,
+                paths: s.paths,
+                commands: s.commands,
+                identifiers: s.identifiers,
+            });
+        }
+    }
+    out.residency = largest.map(|(_, rel, r)| residency(&rel, &r));
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct RetentionSums {
+    paths: KindRetention,
+    commands: KindRetention,
+    identifiers: KindRetention,
+}
+
+impl RetentionSums {
+    fn add(&mut self, r: &ReplayReport) {
+        for (sum, k) in [
+            (&mut self.paths, r.retention.paths),
+            (&mut self.commands, r.retention.commands),
+            (&mut self.identifiers, r.retention.identifiers),
+        ] {
+            sum.total += k.total;
+            sum.resident += k.resident;
+            sum.recoverable += k.recoverable;
+        }
+    }
+}
+
+fn row(file: &str, fraction: f64, r: &ReplayReport, trace: String) -> RealRow {
+    let f = &r.faults;
+    let faults = FaultCounts {
+        refetch: f.refetch,
+        duplicate_tool: f.duplicate_tool,
+        pinned_invariant_miss: f.pinned_invariant_miss,
+        post_compaction_bootstrap: f.post_compaction_bootstrap,
+        silent_recall: f.silent_recall,
+        flush_miss: f.flush_miss,
+    };
+    RealRow {
+        file: file.to_owned(),
+        session: r.session.clone(),
+        format: r.format.clone(),
+        policy: r.policy.clone(),
+        budget_fraction: Fixed(fraction),
+        budget: r.budget,
+        turns: r.turns,
+        tool_calls: r.tool_calls,
+        faults,
+        total_faults: r.total_faults,
+        duplicate_signature_alerts: r.duplicate_signature_alerts,
+        hits: r.hits,
+        thrash: Fixed(r.thrash),
+        min_fidelity_fits: r.min_fidelity_fits,
+        invariant_pressure: r.invariant_pressure,
+        compactions: r.compactions,
+        paths: r.retention.paths,
+        commands: r.retention.commands,
+        identifiers: r.retention.identifiers,
+        full_history_tokens: r.tokens.full_history,
+        assembled_mean_tokens: Fixed(r.tokens.assembled_mean),
+        trace,
+    }
+}
+
+/// A file-name-safe form of a path or session id.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn residency(rel: &str, r: &SessionReplay) -> Residency {
+    let pages: Vec<String> = r
+        .converted
+        .workload
+        .pages
+        .iter()
+        .map(|p| p.id.as_str().to_owned())
+        .collect();
+    let mut levels = Vec::new();
+    let mut compactions = Vec::new();
+    for e in &r.run.trace {
+        match e {
+            TraceEvent::Selection { pages: sel, .. } => {
+                let mut col = vec![None; pages.len()];
+                for s in sel {
+                    if let Some(i) = pages.iter().position(|p| p == s.page.as_str()) {
+                        col[i] = Some(s.level);
+                    }
+                }
+                levels.push(col);
+            }
+            TraceEvent::Boundary {
+                turn,
+                boundary: page_core::Boundary::Compaction(_),
+                ..
+            } => compactions.push(*turn),
+            _ => {}
+        }
+    }
+    Residency {
+        title: format!(
+            "{rel} / {}, {}, budget {} tokens (10% of {})",
+            r.report.session, r.report.policy, r.report.budget, r.report.tokens.full_history
+        ),
+        pages,
+        levels,
+        compactions,
+    }
+}
