@@ -47,6 +47,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod canonical;
 mod digest;
 mod error;
 mod ids;
@@ -61,6 +62,7 @@ mod table;
 mod tokens;
 mod type_table;
 
+pub use crate::canonical::canonical_json;
 pub use crate::digest::ContentDigest;
 pub use crate::error::{PageError, ParseCodeError, TableError};
 pub use crate::ids::{MAX_ID_LEN, MessageId, PageId, ProjectId, SessionId, ToolCallId};

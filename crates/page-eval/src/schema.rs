@@ -8,7 +8,7 @@ use page_policy::Workload;
 /// # Errors
 /// [`EvalError::Serialize`](crate::EvalError::Serialize) if the schema cannot be serialized.
 pub fn workload_schema_json() -> Result<String, crate::EvalError> {
-    let schema = schemars::schema_for!(Workload);
+    let schema = page_core::canonical_json(schemars::schema_for!(Workload).to_value());
     let mut text = serde_json::to_string_pretty(&schema).map_err(crate::EvalError::Serialize)?;
     text.push('\n');
     Ok(text)

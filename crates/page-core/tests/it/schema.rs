@@ -2,11 +2,11 @@
 //! in sync by this test (`UPDATE_EXPECT=1` rewrites them).
 
 use expect_test::expect_file;
-use page_core::{Boundary, FaultKind, Page, RecallOutcome, TypeTableConfig};
+use page_core::{Boundary, FaultKind, Page, RecallOutcome, TypeTableConfig, canonical_json};
 use schemars::{JsonSchema, schema_for};
 
 fn check<T: JsonSchema>(file: &str) {
-    let schema = schema_for!(T);
+    let schema = canonical_json(schema_for!(T).to_value());
     let mut text = serde_json::to_string_pretty(&schema).unwrap();
     text.push('\n');
     expect_file![format!("../../../../specs/schemas/{file}")].assert_eq(&text);

@@ -1,0 +1,108 @@
+//! CPU time per turn of Zeph 0.21.4's deterministic paths and of the adapter, replaying the
+//! recorded traces turn by turn exactly as the side-by-side test does (without the observer).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pagevm_zeph::compare::{CompareConfig, session_to_messages};
+use pagevm_zeph::zeph_paths::ZephPaths;
+use pagevm_zeph::{PagedCompactor, ZephTokens};
+use zeph_llm::provider::{Message, Role};
+
+type History = (Vec<Message>, Vec<Option<i64>>);
+
+fn histories() -> Vec<History> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
+    let mut out = Vec::new();
+    for dir in ["aider", "claude-code", "openhands", "swe-agent"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue;
+            };
+            let Ok(t) = page_import::import(&text, None) else {
+                continue;
+            };
+            out.extend(t.sessions.iter().map(session_to_messages));
+        }
+    }
+    out
+}
+
+fn turns(h: &[History]) -> u64 {
+    h.iter()
+        .map(|(m, _)| {
+            m.iter()
+                .enumerate()
+                .filter(|(i, x)| *i > 0 && x.role == Role::Assistant)
+                .count() as u64
+        })
+        .sum()
+}
+
+fn bench(c: &mut Criterion) {
+    let Ok(tokens) = ZephTokens::new() else {
+        return;
+    };
+    let hs = histories();
+    let n = turns(&hs);
+    for (name, config) in [
+        ("recorded_gaps", CompareConfig::default()),
+        (
+            "idle_every_turn",
+            CompareConfig {
+                idle_every_turn: true,
+                ..CompareConfig::default()
+            },
+        ),
+    ] {
+        let mut g = c.benchmark_group(format!("side_by_side/{name}"));
+        g.throughput(Throughput::Elements(n));
+        g.bench_function("zeph_0.21.4", |b| {
+            b.iter(|| {
+                for (messages, times) in &hs {
+                    let mut z = ZephPaths::new(
+                        config.manager(),
+                        tokens.clone(),
+                        config.keep_recent,
+                        config.gap_minutes,
+                    );
+                    let mut v: Vec<Message> = Vec::new();
+                    for (i, m) in messages.iter().enumerate() {
+                        if m.role == Role::Assistant && i > 0 {
+                            black_box(z.turn(&mut v, config.idle_minutes(times, i), 0));
+                        }
+                        v.push(m.clone());
+                    }
+                }
+            });
+        });
+        g.bench_function("pagevm", |b| {
+            b.iter(|| {
+                for (messages, times) in &hs {
+                    let Ok(mut a) = PagedCompactor::with_tokens(config.adapter(), tokens.clone())
+                    else {
+                        return;
+                    };
+                    for (i, m) in messages.iter().enumerate() {
+                        if m.role == Role::Assistant && i > 0 {
+                            let _ = black_box(
+                                a.microcompact(&messages[..i], config.idle_minutes(times, i)),
+                            );
+                            let _ = black_box(a.assemble(&messages[..i], config.view_budget(), 0));
+                        }
+                    }
+                }
+            });
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,671 @@
+//! Side by side on the same histories: recorded sessions (page-import) converted to Zeph
+//! messages, replayed turn by turn through Zeph's deterministic paths and through the adapter,
+//! both counted by one fault observer.
+//!
+//! The observer. Before each model message (an assistant message: text and tool calls) the
+//! strategy's context is what the model would have seen. Every specific that message uses
+//! (a file path or identifier in its text or tool arguments, a shell command it runs) that an
+//! earlier tool result or message introduced is looked up in that context's text: absent means
+//! one fault (the recorded model needed it; this harness had thrown it away). Also counted:
+//! orphaned tool pairs in each context (what a provider rejects), tokens, contexts over the
+//! budget, and the retention of paths and commands (the share of those seen so far that the
+//! context still contains).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use page_engine::specifics;
+use page_import::{Event, Session};
+use zeph_context::budget::ContextBudget;
+use zeph_context::manager::ContextManager;
+use zeph_context::typed_page::{
+    CompactedPage, InvariantRegistry, PageOrigin, PageType as ZephPageType, SchemaHint, TypedPage,
+};
+use zeph_llm::provider::{Message, MessagePart, Role};
+
+use crate::AdapterError;
+use crate::compactor::{AdapterConfig, PagedCompactor};
+use crate::convert::{Diagnostic, UnitKind, structure};
+use crate::tokens::ZephTokens;
+use crate::zeph_paths::{ZephPaths, zeph_classify};
+
+/// Converts an imported session to Zeph messages, as Zeph would hold it: a system prompt
+/// first, tool calls as `ToolUse` parts of the assistant message, results as `ToolResult`
+/// parts of the following user message, `db_id`s in order. Returns the messages and, per
+/// message, its time (milliseconds) when recorded.
+#[must_use]
+pub fn session_to_messages(session: &Session) -> (Vec<Message>, Vec<Option<i64>>) {
+    let mut out: Vec<Message> = Vec::new();
+    let mut at: Vec<Option<i64>> = Vec::new();
+    for e in &session.events {
+        match e {
+            Event::System { text } => {
+                out.push(Message::from_parts(
+                    Role::System,
+                    vec![MessagePart::Text { text: text.clone() }],
+                ));
+                at.push(None);
+            }
+            Event::User { text, at_ms, .. } => {
+                out.push(Message::from_parts(
+                    Role::User,
+                    vec![MessagePart::Text { text: text.clone() }],
+                ));
+                at.push(*at_ms);
+            }
+            Event::Assistant { text, at_ms, .. } => {
+                out.push(Message::from_parts(
+                    Role::Assistant,
+                    vec![MessagePart::Text { text: text.clone() }],
+                ));
+                at.push(*at_ms);
+            }
+            Event::ToolCall {
+                call_id,
+                tool,
+                args_json,
+                at_ms,
+            } => {
+                let input = serde_json::from_str(args_json)
+                    .unwrap_or_else(|_| serde_json::Value::String(args_json.clone()));
+                let part = MessagePart::ToolUse {
+                    id: call_id.clone(),
+                    name: tool.clone(),
+                    input,
+                };
+                // Calls after a result start a new assistant message.
+                match out.last_mut() {
+                    Some(m) if m.role == Role::Assistant => m.parts.push(part),
+                    _ => {
+                        out.push(Message::from_parts(Role::Assistant, vec![part]));
+                        at.push(*at_ms);
+                    }
+                }
+            }
+            Event::ToolResult {
+                call_id,
+                output,
+                is_error,
+            } => {
+                let part = MessagePart::ToolResult {
+                    tool_use_id: call_id.clone(),
+                    content: output.clone(),
+                    is_error: *is_error,
+                };
+                match out.last_mut() {
+                    Some(m)
+                        if m.role == Role::User
+                            && m.parts
+                                .iter()
+                                .all(|p| matches!(p, MessagePart::ToolResult { .. })) =>
+                    {
+                        m.parts.push(part);
+                    }
+                    _ => {
+                        out.push(Message::from_parts(Role::User, vec![part]));
+                        at.push(None);
+                    }
+                }
+            }
+        }
+    }
+    for (i, m) in out.iter_mut().enumerate() {
+        m.rebuild_content();
+        m.metadata.db_id = i64::try_from(i + 1).ok();
+    }
+    // Zeph always holds its system prompt at index 0, and its hard compaction keeps index 0
+    // unconditionally; a session recorded without one gets an empty-rule placeholder so the
+    // comparison does not drain a real message Zeph would never have there.
+    if out.first().is_none_or(|m| m.role != Role::System) {
+        out.insert(
+            0,
+            Message::from_legacy(Role::System, "(no system prompt recorded)"),
+        );
+        at.insert(0, None);
+    }
+    (out, at)
+}
+
+/// Which path produced a context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Strategy {
+    /// Zeph 0.21.4's deterministic paths.
+    Zeph,
+    /// The pagevm adapter.
+    Pagevm,
+}
+
+/// Counts for one strategy over one or more histories.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    /// Model messages observed.
+    pub turns: usize,
+    /// Specifics a model message used that its context no longer held.
+    pub faults: usize,
+    /// Orphaned tool parts the path introduced (not orphaned in the uncompacted history),
+    /// summed over the contexts: what the path itself makes a provider reject.
+    pub orphaned_pairs: usize,
+    /// Orphaned tool parts of the recorded history itself that reached the context as tool
+    /// parts (the adapter renders them as text; Zeph passes them through).
+    pub input_orphans_sent: usize,
+    /// Contexts over the budget.
+    pub over_budget: usize,
+    /// Sum of context tokens (for the mean).
+    pub tokens_sum: usize,
+    /// Largest context.
+    pub tokens_max: usize,
+    /// Specific-in-context checks (paths and commands seen so far), and how many held.
+    pub retention_checks: usize,
+    /// Of `retention_checks`, how many were present.
+    pub retained: usize,
+    /// Messages Zeph's typed-page classifier types differently from their structure (a tool
+    /// result as a conversation turn or as system context).
+    pub misclassified: usize,
+    /// Tool results degraded below full and checked against Zeph's `ToolOutput` invariant.
+    pub invariant_checks: usize,
+    /// Of `invariant_checks`, how many Zeph's invariant rejected.
+    pub invariant_violations: usize,
+}
+
+impl Counts {
+    /// Mean context tokens.
+    #[must_use]
+    pub fn tokens_mean(&self) -> f64 {
+        if self.turns == 0 {
+            0.0
+        } else {
+            self.tokens_sum as f64 / self.turns as f64
+        }
+    }
+
+    /// Retention of paths and commands, in [0, 1].
+    #[must_use]
+    pub fn retention(&self) -> f64 {
+        if self.retention_checks == 0 {
+            1.0
+        } else {
+            self.retained as f64 / self.retention_checks as f64
+        }
+    }
+
+    fn add(&mut self, o: &Counts) {
+        self.turns += o.turns;
+        self.faults += o.faults;
+        self.orphaned_pairs += o.orphaned_pairs;
+        self.input_orphans_sent += o.input_orphans_sent;
+        self.over_budget += o.over_budget;
+        self.tokens_sum += o.tokens_sum;
+        self.tokens_max = self.tokens_max.max(o.tokens_max);
+        self.retention_checks += o.retention_checks;
+        self.retained += o.retained;
+        self.misclassified += o.misclassified;
+        self.invariant_checks += o.invariant_checks;
+        self.invariant_violations += o.invariant_violations;
+    }
+}
+
+/// Knobs of a side-by-side run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareConfig {
+    /// Zeph's `max_tokens` (the context budget).
+    pub budget: usize,
+    /// When set, the budget of each history is this share of its full token count (at least
+    /// `budget`), so every history is under the same relative pressure.
+    pub budget_ratio: Option<f64>,
+    /// `[memory.microcompact]`: idle gap in minutes and `keep_recent`.
+    pub gap_minutes: u64,
+    /// Outputs kept by microcompact.
+    pub keep_recent: usize,
+    /// When set, every turn counts as idle (the microcompact sweep runs each turn).
+    pub idle_every_turn: bool,
+    /// `compaction_preserve_tail`.
+    pub preserve_tail: usize,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        Self {
+            budget: 4_000,
+            budget_ratio: None,
+            gap_minutes: 60,
+            keep_recent: 3,
+            idle_every_turn: false,
+            preserve_tail: 6,
+        }
+    }
+}
+
+impl CompareConfig {
+    /// The adapter configuration matching these knobs.
+    #[must_use]
+    pub fn adapter(&self) -> AdapterConfig {
+        AdapterConfig {
+            preserve_tail: self.preserve_tail,
+            microcompact_gap_minutes: self.gap_minutes,
+            microcompact_keep_recent: self.keep_recent,
+            ..AdapterConfig::default()
+        }
+    }
+
+    /// Zeph's context manager with these knobs.
+    #[must_use]
+    pub fn manager(&self) -> ContextManager {
+        let mut manager = ContextManager::new();
+        manager.budget = Some(ContextBudget::new(self.budget, 0.0));
+        manager.compaction_preserve_tail = self.preserve_tail;
+        manager
+    }
+
+    /// The adapter's assembly budget: Zeph's hard threshold (0.90) of `budget`.
+    #[must_use]
+    pub fn view_budget(&self) -> usize {
+        self.budget * 9 / 10
+    }
+
+    /// Idle minutes before message `i`, from the recorded times (or every turn idle).
+    #[must_use]
+    pub fn idle_minutes(&self, times: &[Option<i64>], i: usize) -> u64 {
+        if self.idle_every_turn {
+            return self.gap_minutes;
+        }
+        let at = times.get(i).copied().flatten();
+        let before = times[..i.min(times.len())].iter().rev().find_map(|t| *t);
+        match (before, at) {
+            (Some(a), Some(b)) if b > a => u64::try_from((b - a) / 60_000).unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+/// The specifics a model message uses: paths and identifiers of its text and tool arguments,
+/// and the commands it runs.
+fn used(msg: &Message) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for p in &msg.parts {
+        let text = match p {
+            MessagePart::Text { text } => text.clone(),
+            MessagePart::ToolUse { input, .. } => {
+                if let Some(c) = command_of(input) {
+                    out.insert(c);
+                }
+                input.to_string()
+            }
+            _ => continue,
+        };
+        let s = specifics(&text);
+        out.extend(s.paths);
+        out.extend(s.identifiers);
+    }
+    out
+}
+
+/// Paths and commands (the specifics whose retention is reported) a message introduces.
+fn retained_kinds(msg: &Message) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for p in &msg.parts {
+        match p {
+            MessagePart::ToolUse { input, .. } => {
+                if let Some(c) = command_of(input) {
+                    out.insert(c);
+                }
+            }
+            MessagePart::ToolResult { content, .. } => out.extend(specifics(content).paths),
+            MessagePart::Text { text } => out.extend(specifics(text).paths),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Everything a message introduces that a later message could need.
+fn introduced(msg: &Message) -> BTreeSet<String> {
+    let mut out = retained_kinds(msg);
+    for p in &msg.parts {
+        if let MessagePart::ToolResult { content, .. } | MessagePart::Text { text: content } = p {
+            out.extend(specifics(content).identifiers);
+        }
+    }
+    out
+}
+
+fn command_of(input: &serde_json::Value) -> Option<String> {
+    ["command", "cmd"]
+        .iter()
+        .find_map(|k| input.get(k).and_then(serde_json::Value::as_str))
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+}
+
+fn context_text(ctx: &[Message]) -> String {
+    let mut s = String::new();
+    for m in ctx
+        .iter()
+        .filter(|m| m.metadata.visibility.is_agent_visible())
+    {
+        s.push_str(&m.content);
+        for p in &m.parts {
+            // Tool inputs are sent as JSON, not in the flattened content.
+            if let MessagePart::ToolUse { input, .. } = p {
+                s.push_str(&input.to_string());
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Orphaned tool parts of what a provider would see, by message `db_id` and tool id.
+fn orphan_keys(messages: &[Message]) -> BTreeSet<(Option<i64>, String, bool)> {
+    let seen: Vec<Message> = messages
+        .iter()
+        .filter(|m| m.metadata.visibility.is_agent_visible())
+        .cloned()
+        .collect();
+    structure(&seen)
+        .diagnostics
+        .iter()
+        .map(|d| match d {
+            Diagnostic::OrphanToolUse { message, id, .. } => {
+                (seen[*message].metadata.db_id, id.clone(), true)
+            }
+            Diagnostic::OrphanToolResult { message, id, .. } => {
+                (seen[*message].metadata.db_id, id.clone(), false)
+            }
+        })
+        .collect()
+}
+
+/// The specifics introduced so far: all of them, and the paths and commands among them.
+#[derive(Debug, Default)]
+struct Seen {
+    known: BTreeSet<String>,
+    kept: BTreeSet<String>,
+}
+
+/// The observer's view of one context before model message `next`.
+fn observe(
+    c: &mut Counts,
+    prefix: &[Message],
+    ctx: &[Message],
+    tokens: &ZephTokens,
+    budget: usize,
+    next: &Message,
+    seen: &Seen,
+) {
+    let (known, kept) = (&seen.known, &seen.kept);
+    let text = context_text(ctx);
+    let n = tokens.context(ctx);
+    c.turns += 1;
+    c.tokens_sum += n;
+    c.tokens_max = c.tokens_max.max(n);
+    c.over_budget += usize::from(n > budget);
+    let before = orphan_keys(prefix);
+    for k in orphan_keys(ctx) {
+        if before.contains(&k) {
+            c.input_orphans_sent += 1;
+        } else {
+            c.orphaned_pairs += 1;
+        }
+    }
+    for s in used(next) {
+        if known.contains(&s) && !text.contains(s.as_str()) {
+            c.faults += 1;
+        }
+    }
+    for s in kept {
+        c.retention_checks += 1;
+        c.retained += usize::from(text.contains(s.as_str()));
+    }
+}
+
+/// Zeph's typed-page classification of every tool-result message of `messages`, against its
+/// structure: how many are not typed `ToolOutput`.
+fn misclassified(messages: &[Message]) -> usize {
+    let s = structure(messages);
+    s.units
+        .iter()
+        .filter(|u| u.kind == UnitKind::ToolGroup)
+        .flat_map(|u| u.calls.iter().map(|c| c.result_at.0))
+        .collect::<BTreeSet<usize>>()
+        .into_iter()
+        .filter(|&i| zeph_classify(&messages[i]) != ZephPageType::ToolOutput)
+        .count()
+}
+
+/// Checks every tool result of `ctx` that differs from the original against Zeph's own
+/// `ToolOutput` invariant (tool name and an exit status must survive compaction).
+fn invariant_checks(
+    c: &mut Counts,
+    ctx: &[Message],
+    originals: &BTreeMap<(Option<i64>, String), (String, String)>,
+    tokens: &ZephTokens,
+) {
+    let registry = InvariantRegistry::default();
+    for m in ctx {
+        for p in &m.parts {
+            if let MessagePart::ToolResult {
+                tool_use_id,
+                content,
+                ..
+            } = p
+                && let Some((tool, original)) =
+                    originals.get(&(m.metadata.db_id, tool_use_id.clone()))
+                && content != original
+            {
+                let page = TypedPage::new(
+                    ZephPageType::ToolOutput,
+                    PageOrigin::ToolPair {
+                        tool_name: tool.clone(),
+                    },
+                    u32::try_from(tokens.text(original)).unwrap_or(u32::MAX),
+                    original.as_str().into(),
+                    Some(SchemaHint::Text),
+                );
+                let compacted = CompactedPage {
+                    body: content.as_str().into(),
+                    tokens: u32::try_from(tokens.text(content)).unwrap_or(u32::MAX),
+                };
+                c.invariant_checks += 1;
+                c.invariant_violations += usize::from(registry.enforce(&page, &compacted).is_err());
+            }
+        }
+    }
+}
+
+/// Replays one history through both strategies. Contexts are observed before every
+/// assistant message.
+///
+/// # Errors
+/// [`AdapterError`] when the adapter fails on the history.
+pub fn compare(
+    messages: &[Message],
+    times: &[Option<i64>],
+    config: &CompareConfig,
+) -> Result<BTreeMap<Strategy, Counts>, AdapterError> {
+    compare_with(&ZephTokens::new()?, messages, times, config)
+}
+
+impl CompareConfig {
+    /// This configuration with the budget fixed for `messages` (applies `budget_ratio`).
+    #[must_use]
+    pub fn for_history(&self, tokens: &ZephTokens, messages: &[Message]) -> Self {
+        let mut c = self.clone();
+        if let Some(r) = self.budget_ratio {
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "a share of a token count, rounded down"
+            )]
+            let b = (tokens.context(messages) as f64 * r) as usize;
+            c.budget = b.max(self.budget);
+            c.budget_ratio = None;
+        }
+        c
+    }
+}
+
+/// [`compare`] with a shared counter.
+///
+/// # Errors
+/// [`AdapterError`] when the adapter fails on the history.
+pub fn compare_with(
+    tokens: &ZephTokens,
+    messages: &[Message],
+    times: &[Option<i64>],
+    config: &CompareConfig,
+) -> Result<BTreeMap<Strategy, Counts>, AdapterError> {
+    let tokens = tokens.clone();
+    let config = &config.for_history(&tokens, messages);
+    let mut zeph = ZephPaths::new(
+        config.manager(),
+        tokens.clone(),
+        config.keep_recent,
+        config.gap_minutes,
+    );
+    let mut adapter = PagedCompactor::with_tokens(config.adapter(), tokens.clone())?;
+    let mut zeph_msgs: Vec<Message> = Vec::new();
+    let mut out: BTreeMap<Strategy, Counts> = BTreeMap::new();
+    let mut seen = Seen::default();
+    // Keyed by the result message's db_id too: call ids repeat (Ollama's `call_0`).
+    let mut originals: BTreeMap<(Option<i64>, String), (String, String)> = BTreeMap::new();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for (i, msg) in messages.iter().enumerate() {
+        let at = times.get(i).copied().flatten();
+        let idle = config.idle_minutes(times, i);
+        let now_ts = at.unwrap_or(0) / 1000;
+        if msg.role == Role::Assistant && i > 0 {
+            // Zeph: the pipeline runs on its in-place vector; the request is that vector after
+            // prepare_context's trim.
+            let mut t = zeph.turn(&mut zeph_msgs, idle, now_ts);
+            let request = zeph.request(&zeph_msgs, &mut t);
+            let zc = out.entry(Strategy::Zeph).or_default();
+            observe(
+                zc,
+                &messages[..i],
+                &request,
+                &tokens,
+                config.budget,
+                msg,
+                &seen,
+            );
+            invariant_checks(zc, &request, &originals, &tokens);
+            // pagevm: the full history stays; the view is assembled under Zeph's hard
+            // threshold, so it never triggers Zeph's hard tier.
+            adapter.microcompact(&messages[..i], idle)?;
+            let view = adapter.assemble(&messages[..i], config.view_budget(), now_ts)?;
+            let pc = out.entry(Strategy::Pagevm).or_default();
+            observe(
+                pc,
+                &messages[..i],
+                &view.messages,
+                &tokens,
+                config.budget,
+                msg,
+                &seen,
+            );
+            invariant_checks(pc, &view.messages, &originals, &tokens);
+        }
+        for p in &msg.parts {
+            match p {
+                MessagePart::ToolUse { id, name, .. } => {
+                    names.insert(id.clone(), name.clone());
+                }
+                MessagePart::ToolResult {
+                    tool_use_id,
+                    content,
+                    ..
+                } => {
+                    let tool = names.get(tool_use_id).cloned().unwrap_or_default();
+                    originals.insert(
+                        (msg.metadata.db_id, tool_use_id.clone()),
+                        (tool, content.clone()),
+                    );
+                }
+                _ => {}
+            }
+        }
+        seen.known.extend(introduced(msg));
+        seen.kept.extend(retained_kinds(msg));
+        zeph_msgs.push(msg.clone());
+    }
+    // pagevm types by structure, so only Zeph's prefix classifier can misclassify.
+    if let Some(z) = out.get_mut(&Strategy::Zeph) {
+        z.misclassified = misclassified(messages);
+    }
+    Ok(out)
+}
+
+/// Sums per-history counts.
+#[must_use]
+pub fn total(runs: &[BTreeMap<Strategy, Counts>]) -> BTreeMap<Strategy, Counts> {
+    let mut out: BTreeMap<Strategy, Counts> = BTreeMap::new();
+    for r in runs {
+        for (s, c) in r {
+            out.entry(*s).or_default().add(c);
+        }
+    }
+    out
+}
+
+/// A history to replay: its messages and their recorded times.
+pub type History = (Vec<Message>, Vec<Option<i64>>);
+
+/// Model messages of a history that the comparison observes (assistant messages after the
+/// first message): the turns CPU time is divided by.
+#[must_use]
+pub fn observed_turns(messages: &[Message]) -> usize {
+    messages
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| *i > 0 && m.role == Role::Assistant)
+        .count()
+}
+
+/// The side-by-side table (markdown) over `histories`, one pair of rows per budget share.
+///
+/// # Errors
+/// [`AdapterError`] when the adapter fails on a history.
+pub fn table(
+    histories: &[History],
+    config: &CompareConfig,
+    ratios: &[f64],
+) -> Result<String, AdapterError> {
+    use std::fmt::Write as _;
+    let tokens = ZephTokens::new()?;
+    let mut out = String::from(
+        "| budget (share of the history) | path | turns | faults | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for &ratio in ratios {
+        let config = CompareConfig {
+            budget: 0,
+            budget_ratio: Some(ratio),
+            ..config.clone()
+        };
+        let mut runs = Vec::with_capacity(histories.len());
+        for (messages, times) in histories {
+            runs.push(compare_with(&tokens, messages, times, &config)?);
+        }
+        for (s, c) in &total(&runs) {
+            let name = match s {
+                Strategy::Zeph => "Zeph 0.21.4",
+                Strategy::Pagevm => "pagevm adapter",
+            };
+            let _ = writeln!(
+                out,
+                "| {ratio} | {name} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} |",
+                c.turns,
+                c.faults,
+                c.orphaned_pairs,
+                c.input_orphans_sent,
+                c.over_budget,
+                c.tokens_mean(),
+                c.tokens_max,
+                c.retention(),
+                c.misclassified,
+                c.invariant_violations,
+                c.invariant_checks,
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,467 @@
+//! Pages of a Zeph history: every level of every page built once at ingest by page-engine's
+//! builders, with the exact Zeph-counted cost of rendering it at that level.
+
+use std::collections::{BTreeMap, HashMap};
+
+use page_core::{ContentDigest, PageId, PageType, Provenance, Repr, Representation, ToolCallId};
+use page_engine::{ConversationTurn, RepresentationBuilder, ToolResult};
+use zeph_llm::provider::{Message, MessagePart, Role};
+
+use crate::convert::{Structure, UnitKind, structure};
+use crate::tokens::ZephTokens;
+use crate::{AdapterError, flatten_orphan};
+
+/// One page of a history.
+#[derive(Debug, Clone)]
+pub struct ZephPage {
+    /// Stable id: `u{unit}` or `u{unit}c{call}` (units are numbered by first message, so ids
+    /// survive appending to the history).
+    pub id: PageId,
+    /// Evidence (tool results, legacy tool output, memory excerpts) or conversation.
+    pub page_type: PageType,
+    /// The unit it belongs to.
+    pub unit: usize,
+    /// For a tool group or legacy tool output: the call or part it covers.
+    pub call: Option<usize>,
+    /// Tool name (evidence) or memory label, for signatures and the fault observer.
+    pub tool: Option<String>,
+    /// Where it came from: the tool call, or the Zeph messages (by `db_id` when known).
+    pub provenance: Provenance,
+    /// Every level of the page's path.
+    pub reprs: BTreeMap<Repr, Representation>,
+    /// Tokens that render with the page at any level: a tool use part, a result's framing,
+    /// the thinking blocks and images of a turn. Part of every level's cost.
+    pub frame: usize,
+    /// The last source message the page covers (its position, for recency).
+    pub last_message: usize,
+}
+
+impl ZephPage {
+    /// Zeph-counted tokens of the page rendered at `level` (0 when not rendered).
+    #[must_use]
+    pub fn cost(&self, level: Option<Repr>) -> usize {
+        match level.and_then(|l| self.reprs.get(&l)) {
+            Some(r) => self.frame + r.tokens().get() as usize,
+            None => 0,
+        }
+    }
+
+    /// Text of the page at `level`.
+    #[must_use]
+    pub fn text(&self, level: Repr) -> Option<&str> {
+        self.reprs.get(&level).map(Representation::content)
+    }
+}
+
+/// A history with its structure and pages.
+#[derive(Debug, Clone)]
+pub struct PagedHistory {
+    /// The structure the pages were built from.
+    pub structure: Structure,
+    /// Pages in history order.
+    pub pages: Vec<ZephPage>,
+    /// Zeph-counted tokens that no page carries and that render at every budget: the system
+    /// prompt, verbatim messages (pinned, server compaction blocks).
+    pub fixed_tokens: usize,
+}
+
+/// Builds pages and caches them by content, so a turn only builds what is new.
+pub struct Pager {
+    builder: RepresentationBuilder<ZephTokens>,
+    tokens: ZephTokens,
+    cache: HashMap<PageId, (ContentDigest, ZephPage)>,
+}
+
+impl std::fmt::Debug for Pager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pager")
+            .field("cached_pages", &self.cache.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn msg_label(msg: &Message, index: usize) -> String {
+    match msg.metadata.db_id {
+        Some(id) => format!("zeph:message/{id}"),
+        None => format!("zeph:messages[{index}]"),
+    }
+}
+
+/// The text a turn or memory page holds: its text-like parts and any orphaned tool part
+/// (downgraded to text), or the flat content when it has no parts.
+fn page_text(msg: &Message, index: usize, s: &Structure) -> String {
+    if msg.parts.is_empty() {
+        return msg.content.clone();
+    }
+    let mut out = String::new();
+    for (k, p) in msg.parts.iter().enumerate() {
+        let piece = if s.is_orphan(index, k) {
+            flatten_orphan(p)
+        } else {
+            p.as_plain_text().map(str::to_owned)
+        };
+        if let Some(t) = piece {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&t);
+        }
+    }
+    out
+}
+
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Assistant => "assistant",
+        Role::System => "system",
+        _ => "user",
+    }
+}
+
+impl Pager {
+    /// A pager counting with `tokens`.
+    ///
+    /// # Errors
+    /// [`AdapterError::Build`] when the builder's configuration is invalid.
+    pub fn new(tokens: ZephTokens, config: page_engine::BuildConfig) -> Result<Self, AdapterError> {
+        Ok(Self {
+            builder: RepresentationBuilder::new(
+                tokens.clone(),
+                page_core::TypeTable::default(),
+                config,
+            )?,
+            tokens,
+            cache: HashMap::new(),
+        })
+    }
+
+    /// The counter in use.
+    #[must_use]
+    pub fn tokens(&self) -> &ZephTokens {
+        &self.tokens
+    }
+
+    fn cached(
+        &mut self,
+        id: PageId,
+        key: &str,
+        build: impl FnOnce(
+            &RepresentationBuilder<ZephTokens>,
+            &PageId,
+        ) -> Result<ZephPage, AdapterError>,
+    ) -> Result<ZephPage, AdapterError> {
+        let digest = ContentDigest::of(key.as_bytes());
+        if let Some((d, page)) = self.cache.get(&id)
+            && *d == digest
+        {
+            return Ok(page.clone());
+        }
+        let page = build(&self.builder, &id)?;
+        self.cache.insert(id, (digest, page.clone()));
+        Ok(page)
+    }
+
+    /// Pages `messages`.
+    ///
+    /// # Errors
+    /// [`AdapterError::Build`] when a page's representations cannot be built (an empty span
+    /// id); tool arguments that are not JSON objects never fail, they are wrapped.
+    pub fn page(&mut self, messages: &[Message]) -> Result<PagedHistory, AdapterError> {
+        let s = structure(messages);
+        let mut pages = Vec::new();
+        let mut fixed = 0usize;
+        for (u, unit) in s.units.iter().enumerate() {
+            match unit.kind {
+                UnitKind::Bootstrap | UnitKind::Verbatim(_) => {
+                    fixed += unit
+                        .messages
+                        .iter()
+                        .map(|&m| &messages[m])
+                        .filter(|m| m.metadata.visibility.is_agent_visible())
+                        .map(|m| self.tokens.message(m))
+                        .sum::<usize>();
+                }
+                UnitKind::Turn | UnitKind::Memory(_) => {
+                    let i = unit.messages[0];
+                    let msg = &messages[i];
+                    let text = page_text(msg, i, &s);
+                    // Thinking blocks, images and other non-text parts travel with the turn.
+                    let frame: usize = msg
+                        .parts
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, p)| p.as_plain_text().is_none() && !s.is_orphan(i, *k))
+                        .map(|(_, p)| self.tokens.part(p))
+                        .sum();
+                    let id = PageId::new(format!("u{u}"))?;
+                    let label = msg_label(msg, i);
+                    let memory = match unit.kind {
+                        UnitKind::Memory(kind) => Some(kind.label()),
+                        _ => None,
+                    };
+                    let key = format!(
+                        "{}\u{0}{}\u{0}{label}\u{0}{frame}",
+                        memory.unwrap_or(""),
+                        text
+                    );
+                    let role = role_word(msg.role);
+                    let page = self.cached(id, &key, |b, id| {
+                        let (page_type, tool, reprs) = match memory {
+                            Some(label_kind) => {
+                                let built = b.evidence(
+                                    id,
+                                    &ToolResult {
+                                        tool: label_kind,
+                                        args_json: "{}",
+                                        output: &text,
+                                        is_error: false,
+                                        exit_code: None,
+                                    },
+                                )?;
+                                (
+                                    PageType::Evidence,
+                                    Some(label_kind.to_owned()),
+                                    built.representations,
+                                )
+                            }
+                            None => (
+                                PageType::Conversation,
+                                None,
+                                b.conversation(
+                                    id,
+                                    &ConversationTurn {
+                                        role,
+                                        text: &text,
+                                        span: (&label, &label),
+                                        start_ms: None,
+                                    },
+                                )?,
+                            ),
+                        };
+                        Ok(ZephPage {
+                            id: id.clone(),
+                            page_type,
+                            unit: u,
+                            call: None,
+                            tool,
+                            provenance: Provenance::Import {
+                                source: label.clone(),
+                            },
+                            reprs,
+                            frame,
+                            last_message: i,
+                        })
+                    })?;
+                    pages.push(page);
+                }
+                UnitKind::ToolOutput => {
+                    let i = unit.messages[0];
+                    let msg = &messages[i];
+                    let outputs: Vec<usize> = msg
+                        .parts
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| matches!(p, MessagePart::ToolOutput { .. }))
+                        .map(|(k, _)| k)
+                        .collect();
+                    // Parts other than the outputs render with the first output's page.
+                    let rest: usize = msg
+                        .parts
+                        .iter()
+                        .filter(|p| !matches!(p, MessagePart::ToolOutput { .. }))
+                        .map(|p| self.tokens.part(p))
+                        .sum();
+                    for (c, &k) in outputs.iter().enumerate() {
+                        let MessagePart::ToolOutput {
+                            tool_name, body, ..
+                        } = &msg.parts[k]
+                        else {
+                            continue;
+                        };
+                        let name = tool_name.as_str().to_owned();
+                        let frame = crate::tokens::TOOL_OUTPUT_OVERHEAD
+                            + self.tokens.text(&name)
+                            + if c == 0 { rest } else { 0 };
+                        let id = PageId::new(format!("u{u}c{c}"))?;
+                        let key = format!("{name}\u{0}{body}\u{0}{frame}");
+                        let label = msg_label(msg, i);
+                        let tokens = self.tokens.clone();
+                        let page = self.cached(id, &key, |b, id| {
+                            let built = b.evidence(
+                                id,
+                                &ToolResult {
+                                    tool: &name,
+                                    args_json: "{}",
+                                    output: body,
+                                    is_error: false,
+                                    exit_code: None,
+                                },
+                            )?;
+                            Ok(ZephPage {
+                                id: id.clone(),
+                                page_type: PageType::Evidence,
+                                unit: u,
+                                call: Some(c),
+                                tool: Some(name.clone()),
+                                provenance: Provenance::Import {
+                                    source: label.clone(),
+                                },
+                                reprs: with_contract(built.representations, &name, false, &tokens),
+                                frame,
+                                last_message: i,
+                            })
+                        })?;
+                        pages.push(page);
+                    }
+                }
+                UnitKind::ToolGroup => {
+                    for (c, call) in unit.calls.iter().enumerate() {
+                        let (um, up) = call.use_at;
+                        let (rm, rp) = call.result_at;
+                        let MessagePart::ToolUse { input, .. } = &messages[um].parts[up] else {
+                            continue;
+                        };
+                        let MessagePart::ToolResult {
+                            content, is_error, ..
+                        } = &messages[rm].parts[rp]
+                        else {
+                            continue;
+                        };
+                        // The use part renders whole at every level; the result's framing too.
+                        let mut frame = self.tokens.part(&messages[um].parts[up])
+                            + crate::tokens::TOOL_RESULT_OVERHEAD
+                            + self.tokens.text(&call.id);
+                        // Non-tool parts of a message render with the first call placed in it.
+                        if unit.calls.iter().position(|x| x.use_at.0 == um) == Some(c) {
+                            frame += non_tool_tokens(&self.tokens, &messages[um], um, &s);
+                        }
+                        if rm != um
+                            && unit.calls.iter().position(|x| x.result_at.0 == rm) == Some(c)
+                        {
+                            frame += non_tool_tokens(&self.tokens, &messages[rm], rm, &s);
+                        }
+                        // Tool inputs are JSON objects for every provider; anything else is
+                        // wrapped so a signature can still be formed.
+                        let args = if input.is_object() {
+                            input.to_string()
+                        } else {
+                            serde_json::json!({ "input": input }).to_string()
+                        };
+                        let id = PageId::new(format!("u{u}c{c}"))?;
+                        let key = format!(
+                            "{}\u{0}{args}\u{0}{content}\u{0}{is_error}\u{0}{frame}",
+                            call.name
+                        );
+                        let call_id = ToolCallId::new(if call.id.is_empty() {
+                            format!("u{u}c{c}")
+                        } else {
+                            call.id.clone()
+                        })?;
+                        let tokens = self.tokens.clone();
+                        let page = self.cached(id, &key, |b, id| {
+                            let built = b.evidence(
+                                id,
+                                &ToolResult {
+                                    tool: &call.name,
+                                    args_json: &args,
+                                    output: content,
+                                    is_error: *is_error,
+                                    exit_code: None,
+                                },
+                            )?;
+                            Ok(ZephPage {
+                                id: id.clone(),
+                                page_type: PageType::Evidence,
+                                unit: u,
+                                call: Some(c),
+                                tool: Some(call.name.clone()),
+                                provenance: Provenance::ToolCall {
+                                    call_id: call_id.clone(),
+                                    signature: built.signature,
+                                },
+                                reprs: with_contract(
+                                    built.representations,
+                                    &call.name,
+                                    *is_error,
+                                    &tokens,
+                                ),
+                                frame,
+                                last_message: rm.max(um),
+                            })
+                        })?;
+                        pages.push(page);
+                    }
+                }
+            }
+        }
+        Ok(PagedHistory {
+            structure: s,
+            pages,
+            fixed_tokens: fixed,
+        })
+    }
+}
+
+/// Makes the degraded levels of a tool's evidence page satisfy Zeph's own `ToolOutput`
+/// invariant (the tool name and a status token survive compaction): the compressed and
+/// pointer texts get a `[tool · status: ok|error]` header when they lack one. Costs are
+/// recounted and kept non-decreasing toward `full` (a level that would outgrow the one above
+/// takes that level's text).
+fn with_contract(
+    mut reprs: BTreeMap<Repr, Representation>,
+    tool: &str,
+    is_error: bool,
+    tokens: &ZephTokens,
+) -> BTreeMap<Repr, Representation> {
+    use page_core::TokenCounter as _;
+    let status = if is_error { "error" } else { "ok" };
+    for level in [Repr::Pointer, Repr::Compressed] {
+        if let Some(r) = reprs.get(&level)
+            && !(r.content().contains("status:") && r.content().contains(tool))
+        {
+            let text = format!("[{tool} · status: {status}]\n{}", r.content());
+            let n = tokens.count(&text);
+            reprs.insert(level, Representation::new(text, n));
+        }
+    }
+    // Walk down from full: no level may cost more than the one above it.
+    let mut above: Option<Representation> = None;
+    for level in [
+        Repr::Full,
+        Repr::Compressed,
+        Repr::Structured,
+        Repr::Pointer,
+    ] {
+        let Some(r) = reprs.get(&level).cloned() else {
+            continue;
+        };
+        let r = match &above {
+            Some(a) if r.tokens() > a.tokens() => a.clone(),
+            _ => r,
+        };
+        reprs.insert(level, r.clone());
+        above = Some(r);
+    }
+    reprs
+}
+
+/// Tokens of a group message's parts that are not its matched tool parts (text, thinking,
+/// images, orphans downgraded to text).
+fn non_tool_tokens(tokens: &ZephTokens, msg: &Message, index: usize, s: &Structure) -> usize {
+    msg.parts
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            if s.is_orphan(index, k) {
+                flatten_orphan(p).map_or(0, |t| tokens.text(&t))
+            } else if matches!(
+                p,
+                MessagePart::ToolUse { .. } | MessagePart::ToolResult { .. }
+            ) {
+                0
+            } else {
+                tokens.part(p)
+            }
+        })
+        .sum()
+}

@@ -1,0 +1,76 @@
+//! Zeph 0.21.4's deterministic paths against the adapter on the recorded traces, counted by
+//! one observer. The table is what `docs/zeph-integration.md` publishes (CPU time comes from
+//! the criterion bench).
+
+use std::path::PathBuf;
+
+use expect_test::expect;
+use pagevm_zeph::compare::{CompareConfig, History, session_to_messages, table};
+
+fn traces() -> Vec<(String, PathBuf)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
+    let mut out = Vec::new();
+    for dir in ["aider", "claude-code", "openhands", "swe-agent"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("jsonl" | "json" | "traj" | "md")
+                )
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            out.push((dir.to_owned(), f));
+        }
+    }
+    out
+}
+
+fn histories() -> Vec<History> {
+    let mut out = Vec::new();
+    for (_, path) in traces() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Ok(t) = page_import::import(&text, None) else {
+            continue;
+        };
+        out.extend(t.sessions.iter().map(session_to_messages));
+    }
+    out
+}
+
+#[test]
+fn side_by_side_on_recorded_traces() {
+    let t = table(&histories(), &CompareConfig::default(), &[0.75, 0.5, 0.25]).unwrap();
+    expect![[r#"
+        | budget (share of the history) | path | turns | faults | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |
+        |---|---|---|---|---|---|---|---|---|---|---|---|
+        | 0.75 | Zeph 0.21.4 | 42 | 0 | 0 | 1 | 0 | 760 | 3469 | 0.841 | 29 | 0 / 0 |
+        | 0.75 | pagevm adapter | 42 | 0 | 0 | 0 | 1 | 786 | 3234 | 0.938 | 0 | 0 / 6 |
+        | 0.5 | Zeph 0.21.4 | 42 | 3 | 0 | 1 | 0 | 507 | 2173 | 0.634 | 29 | 0 / 0 |
+        | 0.5 | pagevm adapter | 42 | 2 | 0 | 0 | 1 | 568 | 2178 | 0.814 | 0 | 0 / 16 |
+        | 0.25 | Zeph 0.21.4 | 42 | 12 | 0 | 0 | 7 | 313 | 1463 | 0.297 | 29 | 0 / 0 |
+        | 0.25 | pagevm adapter | 42 | 6 | 0 | 0 | 13 | 383 | 1630 | 0.483 | 0 | 0 / 11 |
+    "#]].assert_eq(&t);
+}
+
+#[test]
+fn side_by_side_when_every_turn_is_idle() {
+    let t = table(
+        &histories(),
+        &CompareConfig {
+            idle_every_turn: true,
+            ..CompareConfig::default()
+        },
+        &[0.5],
+    )
+    .unwrap();
+    expect![[r#"
+        | budget (share of the history) | path | turns | faults | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |
+        |---|---|---|---|---|---|---|---|---|---|---|---|
+        | 0.5 | Zeph 0.21.4 | 42 | 3 | 0 | 1 | 0 | 507 | 2173 | 0.634 | 29 | 0 / 0 |
+        | 0.5 | pagevm adapter | 42 | 2 | 0 | 0 | 1 | 568 | 2178 | 0.814 | 0 | 0 / 16 |
+    "#]].assert_eq(&t);
+}
