@@ -1019,15 +1019,9 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     ) -> Result<Assembly, EngineError> {
         let mut messages: Vec<PromptMessage> = Vec::new();
         let mut placed = Vec::new();
-        let mut i = 0;
-        while i < slots.len() {
-            let item = slots[i].item;
-            let end = slots[i..]
-                .iter()
-                .position(|s| s.item != item)
-                .map_or(slots.len(), |n| i + n);
-            let members: Vec<usize> = (i..end).filter(|&k| levels[k] != Repr::None).collect();
-            i = end;
+        for run in item_runs(slots) {
+            let item = slots[run.start].item;
+            let members: Vec<usize> = run.filter(|&k| levels[k] != Repr::None).collect();
             if members.is_empty() {
                 continue;
             }
@@ -1315,15 +1309,9 @@ fn keep_groups_whole(
     used: &mut u32,
     budget: u32,
 ) {
-    let mut i = 0;
-    while i < slots.len() {
-        let item = slots[i].item;
-        let end = slots[i..]
-            .iter()
-            .position(|s| s.item != item)
-            .map_or(slots.len(), |n| i + n);
+    for range in item_runs(slots) {
+        let (i, end) = (range.start, range.end);
         if slots[i].call.is_some() {
-            let range = i..end;
             let present = range.clone().filter(|&k| levels[k] != Repr::None).count();
             if present > 0 && present < end - i {
                 let missing: u32 = range
@@ -1350,8 +1338,22 @@ fn keep_groups_whole(
                 }
             }
         }
-        i = end;
     }
+}
+
+/// The runs of consecutive slots that belong to one item (a page, or one group's results).
+fn item_runs(slots: &[Slot]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let item = slots.get(start)?.item;
+        let end = slots[start..]
+            .iter()
+            .position(|s| s.item != item)
+            .map_or(slots.len(), |n| start + n);
+        let run = start..end;
+        start = end;
+        Some(run)
+    })
 }
 
 /// The canonical signature of a call: tool name plus normalised JSON arguments; arguments
