@@ -129,7 +129,7 @@ fn item(
     let str_field = |k: &str| p.get(k).and_then(Value::as_str);
     match kind {
         "message" => {
-            let text = parts_text(p.get("content"));
+            let text = crate::parts_text(p.get("content"));
             if text.trim().is_empty() {
                 return;
             }
@@ -214,19 +214,6 @@ fn is_injected_context(text: &str) -> bool {
     .any(|p| t.starts_with(p))
 }
 
-/// The text of a content list (`input_text`, `output_text`, `text` parts; images skipped).
-fn parts_text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
-
 /// A tool output: a string (for shell calls often itself JSON `{output, metadata: {exit_code}}`),
 /// a list of content items, or the older `{content, success}` object.
 fn output_text(v: Option<&Value>) -> (String, bool) {
@@ -243,7 +230,7 @@ fn output_text(v: Option<&Value>) -> (String, bool) {
             }
             (s.clone(), false)
         }
-        Some(Value::Array(_)) => (parts_text(v), false),
+        Some(Value::Array(_)) => (crate::parts_text(v), false),
         Some(Value::Object(o)) => (
             o.get("content")
                 .and_then(Value::as_str)

@@ -122,7 +122,7 @@ fn session(id: String, records: &[(String, &Value)], diags: &mut Vec<Diagnostic>
             .and_then(Value::as_str)
             .and_then(parse_ms);
         let mid = m.get("id").and_then(Value::as_str).map(str::to_owned);
-        let text = parts_text(m.get("content"));
+        let text = crate::parts_text(m.get("content"));
         match m.get("type").and_then(Value::as_str).unwrap_or_default() {
             "user" => {
                 if !text.trim().is_empty() {
@@ -218,19 +218,6 @@ fn response_text(v: &Value) -> String {
     match v {
         Value::Array(parts) => parts.iter().filter_map(part).collect::<Vec<_>>().join("\n"),
         other => part(other).unwrap_or_default(),
-    }
-}
-
-/// Message text: a string or a list of `{text}` parts.
-fn parts_text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
     }
 }
 

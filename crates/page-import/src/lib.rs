@@ -382,3 +382,19 @@ pub(crate) fn diag(
         message: message.into(),
     });
 }
+
+/// The text of a message's content: a string, or a list of parts whose `text` fields are joined
+/// by newlines (images and other non-text parts are skipped). Shared by the formats that use
+/// the OpenAI/Anthropic content shape.
+pub(crate) fn parts_text(v: Option<&serde_json::Value>) -> String {
+    use serde_json::Value;
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}

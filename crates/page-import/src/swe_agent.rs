@@ -32,7 +32,7 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Result<Vec<Sessio
     for (i, m) in history.iter().enumerate() {
         let at = format!("history[{i}]");
         let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
-        let content = content_text(m.get("content"));
+        let content = crate::parts_text(m.get("content"));
         match role {
             "system" => events.push(Event::System { text: content }),
             "user" => {
@@ -144,17 +144,4 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Result<Vec<Sessio
         );
     }
     Ok(vec![Session { id, events }])
-}
-
-/// `content` is a string, or a list of `{type: text, text}` parts.
-fn content_text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
 }
