@@ -147,9 +147,9 @@ impl PagedCompactor {
     /// A compactor counting with Zeph's encoding.
     ///
     /// # Errors
-    /// [`AdapterError::Tokenizer`] or [`AdapterError::Build`] on an invalid configuration.
+    /// [`AdapterError::Build`] on an invalid configuration.
     pub fn new(config: AdapterConfig) -> Result<Self, AdapterError> {
-        Self::with_tokens(config, ZephTokens::new()?)
+        Self::with_tokens(config, ZephTokens::new())
     }
 
     /// A compactor sharing an existing counter (the rank table loads once per process).
@@ -297,6 +297,7 @@ impl PagedCompactor {
             .pages
             .iter()
             .filter(|p| p.page_type == page_core::PageType::Evidence && p.call.is_some())
+            .map(|p| &**p)
             .collect();
         // Recency: newest first, by the last message the page covers; ties by page order.
         evidence.sort_by_key(|p| std::cmp::Reverse(p.last_message));

@@ -481,7 +481,7 @@ pub fn compare(
     times: &[Option<i64>],
     config: &CompareConfig,
 ) -> Result<BTreeMap<Strategy, Counts>, AdapterError> {
-    compare_with(&ZephTokens::new()?, messages, times, config)
+    compare_with(&ZephTokens::new(), messages, times, config)
 }
 
 impl CompareConfig {
@@ -631,7 +631,7 @@ pub fn table(
     ratios: &[f64],
 ) -> Result<String, AdapterError> {
     use std::fmt::Write as _;
-    let tokens = ZephTokens::new()?;
+    let tokens = ZephTokens::new();
     let mut out = String::from(
         "| budget (share of the history) | path | turns | faults | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );

@@ -75,9 +75,6 @@ pub use crate::tokens::ZephTokens;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum AdapterError {
-    /// The cl100k rank table could not be loaded.
-    #[error("tokenizer: {0}")]
-    Tokenizer(#[from] page_tokenizer::TokenizerError),
     /// A page's representations could not be built.
     #[error("building a page: {0}")]
     Build(#[from] page_engine::BuildError),

@@ -2,6 +2,7 @@
 //! builders, with the exact Zeph-counted cost of rendering it at that level.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use page_core::{ContentDigest, PageId, PageType, Provenance, Repr, Representation, ToolCallId};
 use page_engine::{ConversationTurn, RepresentationBuilder, ToolResult};
@@ -34,6 +35,18 @@ pub struct ZephPage {
     pub frame: usize,
     /// The last source message the page covers (its position, for recency).
     pub last_message: usize,
+    /// The specifics (paths and identifiers, sorted) of its full text, scanned once when the
+    /// page is built: what a later turn can cite it by.
+    pub facts: Vec<String>,
+}
+
+/// The specifics of a page's full text, paths and identifiers together, sorted.
+fn facts_of(reprs: &BTreeMap<Repr, Representation>) -> Vec<String> {
+    let s = page_engine::specifics(reprs.get(&Repr::Full).map_or("", Representation::content));
+    let mut facts: Vec<String> = s.paths.into_iter().chain(s.identifiers).collect();
+    facts.sort_unstable();
+    facts.dedup();
+    facts
 }
 
 impl ZephPage {
@@ -58,8 +71,8 @@ impl ZephPage {
 pub struct PagedHistory {
     /// The structure the pages were built from.
     pub structure: Structure,
-    /// Pages in history order.
-    pub pages: Vec<ZephPage>,
+    /// Pages in history order (shared with the pager's cache: a turn copies no page).
+    pub pages: Vec<Arc<ZephPage>>,
     /// Zeph-counted tokens that no page carries and that render at every budget: the system
     /// prompt, verbatim messages (pinned, server compaction blocks).
     pub fixed_tokens: usize,
@@ -69,7 +82,7 @@ pub struct PagedHistory {
 pub struct Pager {
     builder: RepresentationBuilder<ZephTokens>,
     tokens: ZephTokens,
-    cache: HashMap<PageId, (ContentDigest, ZephPage)>,
+    cache: HashMap<PageId, (ContentDigest, Arc<ZephPage>)>,
 }
 
 impl std::fmt::Debug for Pager {
@@ -149,15 +162,15 @@ impl Pager {
             &RepresentationBuilder<ZephTokens>,
             &PageId,
         ) -> Result<ZephPage, AdapterError>,
-    ) -> Result<ZephPage, AdapterError> {
+    ) -> Result<Arc<ZephPage>, AdapterError> {
         let digest = ContentDigest::of(key.as_bytes());
         if let Some((d, page)) = self.cache.get(&id)
             && *d == digest
         {
-            return Ok(page.clone());
+            return Ok(Arc::clone(page));
         }
-        let page = build(&self.builder, &id)?;
-        self.cache.insert(id, (digest, page.clone()));
+        let page = Arc::new(build(&self.builder, &id)?);
+        self.cache.insert(id, (digest, Arc::clone(&page)));
         Ok(page)
     }
 
@@ -247,6 +260,7 @@ impl Pager {
                             provenance: Provenance::Import {
                                 source: label.clone(),
                             },
+                            facts: facts_of(&reprs),
                             reprs,
                             frame,
                             last_message: i,
@@ -306,6 +320,7 @@ impl Pager {
                                 provenance: Provenance::Import {
                                     source: label.clone(),
                                 },
+                                facts: facts_of(&built.representations),
                                 reprs: with_contract(built.representations, &name, false, &tokens),
                                 frame,
                                 last_message: i,
@@ -379,6 +394,7 @@ impl Pager {
                                     call_id: call_id.clone(),
                                     signature: built.signature,
                                 },
+                                facts: facts_of(&built.representations),
                                 reprs: with_contract(
                                     built.representations,
                                     &call.name,

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use page_core::{LevelCosts, PageType, PinClass, Repr, TokenCount};
-use page_engine::specifics;
 use page_policy::{Demand, LivePage, PolicyConfig, PolicyId, select_live};
 
 use crate::AdapterError;
@@ -81,6 +80,54 @@ pub fn select(
         .max()
         .unwrap_or(0)
         .max(1) as f64;
+    // Demands: the tail at full; pages the tail cites at their minimum.
+    let mut demands = Vec::new();
+    // Specific → the first page holding it; the scan happened once, when each page was built.
+    let mut facts: HashMap<&str, usize> = HashMap::new();
+    let mut cited: Vec<usize> = Vec::new();
+    for (p, page) in history.pages.iter().enumerate() {
+        if page.last_message >= full_from {
+            demands.push(Demand {
+                page: page.id.clone(),
+                required_repr: Some(Repr::Full),
+            });
+            cited.extend(
+                page.facts
+                    .iter()
+                    .filter_map(|f| facts.get(f.as_str()).copied())
+                    .filter(|&q| history.pages[q].last_message < full_from),
+            );
+        }
+        for f in &page.facts {
+            facts.entry(f.as_str()).or_insert(p);
+        }
+    }
+    cited.sort_unstable();
+    cited.dedup();
+    demands.extend(cited.into_iter().map(|q| Demand {
+        page: history.pages[q].id.clone(),
+        required_repr: None,
+    }));
+    let cap_of = |i: usize| caps.get(history.pages[i].id.as_str()).copied();
+    let capped = |i: usize, l: Repr| match cap_of(i) {
+        Some(c) if l > c => c,
+        _ => l,
+    };
+    // Under no pressure nothing is degraded: every page at full (or its cap), as Zeph would
+    // send it.
+    let all_full: usize = (0..history.pages.len())
+        .map(|i| history.pages[i].cost(Some(capped(i, Repr::Full))))
+        .sum();
+    if all_full <= page_budget {
+        let levels: Vec<Option<Repr>> = (0..history.pages.len())
+            .map(|i| Some(capped(i, Repr::Full)))
+            .collect();
+        return Ok(Selection {
+            levels,
+            page_tokens: all_full,
+            unmet: 0,
+        });
+    }
     let mut live = Vec::with_capacity(history.pages.len());
     for page in &history.pages {
         let cap = caps.get(page.id.as_str()).copied();
@@ -115,56 +162,6 @@ pub fn select(
             },
             recompute_cost: page.tool.as_deref().map_or(1.0, recompute_cost),
             recency: page.last_message as f64 / span,
-        });
-    }
-    // Demands: the tail at full; pages the tail cites at their minimum.
-    let mut demands = Vec::new();
-    let mut facts: HashMap<String, usize> = HashMap::new();
-    let mut cited: Vec<usize> = Vec::new();
-    for (p, page) in history.pages.iter().enumerate() {
-        let text = page.text(Repr::Full).unwrap_or_default();
-        let s = specifics(text);
-        if page.last_message >= full_from {
-            demands.push(Demand {
-                page: page.id.clone(),
-                required_repr: Some(Repr::Full),
-            });
-            cited.extend(
-                s.paths
-                    .iter()
-                    .chain(&s.identifiers)
-                    .filter_map(|f| facts.get(f).copied())
-                    .filter(|&q| history.pages[q].last_message < full_from),
-            );
-        }
-        for f in s.paths.into_iter().chain(s.identifiers) {
-            facts.entry(f).or_insert(p);
-        }
-    }
-    cited.sort_unstable();
-    cited.dedup();
-    demands.extend(cited.into_iter().map(|q| Demand {
-        page: history.pages[q].id.clone(),
-        required_repr: None,
-    }));
-    let cap_of = |i: usize| caps.get(history.pages[i].id.as_str()).copied();
-    let capped = |i: usize, l: Repr| match cap_of(i) {
-        Some(c) if l > c => c,
-        _ => l,
-    };
-    // Under no pressure nothing is degraded: every page at full (or its cap), as Zeph would
-    // send it.
-    let all_full: usize = (0..history.pages.len())
-        .map(|i| history.pages[i].cost(Some(capped(i, Repr::Full))))
-        .sum();
-    if all_full <= page_budget {
-        let levels: Vec<Option<Repr>> = (0..history.pages.len())
-            .map(|i| Some(capped(i, Repr::Full)))
-            .collect();
-        return Ok(Selection {
-            levels,
-            page_tokens: all_full,
-            unmet: 0,
         });
     }
     let config = PolicyConfig::preset(PolicyId::Clawvm);

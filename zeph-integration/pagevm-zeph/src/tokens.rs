@@ -6,12 +6,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use page_core::{TokenCount, TokenCounter};
-use page_tokenizer::{BpeCounter, Encoding};
+use page_tokenizer::{Encoding, FastBpeCounter};
 use zeph_common::memory::TokenCounting;
 use zeph_context::summarization::MessageTokenCounter;
 use zeph_llm::provider::{Message, MessagePart};
-
-use crate::AdapterError;
 
 // The framing overheads `zeph_memory::TokenCounter` (0.21.4) adds per part: the JSON block a
 // provider API wraps around each tool use, tool result, tool output, image and thinking block.
@@ -24,16 +22,18 @@ pub(crate) const THINKING_OVERHEAD: usize = 10;
 /// Zeph counts inputs longer than this with its chars/4 estimate instead of the BPE.
 const MAX_BPE_INPUT: usize = 65_536;
 
-/// Zeph-compatible token counter: tiktoken `cl100k_base` (Zeph's encoding) over each part,
+/// Zeph-compatible token counter: `cl100k_base` (Zeph's encoding) over each part,
 /// plus Zeph's per-part framing overheads, so budgets and tiers computed here agree with the
-/// `cached_prompt_tokens` Zeph keeps.
+/// `cached_prompt_tokens` Zeph keeps. The counts are tiktoken's (what Zeph uses), computed by
+/// page-tokenizer's [`FastBpeCounter`], whose equality with tiktoken-rs page-tokenizer's tests
+/// check.
 ///
 /// One known difference: Zeph encodes with special tokens enabled, so a tool output containing
 /// the literal text `<|endoftext|>` counts one token there and several here. Counting such text
 /// as ordinary text is the safe side: it never under-counts.
 #[derive(Clone, Debug)]
 pub struct ZephTokens {
-    bpe: Arc<BpeCounter>,
+    bpe: FastBpeCounter,
     // Zeph's counter memoizes counts by text hash (10,000 entries); so does this one, so both
     // sides of the comparison recount an unchanged message at the same (low) price.
     cache: Arc<Mutex<HashMap<u64, usize>>>,
@@ -41,16 +41,30 @@ pub struct ZephTokens {
 
 const CACHE_CAP: usize = 10_000;
 
+impl Default for ZephTokens {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ZephTokens {
-    /// A counter over `cl100k_base`.
-    ///
-    /// # Errors
-    /// [`AdapterError::Tokenizer`] when the rank table cannot be loaded.
-    pub fn new() -> Result<Self, AdapterError> {
-        Ok(Self {
-            bpe: Arc::new(BpeCounter::new(Encoding::Cl100kBase)?),
+    /// A counter over `cl100k_base` (the rank tables are embedded; built once per process).
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            bpe: FastBpeCounter::new(Encoding::Cl100kBase),
             cache: Arc::new(Mutex::new(HashMap::new())),
-        })
+        }
+    }
+
+    /// The same counter with an empty memo, as a new Zeph process has: every text is counted
+    /// once more. Clones share their memo; this one does not.
+    #[must_use]
+    pub fn fresh(&self) -> Self {
+        Self {
+            bpe: self.bpe,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// Tokens of a plain text, as `zeph_memory::TokenCounter::count_tokens` counts them.

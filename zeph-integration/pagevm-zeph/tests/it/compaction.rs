@@ -37,7 +37,7 @@ fn summarizer(provider: MockProvider, timeout_ms: u64) -> LlmSummarizer {
         deps: SummarizationDeps {
             provider: AnyProvider::Mock(provider),
             llm_timeout: Duration::from_millis(timeout_ms),
-            token_counter: Arc::new(ZephTokens::new().unwrap()),
+            token_counter: Arc::new(ZephTokens::new()),
             structured_summaries: false,
             on_anchored_summary: None,
         },
@@ -50,7 +50,7 @@ fn assembly_fits_budgets_and_degrades_before_dropping() {
     let history = session();
     let mut c = compactor();
     let full = c.assemble(&history, usize::MAX, 0).unwrap();
-    assert_eq!(full.tokens, ZephTokens::new().unwrap().context(&history));
+    assert_eq!(full.tokens, ZephTokens::new().context(&history));
     let mut last = full.tokens;
     for budget in [full.tokens * 3 / 4, full.tokens / 2, full.tokens / 4] {
         let a = c.assemble(&history, budget, 0).unwrap();

@@ -167,11 +167,7 @@ fn tool_output_that_looks_like_system_text_stays_evidence() {
     let s = structure(&history);
     let unit = s.units.iter().find(|u| u.messages.contains(&3)).unwrap();
     assert_eq!(unit.kind, UnitKind::ToolGroup);
-    let mut pager = Pager::new(
-        ZephTokens::new().unwrap(),
-        page_engine::BuildConfig::default(),
-    )
-    .unwrap();
+    let mut pager = Pager::new(ZephTokens::new(), page_engine::BuildConfig::default()).unwrap();
     let paged = pager.page(&history).unwrap();
     let page = paged
         .pages
@@ -219,11 +215,7 @@ fn rendering_keeps_thinking_db_ids_and_pairs() {
         m.metadata.db_id = Some(100 + i as i64);
     }
     history[3].metadata.deferred_summary = Some("ran the build".into());
-    let mut pager = Pager::new(
-        ZephTokens::new().unwrap(),
-        page_engine::BuildConfig::default(),
-    )
-    .unwrap();
+    let mut pager = Pager::new(ZephTokens::new(), page_engine::BuildConfig::default()).unwrap();
     let paged = pager.page(&history).unwrap();
     for level in [
         Repr::Full,
@@ -254,7 +246,7 @@ fn rendering_keeps_thinking_db_ids_and_pairs() {
 
 #[test]
 fn token_counts_follow_zeph_part_overheads() {
-    let t = ZephTokens::new().unwrap();
+    let t = ZephTokens::new();
     let parts = [
         (
             "text",
@@ -418,7 +410,7 @@ proptest! {
         budget in 0usize..4_000,
     ) {
         let history = build(&steps);
-        let mut pager = Pager::new(ZephTokens::new().unwrap(), page_engine::BuildConfig::default()).unwrap();
+        let mut pager = Pager::new(ZephTokens::new(), page_engine::BuildConfig::default()).unwrap();
         let paged = pager.page(&history).unwrap();
         let lv: Vec<Option<Repr>> = (0..paged.pages.len()).map(|i| levels.get(i).copied().flatten()).collect();
         let out = render(&history, &paged, &lv, 0);
@@ -442,11 +434,7 @@ fn structured_evidence_passes_zeph_and_path_invariants() {
         CompactedPage, InvariantRegistry, PageInvariant, PageOrigin, SchemaHint, TypedPage,
     };
     let history = session();
-    let mut pager = Pager::new(
-        ZephTokens::new().unwrap(),
-        page_engine::BuildConfig::default(),
-    )
-    .unwrap();
+    let mut pager = Pager::new(ZephTokens::new(), page_engine::BuildConfig::default()).unwrap();
     let paged = pager.page(&history).unwrap();
     let zeph = InvariantRegistry::default();
     let ours = PathRetainingToolOutput::default();
