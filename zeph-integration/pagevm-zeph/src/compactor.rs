@@ -30,6 +30,10 @@ pub struct AdapterConfig {
     pub max_summary_tokens: usize,
     /// Builder knobs for the representations.
     pub build: page_engine::BuildConfig,
+    /// Render a page directory whenever a page is below full: the specifics (paths,
+    /// identifiers) each degraded or left-out page holds that no page at full shows, by page
+    /// id, so what a later turn cites stays resolvable instead of silently gone.
+    pub directory: bool,
 }
 
 impl AdapterConfig {
@@ -54,6 +58,7 @@ impl Default for AdapterConfig {
             microcompact_keep_recent: 3,
             max_summary_tokens: 2_000,
             build: page_engine::BuildConfig::default(),
+            directory: true,
         }
     }
 }
@@ -214,21 +219,68 @@ impl PagedCompactor {
         let summary = self.summary_message();
         let summary_tokens = summary.as_ref().map_or(0, |m| self.tokens().message(m));
         let page_budget = budget.saturating_sub(history.fixed_tokens + summary_tokens);
-        let selection = select(history, page_budget, self.full_from(messages), &self.caps)?;
+        let full_from = self.full_from(messages);
+        let mut selection = select(history, page_budget, full_from, &self.caps)?;
+        let mut directory = None;
+        if self.config.directory {
+            // The directory's tokens come out of the pages' budget, which can degrade more
+            // pages and grow it: re-select with the reserve until the directory fits in it
+            // (three rounds at most), but never squeeze a required page for it; what does not
+            // fit then loses its oldest lines.
+            let mut reserve = 0;
+            for _ in 0..3 {
+                let Some(d) = directory_message(history, &selection.levels, true) else {
+                    break;
+                };
+                let n = self.tokens().message(&d);
+                if n <= reserve {
+                    break;
+                }
+                let next = select(
+                    history,
+                    page_budget.saturating_sub(n),
+                    full_from,
+                    &self.caps,
+                )?;
+                if next.unmet > selection.unmet {
+                    break;
+                }
+                reserve = n;
+                selection = next;
+            }
+            // Whatever the reserve, the directory only takes budget the pages left: when even
+            // the required pages overrun (invariant pressure), it is not rendered.
+            let left = page_budget.saturating_sub(selection.page_tokens);
+            if selection.unmet == 0 {
+                directory = [true, false]
+                    .into_iter()
+                    .filter_map(|ids| directory_message(history, &selection.levels, ids))
+                    .find(|d| self.tokens().message(d) <= left)
+                    .or_else(|| {
+                        directory_message(history, &selection.levels, false)
+                            .and_then(|d| self.fit_directory(d, left))
+                    });
+            }
+        }
         let mut out = render(messages, history, &selection.levels, now_ts);
         // The summary covers pages left out; it goes right after the system prompt, as
-        // Zeph's compaction summary does, and only while something is left out.
+        // Zeph's compaction summary does, and only while something is left out. The
+        // directory follows it.
+        let at = usize::from(
+            history
+                .structure
+                .units
+                .first()
+                .is_some_and(|u| u.kind == UnitKind::Bootstrap),
+        )
+        .min(out.len());
+        if let Some(d) = directory {
+            out.insert(at, d);
+        }
         if let Some(s) = summary
             && selection.levels.iter().any(Option::is_none)
         {
-            let at = usize::from(
-                history
-                    .structure
-                    .units
-                    .first()
-                    .is_some_and(|u| u.kind == UnitKind::Bootstrap),
-            );
-            out.insert(at.min(out.len()), s);
+            out.insert(at, s);
         }
         let tokens = self.tokens().context(&out);
         Ok(Assembled {
@@ -237,6 +289,28 @@ impl PagedCompactor {
             selection,
             diagnostics: history.structure.diagnostics.clone(),
         })
+    }
+
+    /// The directory within `reserve` tokens: its oldest lines go first (a later turn most
+    /// often cites what is recent); `None` when not even one line fits.
+    fn fit_directory(&self, mut d: Message, reserve: usize) -> Option<Message> {
+        loop {
+            if self.tokens().message(&d) <= reserve {
+                return Some(d);
+            }
+            let MessagePart::Summary { text } = d.parts.first_mut()? else {
+                return None;
+            };
+            let first = text.find('\n')?;
+            let second = text[first + 1..].find('\n').map(|k| first + 1 + k);
+            match second {
+                Some(end) => {
+                    text.replace_range(first..end, "");
+                }
+                None => return None,
+            }
+            d.rebuild_content();
+        }
     }
 
     /// Soft compaction: degrade evidence deterministically (full → compressed → structured →
@@ -436,6 +510,70 @@ fn summary_message(text: &str) -> Message {
     m.metadata = MessageMetadata::agent_only();
     m
 }
+
+/// The page directory for `levels`: one line per page below full (or left out) listing the
+/// facts it holds that neither a page rendered at full nor its own degraded text shows (with
+/// its identifiers, or its paths and commands only), as an agent-only system message. `None`
+/// when there is no such fact.
+fn directory_message(
+    history: &PagedHistory,
+    levels: &[Option<Repr>],
+    identifiers: bool,
+) -> Option<Message> {
+    let shown: std::collections::HashSet<&str> = history
+        .pages
+        .iter()
+        .zip(levels)
+        .filter(|(_, l)| **l == Some(Repr::Full))
+        .flat_map(|(p, _)| p.facts.iter())
+        .collect();
+    let mut listed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut text = String::from(DIRECTORY_HEADER);
+    for (page, level) in history.pages.iter().zip(levels) {
+        if *level == Some(Repr::Full) {
+            continue;
+        }
+        // What the page's own degraded text still shows needs no line.
+        let own = level.and_then(|l| page.text(l)).unwrap_or_default();
+        let ids: &[String] = if identifiers {
+            &page.facts.identifiers
+        } else {
+            &[]
+        };
+        let facts: Vec<&str> = page
+            .facts
+            .key
+            .iter()
+            .chain(ids)
+            .map(String::as_str)
+            .filter(|f| !shown.contains(f) && !own.contains(f) && listed.insert(f))
+            .collect();
+        if facts.is_empty() {
+            continue;
+        }
+        text.push('\n');
+        text.push_str(page.id.as_str());
+        text.push(':');
+        for f in facts {
+            text.push(' ');
+            if f.contains('\n') {
+                // A multi-line command stays on its page's line, JSON-escaped as the tool
+                // call's own arguments are sent.
+                text.push_str(&serde_json::Value::String(f.to_owned()).to_string());
+            } else {
+                text.push_str(f);
+            }
+        }
+    }
+    (text.len() > DIRECTORY_HEADER.len()).then(|| {
+        let mut m = Message::from_parts(Role::System, vec![MessagePart::Summary { text }]);
+        m.metadata = MessageMetadata::agent_only();
+        m
+    })
+}
+
+/// First line of the page directory.
+const DIRECTORY_HEADER: &str = "[page directory: page id: what it holds]";
 
 /// One line per page left out: its pointer (page id, tool, digest, size), which the store
 /// dereferences. Deterministic and model-free.

@@ -25,6 +25,7 @@ use zeph_llm::provider::{Message, MessagePart, Role};
 use crate::AdapterError;
 use crate::compactor::{AdapterConfig, PagedCompactor};
 use crate::convert::{Diagnostic, UnitKind, structure};
+use crate::pages::command_of;
 use crate::tokens::ZephTokens;
 use crate::zeph_paths::{ZephPaths, zeph_classify};
 
@@ -141,6 +142,12 @@ pub struct Counts {
     pub turns: usize,
     /// Specifics a model message used that its context no longer held.
     pub faults: usize,
+    /// Of `faults`, those in turns whose minimum-fidelity set (the system prompt and verbatim
+    /// messages, and the newest message at its smallest level) fits the budget: the faults a
+    /// policy controls. The rest are physical insufficiency (the ClawVM paper's split).
+    pub controllable_faults: usize,
+    /// Turns whose minimum-fidelity set does not fit the budget.
+    pub insufficient_turns: usize,
     /// Orphaned tool parts the path introduced (not orphaned in the uncompacted history),
     /// summed over the contexts: what the path itself makes a provider reject.
     pub orphaned_pairs: usize,
@@ -190,6 +197,8 @@ impl Counts {
     fn add(&mut self, o: &Counts) {
         self.turns += o.turns;
         self.faults += o.faults;
+        self.controllable_faults += o.controllable_faults;
+        self.insufficient_turns += o.insufficient_turns;
         self.orphaned_pairs += o.orphaned_pairs;
         self.input_orphans_sent += o.input_orphans_sent;
         self.over_budget += o.over_budget;
@@ -327,14 +336,6 @@ fn introduced(msg: &Message) -> BTreeSet<String> {
     out
 }
 
-fn command_of(input: &serde_json::Value) -> Option<String> {
-    ["command", "cmd"]
-        .iter()
-        .find_map(|k| input.get(k).and_then(serde_json::Value::as_str))
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty())
-}
-
 fn context_text(ctx: &[Message]) -> String {
     let mut s = String::new();
     for m in ctx
@@ -351,6 +352,17 @@ fn context_text(ctx: &[Message]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// Whether a context's text holds a specific: verbatim, or JSON-escaped as tool arguments are
+/// sent (a multi-line command is never verbatim in a tool call's input).
+fn holds(text: &str, specific: &str) -> bool {
+    if text.contains(specific) {
+        return true;
+    }
+    let escaped = serde_json::Value::String(specific.to_owned()).to_string();
+    let inner = &escaped[1..escaped.len() - 1];
+    inner != specific && text.contains(inner)
 }
 
 /// Orphaned tool parts of what a provider would see, by message `db_id` and tool id.
@@ -381,7 +393,12 @@ struct Seen {
     kept: BTreeSet<String>,
 }
 
-/// The observer's view of one context before model message `next`.
+/// The observer's view of one context before model message `next`; `fits` says whether the
+/// turn's minimum-fidelity set fits the budget.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one observation's inputs, all distinct"
+)]
 fn observe(
     c: &mut Counts,
     prefix: &[Message],
@@ -390,11 +407,13 @@ fn observe(
     budget: usize,
     next: &Message,
     seen: &Seen,
+    fits: bool,
 ) {
     let (known, kept) = (&seen.known, &seen.kept);
     let text = context_text(ctx);
     let n = tokens.context(ctx);
     c.turns += 1;
+    c.insufficient_turns += usize::from(!fits);
     c.tokens_sum += n;
     c.tokens_max = c.tokens_max.max(n);
     c.over_budget += usize::from(n > budget);
@@ -407,13 +426,14 @@ fn observe(
         }
     }
     for s in used(next) {
-        if known.contains(&s) && !text.contains(s.as_str()) {
+        if known.contains(&s) && !holds(&text, &s) {
             c.faults += 1;
+            c.controllable_faults += usize::from(fits);
         }
     }
     for s in kept {
         c.retention_checks += 1;
-        c.retained += usize::from(text.contains(s.as_str()));
+        c.retained += usize::from(holds(&text, s));
     }
 }
 
@@ -504,6 +524,21 @@ impl CompareConfig {
     }
 }
 
+/// Zeph-counted tokens of a history's minimum-fidelity set: what renders at every budget
+/// (system prompt, verbatim messages) and the newest message's pages at their smallest level.
+/// A property of the history, the same for every strategy.
+fn minimum_set(adapter: &mut PagedCompactor, messages: &[Message]) -> Result<usize, AdapterError> {
+    let history = adapter.page(messages)?;
+    let newest = history.pages.iter().map(|p| p.last_message).max();
+    let pages: usize = history
+        .pages
+        .iter()
+        .filter(|p| Some(p.last_message) == newest)
+        .map(|p| p.cost(p.reprs.keys().next().copied()))
+        .sum();
+    Ok(history.fixed_tokens + pages)
+}
+
 /// [`compare`] with a shared counter.
 ///
 /// # Errors
@@ -534,6 +569,7 @@ pub fn compare_with(
         let idle = config.idle_minutes(times, i);
         let now_ts = at.unwrap_or(0) / 1000;
         if msg.role == Role::Assistant && i > 0 {
+            let fits = minimum_set(&mut adapter, &messages[..i])? <= config.budget;
             // Zeph: the pipeline runs on its in-place vector; the request is that vector after
             // prepare_context's trim.
             let mut t = zeph.turn(&mut zeph_msgs, idle, now_ts);
@@ -547,6 +583,7 @@ pub fn compare_with(
                 config.budget,
                 msg,
                 &seen,
+                fits,
             );
             invariant_checks(zc, &request, &originals, &tokens);
             // pagevm: the full history stays; the view is assembled under Zeph's hard
@@ -562,6 +599,7 @@ pub fn compare_with(
                 config.budget,
                 msg,
                 &seen,
+                fits,
             );
             invariant_checks(pc, &view.messages, &originals, &tokens);
         }
@@ -633,7 +671,7 @@ pub fn table(
     use std::fmt::Write as _;
     let tokens = ZephTokens::new();
     let mut out = String::from(
-        "| budget (share of the history) | path | turns | faults | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| budget (share of the history) | path | turns | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for &ratio in ratios {
         let config = CompareConfig {
@@ -652,9 +690,11 @@ pub fn table(
             };
             let _ = writeln!(
                 out,
-                "| {ratio} | {name} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} |",
+                "| {ratio} | {name} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} |",
                 c.turns,
                 c.faults,
+                c.controllable_faults,
+                c.insufficient_turns,
                 c.orphaned_pairs,
                 c.input_orphans_sent,
                 c.over_budget,

@@ -35,18 +35,53 @@ pub struct ZephPage {
     pub frame: usize,
     /// The last source message the page covers (its position, for recency).
     pub last_message: usize,
-    /// The specifics (paths and identifiers, sorted) of its full text, scanned once when the
-    /// page is built: what a later turn can cite it by.
-    pub facts: Vec<String>,
+    /// What a later turn can cite the page by, scanned once when the page is built.
+    pub facts: Facts,
 }
 
-/// The specifics of a page's full text, paths and identifiers together, sorted.
-fn facts_of(reprs: &BTreeMap<Repr, Representation>) -> Vec<String> {
-    let s = page_engine::specifics(reprs.get(&Repr::Full).map_or("", Representation::content));
-    let mut facts: Vec<String> = s.paths.into_iter().chain(s.identifiers).collect();
-    facts.sort_unstable();
-    facts.dedup();
-    facts
+/// What a page can be cited by, each list sorted and without repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// File paths of its full text and the shell command its call ran: what a later turn
+    /// most often needs back (a path to open, a command to rerun).
+    pub key: Vec<String>,
+    /// Identifiers of its full text (`snake_case`, `CamelCase`, `a::b`, error codes).
+    pub identifiers: Vec<String>,
+}
+
+impl Facts {
+    /// The facts of a page's full text, of the text that renders with it at every level
+    /// (`frame`) and of its call's command.
+    fn of(reprs: &BTreeMap<Repr, Representation>, command: Option<String>, frame: &str) -> Self {
+        let mut s =
+            page_engine::specifics(reprs.get(&Repr::Full).map_or("", Representation::content));
+        let f = page_engine::specifics(frame);
+        s.paths.extend(f.paths);
+        s.identifiers.extend(f.identifiers);
+        let mut key: Vec<String> = s.paths.into_iter().chain(command).collect();
+        key.sort_unstable();
+        key.dedup();
+        Self {
+            key,
+            // A BTreeSet: already sorted and distinct.
+            identifiers: s.identifiers.into_iter().collect(),
+        }
+    }
+
+    /// Every fact: the key ones, then the identifiers.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.key.iter().chain(&self.identifiers).map(String::as_str)
+    }
+}
+
+/// The shell command a tool call's arguments name (`command` or `cmd`), trimmed; a multi-line
+/// command is kept whole (the directory writes it on one line).
+pub(crate) fn command_of(input: &serde_json::Value) -> Option<String> {
+    ["command", "cmd"]
+        .iter()
+        .find_map(|k| input.get(k).and_then(serde_json::Value::as_str))
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
 }
 
 impl ZephPage {
@@ -260,7 +295,7 @@ impl Pager {
                             provenance: Provenance::Import {
                                 source: label.clone(),
                             },
-                            facts: facts_of(&reprs),
+                            facts: Facts::of(&reprs, None, ""),
                             reprs,
                             frame,
                             last_message: i,
@@ -320,7 +355,7 @@ impl Pager {
                                 provenance: Provenance::Import {
                                     source: label.clone(),
                                 },
-                                facts: facts_of(&built.representations),
+                                facts: Facts::of(&built.representations, None, ""),
                                 reprs: with_contract(built.representations, &name, false, &tokens),
                                 frame,
                                 last_message: i,
@@ -347,13 +382,19 @@ impl Pager {
                             + crate::tokens::TOOL_RESULT_OVERHEAD
                             + self.tokens.text(&call.id);
                         // Non-tool parts of a message render with the first call placed in it.
+                        // Their text is scanned for the page's facts too: a turn that both talks
+                        // and calls a tool is cited by what it said.
+                        let mut frame_text = String::new();
                         if unit.calls.iter().position(|x| x.use_at.0 == um) == Some(c) {
                             frame += non_tool_tokens(&self.tokens, &messages[um], um, &s);
+                            frame_text.push_str(&non_tool_text(&messages[um], um, &s));
                         }
                         if rm != um
                             && unit.calls.iter().position(|x| x.result_at.0 == rm) == Some(c)
                         {
                             frame += non_tool_tokens(&self.tokens, &messages[rm], rm, &s);
+                            frame_text.push('\n');
+                            frame_text.push_str(&non_tool_text(&messages[rm], rm, &s));
                         }
                         // Tool inputs are JSON objects for every provider; anything else is
                         // wrapped so a signature can still be formed.
@@ -364,7 +405,7 @@ impl Pager {
                         };
                         let id = PageId::new(format!("u{u}c{c}"))?;
                         let key = format!(
-                            "{}\u{0}{args}\u{0}{content}\u{0}{is_error}\u{0}{frame}",
+                            "{}\u{0}{args}\u{0}{content}\u{0}{is_error}\u{0}{frame}\u{0}{frame_text}",
                             call.name
                         );
                         let call_id = ToolCallId::new(if call.id.is_empty() {
@@ -394,7 +435,11 @@ impl Pager {
                                     call_id: call_id.clone(),
                                     signature: built.signature,
                                 },
-                                facts: facts_of(&built.representations),
+                                facts: Facts::of(
+                                    &built.representations,
+                                    command_of(input),
+                                    &frame_text,
+                                ),
                                 reprs: with_contract(
                                     built.representations,
                                     &call.name,
@@ -459,6 +504,29 @@ fn with_contract(
         above = Some(r);
     }
     reprs
+}
+
+/// Text of a group message's parts that are not its matched tool parts (text, orphans
+/// downgraded to text), one part a line.
+fn non_tool_text(msg: &Message, index: usize, s: &Structure) -> String {
+    let mut out = String::new();
+    for (k, p) in msg.parts.iter().enumerate() {
+        let piece = if s.is_orphan(index, k) {
+            flatten_orphan(p)
+        } else if matches!(
+            p,
+            MessagePart::ToolUse { .. } | MessagePart::ToolResult { .. }
+        ) {
+            None
+        } else {
+            p.as_plain_text().map(str::to_owned)
+        };
+        if let Some(t) = piece {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Tokens of a group message's parts that are not its matched tool parts (text, thinking,

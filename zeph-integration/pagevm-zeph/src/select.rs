@@ -94,12 +94,12 @@ pub fn select(
             cited.extend(
                 page.facts
                     .iter()
-                    .filter_map(|f| facts.get(f.as_str()).copied())
+                    .filter_map(|f| facts.get(f).copied())
                     .filter(|&q| history.pages[q].last_message < full_from),
             );
         }
-        for f in &page.facts {
-            facts.entry(f.as_str()).or_insert(p);
+        for f in page.facts.iter() {
+            facts.entry(f).or_insert(p);
         }
     }
     cited.sort_unstable();

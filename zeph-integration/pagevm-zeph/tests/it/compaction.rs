@@ -285,3 +285,74 @@ fn zeph_sweep_clears_nothing_in_a_native_tool_history() {
     .unwrap();
     assert_eq!(c.microcompact(&session(), 60).unwrap(), 3);
 }
+
+/// The text a provider would be sent: contents and tool inputs.
+fn sent_text(messages: &[zeph_llm::provider::Message]) -> String {
+    let mut s = String::new();
+    for m in messages {
+        s.push_str(&m.content);
+        for p in &m.parts {
+            if let MessagePart::ToolUse { input, .. } = p {
+                s.push_str(&input.to_string());
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn page_directory_keeps_paths_and_commands_resolvable_within_budget() {
+    let history = session();
+    let specifics = [
+        "src/lexer.rs",
+        "src/token.rs",
+        "src/ast.rs",
+        "cargo build -p parser",
+        "cargo test -p parser",
+    ];
+    let full = compactor()
+        .assemble(&history, usize::MAX, 0)
+        .unwrap()
+        .tokens;
+    let mut needed = 0;
+    for budget in [full / 2, full / 4, full / 6] {
+        let with = compactor().assemble(&history, budget, 0).unwrap();
+        assert!(with.tokens <= budget, "{} > {budget}", with.tokens);
+        assert_eq!(orphaned_pairs(&with.messages), 0);
+        let text = sent_text(&with.messages);
+        for s in specifics {
+            assert!(text.contains(s), "{s} missing at {budget}:\n{text}");
+        }
+        let mut c = PagedCompactor::new(AdapterConfig {
+            preserve_tail: 1,
+            directory: false,
+            ..AdapterConfig::default()
+        })
+        .unwrap();
+        let without = sent_text(&c.assemble(&history, budget, 0).unwrap().messages);
+        if specifics.iter().any(|s| !without.contains(s)) {
+            needed += 1;
+            // The directory is one agent-only system message after the system prompt.
+            let dir = &with.messages[1];
+            assert_eq!(dir.role, Role::System);
+            assert!(
+                dir.content.starts_with("[page directory"),
+                "{}",
+                dir.content
+            );
+            assert!(!dir.metadata.visibility.is_user_visible());
+        }
+    }
+    assert!(
+        needed > 0,
+        "no budget degraded the history enough to need a directory"
+    );
+    // Under no pressure there is no directory.
+    let all = compactor().assemble(&history, full, 0).unwrap();
+    assert!(
+        !all.messages
+            .iter()
+            .any(|m| m.content.starts_with("[page directory"))
+    );
+}
