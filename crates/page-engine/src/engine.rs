@@ -8,7 +8,7 @@
 //! hook that created the page (a tool result is evidence whatever its text says), never from
 //! content.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use page_core::{
@@ -49,6 +49,11 @@ pub struct EngineConfig {
     /// Share of the budget a fresh tool result may take at its best level before it is shown
     /// at a lower one (it is always shown at least at its minimum).
     pub fresh_result_share: f64,
+    /// Keep the previous prompt's prefix where the budget allows: a page the selector would
+    /// degrade keeps its previous level when pages after it can pay for that by degrading,
+    /// tail first, never below their minimum or demanded level. Provider prompt caches key on
+    /// the prefix, so a change near the end costs a cache far less than one near the start.
+    pub stable_prefix: bool,
 }
 
 impl EngineConfig {
@@ -62,6 +67,7 @@ impl EngineConfig {
             policy: PolicyConfig::preset(PolicyId::Clawvm),
             build: BuildConfig::default(),
             fresh_result_share: 0.5,
+            stable_prefix: true,
         }
     }
 }
@@ -832,6 +838,16 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         let mut levels = selection.levels;
         let mut used = selection.tokens.get();
         let unmet_idx: BTreeSet<usize> = selection.unmet.iter().map(|&(i, _)| i).collect();
+        if self.config.stable_prefix {
+            self.keep_prefix(
+                &slots,
+                &pages,
+                &demands,
+                &mut levels,
+                &mut used,
+                budget.get(),
+            );
+        }
         keep_groups_whole(&slots, &pages, &mut levels, &mut used, budget.get());
         let mut faults = Vec::new();
         self.observe(&slots, &pages, &levels, &mut faults);
@@ -845,6 +861,68 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         self.age(&slots, &demands);
         self.turn += 1;
         Ok(assembly)
+    }
+
+    /// Gives a page the selector degraded since the previous prompt its previous level back
+    /// when the free budget, or pages after it degrading tail first, pay for it. A donor never
+    /// goes below its minimum, its demanded level or out of the prompt, so pins, demands and
+    /// groups are as the selector left them; pages left out are not brought back.
+    fn keep_prefix(
+        &self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        demands: &[Demand],
+        levels: &mut [Repr],
+        used: &mut u32,
+        budget: u32,
+    ) {
+        let previous: HashMap<&PageId, Repr> =
+            self.last_prompt.iter().map(|(p, l, _)| (p, *l)).collect();
+        let demanded: HashMap<&PageId, Repr> = demands
+            .iter()
+            .map(|d| (&d.page, d.required_repr.unwrap_or(Repr::None)))
+            .collect();
+        let cost = |k: usize, level: Repr| pages[k].levels.get(level).map_or(0, TokenCount::get);
+        let floor = |k: usize| {
+            let demand = demanded.get(&slots[k].page).copied().unwrap_or(Repr::None);
+            pages[k]
+                .levels
+                .min_fidelity()
+                .max(demand)
+                .max(Repr::Pointer)
+        };
+        for i in 0..slots.len() {
+            let Some(&before) = previous.get(&slots[i].page) else {
+                continue;
+            };
+            if levels[i] == Repr::None
+                || before <= levels[i]
+                || pages[i].levels.get(before).is_none()
+            {
+                continue;
+            }
+            let extra = cost(i, before).saturating_sub(cost(i, levels[i]));
+            let mut trial = levels.to_vec();
+            let mut free = i64::from(budget) - i64::from(*used) - i64::from(extra);
+            for j in (i + 1..slots.len()).rev() {
+                while free < 0 && trial[j] != Repr::None && trial[j] > floor(j) {
+                    let Some(lower) = pages[j].levels.degrade(trial[j]).filter(|&l| l >= floor(j))
+                    else {
+                        break;
+                    };
+                    free += i64::from(cost(j, trial[j]).saturating_sub(cost(j, lower)));
+                    trial[j] = lower;
+                }
+                if free >= 0 {
+                    break;
+                }
+            }
+            if free >= 0 {
+                trial[i] = before;
+                levels.copy_from_slice(&trial);
+                *used = u32::try_from(i64::from(budget) - free).unwrap_or(budget);
+            }
+        }
     }
 
     /// Every page that may enter the prompt, in item order, with where it sits.
