@@ -166,15 +166,15 @@ pub fn select(
     }
     let config = PolicyConfig::preset(PolicyId::Clawvm);
     let mut chosen = select_live(&config, &live, &demands, tok(page_budget))?;
+    let newest = history
+        .pages
+        .iter()
+        .map(|p| p.last_message)
+        .max()
+        .unwrap_or(0);
     if !chosen.unmet.is_empty() {
         // The tail at full does not fit: keep only the newest page's demand at full and the
         // rest of the tail at its minimum (still resolvable), rather than overrun the budget.
-        let newest = history
-            .pages
-            .iter()
-            .map(|p| p.last_message)
-            .max()
-            .unwrap_or(0);
         let last: HashMap<&str, usize> = history
             .pages
             .iter()
@@ -198,12 +198,6 @@ pub fn select(
     if !chosen.unmet.is_empty() {
         // Still too much: only the newest page stays required (at its minimum); cited and
         // older tail pages compete by score like the rest.
-        let newest = history
-            .pages
-            .iter()
-            .map(|p| p.last_message)
-            .max()
-            .unwrap_or(0);
         demands = history
             .pages
             .iter()
