@@ -18,6 +18,8 @@
 //! # Ok::<(), page_tokenizer::TokenizerError>(())
 //! ```
 
+mod chunked;
+
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -173,7 +175,7 @@ impl fmt::Debug for FastBpeCounter {
 
 impl TokenCounter for FastBpeCounter {
     fn count(&self, text: &str) -> TokenCount {
-        let n = self.tokenizer.count(text);
+        let n = chunked::count(self.tokenizer, text, chunked::workers(text.len()));
         TokenCount::new(u32::try_from(n).unwrap_or(u32::MAX))
     }
 

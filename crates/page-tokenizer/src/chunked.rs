@@ -1,0 +1,364 @@
+//! Exact counting of long texts with `bpe-openai`: pieces counted once per distinct piece, and
+//! texts of several hundred kilobytes split into chunks counted on separate threads.
+//!
+//! Chunking keeps counts exact without proving anything about the pre-tokenizer regexes. A
+//! chunk's worker pre-tokenizes the *whole rest* of the text from its start (the regex only
+//! ever sees the text from the current position on, so pieces after a true piece boundary do
+//! not depend on what precedes it), and stops at the first piece that ends at or after the next
+//! chunk's start. The results are then joined from the front: a chunk's count is used only when
+//! the walk lands exactly on its start, which makes that start a true boundary of the whole
+//! text's pre-tokenization. When a piece straddles a chosen start, the walk counts on from where
+//! that piece ends on the calling thread instead. Split points are picked after a newline that
+//! no piece of o200k_base or cl100k_base continues across, so the slow path is rare, but it is
+//! never wrong.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::num::NonZeroUsize;
+
+use bpe_openai::Tokenizer;
+
+/// Smallest chunk worth a thread: spawning one costs tens of microseconds, counting 64 KiB
+/// a couple of milliseconds.
+const MIN_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Most threads one count uses.
+const MAX_WORKERS: usize = 4;
+
+/// Longest piece whose count is remembered; longer pieces (long runs of one character class)
+/// rarely repeat.
+const MEMO_MAX_PIECE: usize = 32;
+
+/// Most distinct pieces remembered per chunk, which bounds the memo's memory (a few hundred
+/// kilobytes) whatever the text.
+const MEMO_MAX_ENTRIES: usize = 8192;
+
+/// How many threads to count a text of `len` bytes with.
+pub(crate) fn workers(len: usize) -> usize {
+    if len < 2 * MIN_CHUNK_BYTES {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    cores.min(MAX_WORKERS).min(len / MIN_CHUNK_BYTES).max(1)
+}
+
+/// The number of tokens `tokenizer` encodes `text` into, counted with up to `workers` threads.
+/// Always equal to `tokenizer.count(text)`.
+pub(crate) fn count(tokenizer: &Tokenizer, text: &str, workers: usize) -> usize {
+    let text = tokenizer.normalize(text);
+    let text = text.as_str();
+    if workers <= 1 {
+        return span(tokenizer, text, 0, text.len()).tokens;
+    }
+    count_from_starts(tokenizer, text, &split_points(text, workers))
+}
+
+/// Chunk starts for `workers` chunks of about equal size: 0, then for each further chunk the
+/// first position at or after its share that follows a `\n` and holds neither whitespace nor
+/// `/` (no pre-token pattern of either encoding continues a newline with anything else).
+/// Strictly increasing; fewer than `workers` entries when the text has too few such lines.
+fn split_points(text: &str, workers: usize) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut starts = vec![0];
+    for i in 1..workers {
+        let from = (text.len() / workers * i).max(starts.last().map_or(0, |s| s + 1));
+        let found = bytes
+            .get(from..)
+            .unwrap_or_default()
+            .windows(2)
+            .position(|w| w[0] == b'\n' && !w[1].is_ascii_whitespace() && w[1] != b'/');
+        match found {
+            // `\n` is one byte and never inside a multi-byte character, so the start is a
+            // character boundary.
+            Some(at) => starts.push(from + at + 1),
+            None => break,
+        }
+    }
+    starts
+}
+
+/// Counts `text` as chunks starting at `starts` (strictly increasing character boundaries, the
+/// first 0), one thread per chunk after the first, and joins the results exactly.
+fn count_from_starts(tokenizer: &Tokenizer, text: &str, starts: &[usize]) -> usize {
+    let stop_after = |i: usize| starts.get(i + 1).copied().unwrap_or(text.len());
+    let spans: Vec<Span> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..starts.len())
+            .map(|i| scope.spawn(move || span(tokenizer, text, starts[i], stop_after(i))))
+            .collect();
+        let mut spans = Vec::with_capacity(starts.len());
+        spans.push(span(tokenizer, text, 0, stop_after(0)));
+        for handle in handles {
+            match handle.join() {
+                Ok(s) => spans.push(s),
+                // A worker can only panic where counting on this thread would have.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        spans
+    });
+    let mut total = 0;
+    let mut pos = 0;
+    while pos < text.len() {
+        let next = match starts.binary_search(&pos) {
+            Ok(i) => spans[i],
+            // `pos` ends a piece that straddled a chunk start: count on to the next start.
+            Err(i) => span(
+                tokenizer,
+                text,
+                pos,
+                starts.get(i).copied().unwrap_or(text.len()),
+            ),
+        };
+        total += next.tokens;
+        if next.exhausted {
+            break;
+        }
+        pos = next.end;
+    }
+    total
+}
+
+/// The pieces of one stretch of text.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// Tokens of the pieces counted.
+    tokens: usize,
+    /// Where the last piece counted ends.
+    end: usize,
+    /// The pre-tokenizer found no further piece before `stop` (the end of the text, or text
+    /// no pattern matches, where counting the whole text stops too).
+    exhausted: bool,
+}
+
+/// Counts the pieces of `text[from..]` up to and including the first that ends at or after
+/// `stop`.
+fn span(tokenizer: &Tokenizer, text: &str, from: usize, stop: usize) -> Span {
+    let mut memo = Memo::default();
+    let mut tokens = 0;
+    let mut end = from;
+    for piece in tokenizer.split(&text[from..]) {
+        tokens += memo.count(tokenizer, piece);
+        end += piece.len();
+        if end >= stop {
+            return Span {
+                tokens,
+                end,
+                exhausted: end >= text.len(),
+            };
+        }
+    }
+    Span {
+        tokens,
+        end,
+        exhausted: true,
+    }
+}
+
+/// Token counts of short pieces already seen. Tool output repeats the same words, paths and
+/// punctuation runs, and counting a piece sets up an encoder (two allocations) even when the
+/// piece is a single token. A piece's count depends on its bytes alone, so reusing it is exact.
+#[derive(Default)]
+struct Memo<'a> {
+    counts: HashMap<&'a str, usize, BuildHasherDefault<FxHasher>>,
+}
+
+impl<'a> Memo<'a> {
+    fn count(&mut self, tokenizer: &Tokenizer, piece: &'a str) -> usize {
+        if piece.len() > MEMO_MAX_PIECE {
+            return tokenizer.bpe.count(piece.as_bytes());
+        }
+        if let Some(&n) = self.counts.get(piece) {
+            return n;
+        }
+        let n = tokenizer.bpe.count(piece.as_bytes());
+        if self.counts.len() < MEMO_MAX_ENTRIES {
+            self.counts.insert(piece, n);
+        }
+        n
+    }
+}
+
+/// The multiply-rotate hash rustc uses (FxHash): a few cycles for a short piece, where
+/// SipHash's setup would cost more than the lookup saves. Keys are never attacker-chosen in
+/// a way that matters here: a flood of colliding pieces only slows one count down.
+#[derive(Default)]
+struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.add(u64::from(b));
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn tokenizers() -> [&'static Tokenizer; 2] {
+        [bpe_openai::o200k_base(), bpe_openai::cl100k_base()]
+    }
+
+    /// Snaps arbitrary offsets to sorted, distinct character boundaries after 0.
+    fn starts_at(text: &str, offsets: &[usize]) -> Vec<usize> {
+        let mut starts = vec![0];
+        let mut cuts: Vec<usize> = offsets
+            .iter()
+            .filter_map(|&o| {
+                let o = o % (text.len() + 1);
+                (o..=text.len()).find(|&i| text.is_char_boundary(i))
+            })
+            .filter(|&o| o > 0 && o < text.len())
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        starts.extend(cuts);
+        starts
+    }
+
+    // Whitespace runs, CRLF, newlines before `/` and spaces, digits, contractions, letters of
+    // several scripts and combining marks: what the pre-token patterns treat specially.
+    const TRICKY: &str = "(?s)([ \\t\\r\\n/]|\\r\\n|'s|'LL|[0-9]{1,5}|[a-zA-Z]{1,6}|[äßÉж]|e\u{301}|中文|🦀|[.,;:!?(){}<>\\[\\]_-]){0,120}";
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn chunks_at_any_positions_count_like_the_whole(
+            text in TRICKY,
+            offsets in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
+            let starts = starts_at(&text, &offsets);
+            for tokenizer in tokenizers() {
+                prop_assert_eq!(
+                    count_from_starts(tokenizer, &text, &starts),
+                    tokenizer.count(text.as_str()),
+                    "starts {:?}", starts
+                );
+            }
+        }
+
+        #[test]
+        fn chunks_of_arbitrary_unicode_count_like_the_whole(
+            text in "\\PC{0,200}",
+            offsets in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
+            let starts = starts_at(&text, &offsets);
+            for tokenizer in tokenizers() {
+                prop_assert_eq!(
+                    count_from_starts(tokenizer, &text, &starts),
+                    tokenizer.count(text.as_str())
+                );
+            }
+        }
+
+        #[test]
+        fn chosen_split_points_count_like_the_whole(text in TRICKY, workers in 1usize..6) {
+            let starts = split_points(&text, workers);
+            prop_assert!(starts.windows(2).all(|w| w[0] < w[1]));
+            for tokenizer in tokenizers() {
+                prop_assert_eq!(
+                    count(tokenizer, &text, workers),
+                    tokenizer.count(text.as_str())
+                );
+            }
+        }
+    }
+
+    /// Chosen split points are true piece boundaries on log-like text, so the fast path (no
+    /// recount) is the one taken.
+    #[test]
+    fn chosen_split_points_are_piece_boundaries() {
+        let mut text = String::new();
+        for i in 0..4000 {
+            text.push_str(&format!(
+                "test case_{i} ... ok\n  --> src/lib.rs:{i}:5\n\n/tmp/x {i}\r\n{{ \"k\": {i} }}\n"
+            ));
+        }
+        for tokenizer in tokenizers() {
+            let mut boundaries = std::collections::BTreeSet::new();
+            let mut end = 0;
+            for piece in tokenizer.split(&text) {
+                end += piece.len();
+                boundaries.insert(end);
+            }
+            let starts = split_points(&text, 4);
+            assert_eq!(starts.len(), 4);
+            for s in &starts[1..] {
+                assert!(boundaries.contains(s), "split at {s} is inside a piece");
+            }
+            assert_eq!(count(tokenizer, &text, 4), tokenizer.count(text.as_str()));
+        }
+    }
+
+    #[test]
+    fn workers_only_for_long_texts() {
+        assert_eq!(workers(0), 1);
+        assert_eq!(workers(2 * MIN_CHUNK_BYTES - 1), 1);
+        assert!(workers(100 * MIN_CHUNK_BYTES) <= MAX_WORKERS);
+    }
+
+    /// Every shipped session, whole (as the engine would count a long tool output) and cut
+    /// every 997 bytes and at the chosen split points, counts the same in chunks.
+    #[test]
+    fn recorded_sessions_count_alike_in_chunks() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
+        let mut dirs = vec![root];
+        let mut texts = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for path in entries.flatten().map(|e| e.path()) {
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    texts.push(text);
+                }
+            }
+        }
+        assert!(texts.len() >= 10, "the fixture sessions are missing");
+        let all = texts.concat();
+        texts.push(all);
+        for text in &texts {
+            let every: Vec<usize> = (1..text.len() / 997 + 1).map(|k| k * 997).collect();
+            let cut = starts_at(text, &every);
+            for tokenizer in tokenizers() {
+                let whole = tokenizer.count(text.as_str());
+                assert_eq!(count_from_starts(tokenizer, text, &cut), whole);
+                assert_eq!(count(tokenizer, text, 4), whole);
+            }
+        }
+    }
+}
