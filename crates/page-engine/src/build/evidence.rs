@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use page_core::{
-    ContentDigest, PageId, PageType, Repr, Representation, TokenCounter, ToolSignature,
-};
+use page_core::{PageId, PageType, Repr, Representation, TokenCounter, ToolSignature};
 
 use super::scan::{FirstDistinct, clip, identifiers_in, is_error_line, paths_in};
 use super::{BuildError, RepresentationBuilder};
@@ -36,6 +34,10 @@ pub struct EvidenceReprs {
     /// replacement of the structured or compressed form must keep.
     pub paths: Vec<String>,
 }
+
+/// Outputs at least this long are counted on a second thread while the lower levels are built:
+/// spawning costs tens of microseconds, counting 64 KiB a few milliseconds.
+const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 
 /// Everything one pass over the output learns.
 struct Scan<'a> {
@@ -96,8 +98,10 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
     /// - `pointer`: a handle naming the page, tool, digest and size, which the engine
     ///   dereferences from the store.
     ///
-    /// One pass over the output; memory beyond the output itself is bounded by the config's
-    /// limits, so a 10 MB output costs what its text and token count cost.
+    /// One pass over the output (and a second over the lines that can still join the
+    /// compressed form); memory beyond the output itself is bounded by the config's limits, so
+    /// a 10 MB output costs what its text and token count cost. The full text is counted on a
+    /// second thread while the rest is built when the output is long.
     ///
     /// # Errors
     /// [`BuildError::Signature`] when the arguments are not JSON or the tool name is unusable.
@@ -113,21 +117,45 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
                     source,
                 }
             })?;
-        let scan = self.scan(result.output);
-        let digest = ContentDigest::of(result.output.as_bytes());
-        let representations = self.assemble(PageType::Evidence, |level| match level {
-            Repr::Full => Some(result.output.to_owned()),
-            Repr::Compressed => Some(self.salient_lines(result.output, &scan)),
-            Repr::Structured => Some(self.structured_evidence(&signature, result, &scan)),
-            Repr::Pointer => Some(format!(
-                "[page {id} · {} · {} · {} bytes, {} lines]",
-                signature.tool(),
-                &digest.to_hex()[..12],
-                scan.bytes,
-                scan.lines
-            )),
-            Repr::None => None,
-        });
+        let output = result.output;
+        // The full text's count is most of the work; the lower levels need only a scan. For a
+        // long output the two run side by side (the counter may split its share further).
+        let whole = || Representation::new(output.to_owned(), self.counter.count(output));
+        let lower = || {
+            let scan = self.scan(output);
+            let compressed = self.salient_lines(output, &scan);
+            let structured = self.structured_evidence(&signature, result, &scan);
+            (scan, compressed, structured)
+        };
+        let (full, (scan, compressed, structured)) = if output.len() >= PARALLEL_MIN_BYTES {
+            std::thread::scope(|s| {
+                let counting = s.spawn(whole);
+                let lower = lower();
+                match counting.join() {
+                    Ok(full) => (full, lower),
+                    // Counting panicked: it would have on this thread too.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        } else {
+            (whole(), lower())
+        };
+        // The pointer names the full text's digest, which building it already computed.
+        let digest = full.digest();
+        let (mut compressed, mut structured) = (Some(compressed), Some(structured));
+        let representations =
+            self.assemble_with_full(PageType::Evidence, full, |level| match level {
+                Repr::Compressed => compressed.take(),
+                Repr::Structured => structured.take(),
+                Repr::Pointer => Some(format!(
+                    "[page {id} · {} · {} · {} bytes, {} lines]",
+                    signature.tool(),
+                    &digest.to_hex()[..12],
+                    scan.bytes,
+                    scan.lines
+                )),
+                Repr::Full | Repr::None => None,
+            });
         Ok(EvidenceReprs {
             signature,
             representations,
@@ -415,6 +443,58 @@ mod tests {
         #[test]
         fn salient_lines_of_any_text_match_the_oracle(output in "(\\PC{0,50}\\n){0,30}", ratio in 0.05f64..=1.0) {
             same_as_oracle(BuildConfig { compressed_ratio: ratio, ..BuildConfig::default() }, &output)?;
+        }
+    }
+
+    /// Evidence built the straightforward way: scan, then every level through `assemble`,
+    /// counting the full text on the calling thread.
+    fn serial_evidence<C: TokenCounter>(
+        b: &RepresentationBuilder<C>,
+        id: &PageId,
+        result: &ToolResult<'_>,
+    ) -> BTreeMap<Repr, Representation> {
+        let signature = ToolSignature::from_json_text(result.tool, result.args_json).unwrap();
+        let scan = b.scan(result.output);
+        let digest = page_core::ContentDigest::of(result.output.as_bytes());
+        b.assemble(PageType::Evidence, |level| match level {
+            Repr::Full => Some(result.output.to_owned()),
+            Repr::Compressed => Some(b.salient_lines(result.output, &scan)),
+            Repr::Structured => Some(b.structured_evidence(&signature, result, &scan)),
+            Repr::Pointer => Some(format!(
+                "[page {id} · {} · {} · {} bytes, {} lines]",
+                signature.tool(),
+                &digest.to_hex()[..12],
+                scan.bytes,
+                scan.lines
+            )),
+            Repr::None => None,
+        })
+    }
+
+    /// Long outputs (counted on a second thread) and short ones build what the serial
+    /// construction builds.
+    #[test]
+    fn evidence_of_long_outputs_is_built_as_serially() {
+        let builder =
+            RepresentationBuilder::new(Bytes, TypeTable::default(), BuildConfig::default())
+                .unwrap();
+        let id = PageId::new("e").unwrap();
+        let line = "error: x at src/a.rs:1:2\ntest t ... ok\n\n";
+        for size in [0, 100, PARALLEL_MIN_BYTES - 1, PARALLEL_MIN_BYTES, 300_000] {
+            let output: String = line.repeat(size / line.len() + 1)[..size].to_owned();
+            let result = ToolResult {
+                tool: "bash",
+                args_json: r#"{"command":"cargo test"}"#,
+                output: &output,
+                is_error: false,
+                exit_code: Some(0),
+            };
+            let built = builder.evidence(&id, &result).unwrap();
+            assert_eq!(
+                built.representations,
+                serial_evidence(&builder, &id, &result),
+                "{size} bytes"
+            );
         }
     }
 
