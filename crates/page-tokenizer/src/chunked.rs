@@ -12,8 +12,6 @@
 //! no piece of o200k_base or cl100k_base continues across, so the slow path is rare, but it is
 //! never wrong.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroUsize;
 
 use bpe_openai::Tokenizer;
@@ -24,14 +22,6 @@ const MIN_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Most threads one count uses.
 const MAX_WORKERS: usize = 4;
-
-/// Longest piece whose count is remembered; longer pieces (long runs of one character class)
-/// rarely repeat.
-const MEMO_MAX_PIECE: usize = 32;
-
-/// Most distinct pieces remembered per chunk, which bounds the memo's memory (a few hundred
-/// kilobytes) whatever the text.
-const MEMO_MAX_ENTRIES: usize = 8192;
 
 /// How many threads to count a text of `len` bytes with.
 pub(crate) fn workers(len: usize) -> usize {
@@ -133,7 +123,7 @@ struct Span {
 /// Counts the pieces of `text[from..]` up to and including the first that ends at or after
 /// `stop`.
 fn span(tokenizer: &Tokenizer, text: &str, from: usize, stop: usize) -> Span {
-    let mut memo = Memo::default();
+    let mut memo = Memo::for_text(stop.saturating_sub(from));
     let mut tokens = 0;
     let mut end = from;
     for piece in tokenizer.split(&text[from..]) {
@@ -157,65 +147,75 @@ fn span(tokenizer: &Tokenizer, text: &str, from: usize, stop: usize) -> Span {
 /// Token counts of short pieces already seen. Tool output repeats the same words, paths and
 /// punctuation runs, and counting a piece sets up an encoder (two allocations) even when the
 /// piece is a single token. A piece's count depends on its bytes alone, so reusing it is exact.
-#[derive(Default)]
-struct Memo<'a> {
-    counts: HashMap<&'a str, usize, BuildHasherDefault<FxHasher>>,
+///
+/// A direct-mapped cache: each piece has one slot, chosen by a hash of its bytes; a hit needs
+/// the whole key to match (length and bytes), a miss overwrites the slot. Keys are the piece's
+/// bytes packed into words, so a lookup is a few integer compares, no `memcmp` and no
+/// allocation.
+struct Memo {
+    slots: Vec<Slot>,
 }
 
-impl<'a> Memo<'a> {
-    fn count(&mut self, tokenizer: &Tokenizer, piece: &'a str) -> usize {
-        if piece.len() > MEMO_MAX_PIECE {
-            return tokenizer.bpe.count(piece.as_bytes());
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// The piece's bytes, zero-padded; `len == 0` marks an empty slot (pieces are never empty).
+    words: [u64; MEMO_WORDS],
+    len: u8,
+    tokens: u32,
+}
+
+/// Longest piece whose count is remembered, in 8-byte words; longer pieces (long runs of one
+/// character class) rarely repeat.
+const MEMO_WORDS: usize = 3;
+
+/// Most slots per memo (4096 × 32 bytes), for chunks of 128 KiB and more; shorter texts get
+/// one slot per 32 bytes, and texts under 1 KiB none (the setup would cost more than it saves).
+const MEMO_MAX_SLOTS_LOG2: u32 = 12;
+
+impl Memo {
+    /// A memo sized for `len` bytes of text.
+    fn for_text(len: usize) -> Self {
+        let slots = if len < 1024 {
+            0
+        } else {
+            (len / 32).next_power_of_two().min(1 << MEMO_MAX_SLOTS_LOG2)
+        };
+        Self {
+            slots: vec![Slot::default(); slots],
         }
-        if let Some(&n) = self.counts.get(piece) {
-            return n;
+    }
+
+    fn count(&mut self, tokenizer: &Tokenizer, piece: &str) -> usize {
+        let bytes = piece.as_bytes();
+        let (Ok(len), true) = (u8::try_from(bytes.len()), bytes.len() <= MEMO_WORDS * 8) else {
+            return tokenizer.bpe.count(bytes);
+        };
+        if self.slots.is_empty() {
+            return tokenizer.bpe.count(bytes);
         }
-        let n = tokenizer.bpe.count(piece.as_bytes());
-        if self.counts.len() < MEMO_MAX_ENTRIES {
-            self.counts.insert(piece, n);
+        let mut words = [0u64; MEMO_WORDS];
+        let mut hash = u64::from(len);
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            *word = u64::from_le_bytes(w);
+            // The multiply-rotate step of FxHash (rustc's hasher).
+            hash = (hash.rotate_left(5) ^ *word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        // The high bits are the best mixed; `slots` is a power of two.
+        let bits = self.slots.len().trailing_zeros();
+        let index = usize::try_from(hash.checked_shr(64 - bits).unwrap_or(0)).unwrap_or(0);
+        let Some(slot) = self.slots.get_mut(index) else {
+            return tokenizer.bpe.count(bytes);
+        };
+        if slot.len == len && slot.words == words {
+            return slot.tokens as usize;
+        }
+        let n = tokenizer.bpe.count(bytes);
+        if let Ok(tokens) = u32::try_from(n) {
+            *slot = Slot { words, len, tokens };
         }
         n
-    }
-}
-
-/// The multiply-rotate hash rustc uses (FxHash): a few cycles for a short piece, where
-/// SipHash's setup would cost more than the lookup saves. Keys are never attacker-chosen in
-/// a way that matters here: a flood of colliding pieces only slows one count down.
-#[derive(Default)]
-struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    fn write_u8(&mut self, b: u8) {
-        self.add(u64::from(b));
-    }
-
-    fn finish(&self) -> u64 {
-        self.hash
     }
 }
 
@@ -279,6 +279,19 @@ mod tests {
                     count_from_starts(tokenizer, &text, &starts),
                     tokenizer.count(text.as_str())
                 );
+            }
+        }
+
+        /// Texts long enough for the memo, whose pieces repeat (and collide in its slots).
+        #[test]
+        fn long_repetitive_texts_count_like_the_whole(
+            parts in proptest::collection::vec(TRICKY, 1..8),
+            repeats in 1usize..40,
+            workers in 1usize..4,
+        ) {
+            let text = parts.concat().repeat(repeats);
+            for tokenizer in tokenizers() {
+                prop_assert_eq!(count(tokenizer, &text, workers), tokenizer.count(text.as_str()));
             }
         }
 
