@@ -16,6 +16,8 @@ use std::num::NonZeroUsize;
 
 use bpe_openai::Tokenizer;
 
+use crate::pretoken::{Pretokenizer, Stop};
+
 /// Smallest chunk worth a thread: spawning one costs tens of microseconds, counting 64 KiB
 /// a couple of milliseconds.
 const MIN_CHUNK_BYTES: usize = 64 * 1024;
@@ -34,13 +36,29 @@ pub(crate) fn workers(len: usize) -> usize {
 
 /// The number of tokens `tokenizer` encodes `text` into, counted with up to `workers` threads.
 /// Always equal to `tokenizer.count(text)`.
-pub(crate) fn count(tokenizer: &Tokenizer, text: &str, workers: usize) -> usize {
+///
+/// `pre` splits the text into pieces as the tokenizer's own pre-tokenizer does, faster; without
+/// it the tokenizer's own splits.
+pub(crate) fn count(
+    tokenizer: &Tokenizer,
+    pre: Option<&Pretokenizer>,
+    text: &str,
+    workers: usize,
+) -> usize {
     let text = tokenizer.normalize(text);
     let text = text.as_str();
+    let counter = Counter { tokenizer, pre };
     if workers <= 1 {
-        return span(tokenizer, text, 0, text.len()).tokens;
+        return counter.span(text, 0, text.len()).tokens;
     }
-    count_from_starts(tokenizer, text, &split_points(text, workers))
+    counter.count_from_starts(text, &split_points(text, workers))
+}
+
+/// What counts one stretch of text.
+#[derive(Clone, Copy)]
+struct Counter<'t> {
+    tokenizer: &'t Tokenizer,
+    pre: Option<&'t Pretokenizer>,
 }
 
 /// Chunk starts for `workers` chunks of about equal size: 0, then for each further chunk the
@@ -67,45 +85,100 @@ fn split_points(text: &str, workers: usize) -> Vec<usize> {
     starts
 }
 
-/// Counts `text` as chunks starting at `starts` (strictly increasing character boundaries, the
-/// first 0), one thread per chunk after the first, and joins the results exactly.
-fn count_from_starts(tokenizer: &Tokenizer, text: &str, starts: &[usize]) -> usize {
-    let stop_after = |i: usize| starts.get(i + 1).copied().unwrap_or(text.len());
-    let spans: Vec<Span> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..starts.len())
-            .map(|i| scope.spawn(move || span(tokenizer, text, starts[i], stop_after(i))))
-            .collect();
-        let mut spans = Vec::with_capacity(starts.len());
-        spans.push(span(tokenizer, text, 0, stop_after(0)));
-        for handle in handles {
-            match handle.join() {
-                Ok(s) => spans.push(s),
-                // A worker can only panic where counting on this thread would have.
-                Err(panic) => std::panic::resume_unwind(panic),
+impl Counter<'_> {
+    /// Counts `text` as chunks starting at `starts` (strictly increasing character boundaries,
+    /// the first 0), one thread per chunk after the first, and joins the results exactly.
+    fn count_from_starts(self, text: &str, starts: &[usize]) -> usize {
+        let stop_after = |i: usize| starts.get(i + 1).copied().unwrap_or(text.len());
+        let spans: Vec<Span> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..starts.len())
+                .map(|i| scope.spawn(move || self.span(text, starts[i], stop_after(i))))
+                .collect();
+            let mut spans = Vec::with_capacity(starts.len());
+            spans.push(self.span(text, 0, stop_after(0)));
+            for handle in handles {
+                match handle.join() {
+                    Ok(s) => spans.push(s),
+                    // A worker can only panic where counting on this thread would have.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            spans
+        });
+        let mut total = 0;
+        let mut pos = 0;
+        while pos < text.len() {
+            let next = match starts.binary_search(&pos) {
+                Ok(i) => spans[i],
+                // `pos` ends a piece that straddled a chunk start: count on to the next start.
+                Err(i) => self.span(text, pos, starts.get(i).copied().unwrap_or(text.len())),
+            };
+            total += next.tokens;
+            if next.exhausted {
+                break;
+            }
+            pos = next.end;
+        }
+        total
+    }
+
+    /// Counts the pieces of `text[from..]` (`from` a piece boundary) up to and including the
+    /// first that ends at or after `stop`.
+    fn span(self, text: &str, from: usize, stop: usize) -> Span {
+        let mut memo = Memo::for_text(stop.saturating_sub(from));
+        let mut tokens = 0;
+        let mut end = from;
+        if let Some(pre) = self.pre {
+            let mut cache = pre.cache();
+            let done = loop {
+                let piece = pre
+                    .piece_end(&mut cache, text, end)
+                    .and_then(|e| text.get(end..e).map(|p| (e, p)).ok_or(Stop::Failed));
+                match piece {
+                    Ok((e, piece)) => {
+                        tokens += memo.count(self.tokenizer, piece);
+                        end = e;
+                        if end >= stop {
+                            break Some(Span {
+                                tokens,
+                                end,
+                                exhausted: end >= text.len(),
+                            });
+                        }
+                    }
+                    Err(Stop::NoMatch) => {
+                        break Some(Span {
+                            tokens,
+                            end,
+                            exhausted: true,
+                        });
+                    }
+                    // `end` is a piece boundary: the tokenizer's own splits carry on from it.
+                    Err(Stop::Failed) => break None,
+                }
+            };
+            pre.put(cache);
+            if let Some(span) = done {
+                return span;
             }
         }
-        spans
-    });
-    let mut total = 0;
-    let mut pos = 0;
-    while pos < text.len() {
-        let next = match starts.binary_search(&pos) {
-            Ok(i) => spans[i],
-            // `pos` ends a piece that straddled a chunk start: count on to the next start.
-            Err(i) => span(
-                tokenizer,
-                text,
-                pos,
-                starts.get(i).copied().unwrap_or(text.len()),
-            ),
-        };
-        total += next.tokens;
-        if next.exhausted {
-            break;
+        for piece in self.tokenizer.split(&text[end..]) {
+            tokens += memo.count(self.tokenizer, piece);
+            end += piece.len();
+            if end >= stop {
+                return Span {
+                    tokens,
+                    end,
+                    exhausted: end >= text.len(),
+                };
+            }
         }
-        pos = next.end;
+        Span {
+            tokens,
+            end,
+            exhausted: true,
+        }
     }
-    total
 }
 
 /// The pieces of one stretch of text.
@@ -118,30 +191,6 @@ struct Span {
     /// The pre-tokenizer found no further piece before `stop` (the end of the text, or text
     /// no pattern matches, where counting the whole text stops too).
     exhausted: bool,
-}
-
-/// Counts the pieces of `text[from..]` up to and including the first that ends at or after
-/// `stop`.
-fn span(tokenizer: &Tokenizer, text: &str, from: usize, stop: usize) -> Span {
-    let mut memo = Memo::for_text(stop.saturating_sub(from));
-    let mut tokens = 0;
-    let mut end = from;
-    for piece in tokenizer.split(&text[from..]) {
-        tokens += memo.count(tokenizer, piece);
-        end += piece.len();
-        if end >= stop {
-            return Span {
-                tokens,
-                end,
-                exhausted: end >= text.len(),
-            };
-        }
-    }
-    Span {
-        tokens,
-        end,
-        exhausted: true,
-    }
 }
 
 /// Token counts of short pieces already seen. Tool output repeats the same words, paths and
@@ -225,8 +274,22 @@ mod tests {
 
     use super::*;
 
-    fn tokenizers() -> [&'static Tokenizer; 2] {
-        [bpe_openai::o200k_base(), bpe_openai::cl100k_base()]
+    /// Both encodings, each splitting with this crate's DFA and with `bpe-openai`'s regex.
+    fn counters() -> Vec<Counter<'static>> {
+        let mut out = Vec::new();
+        for (tokenizer, encoding) in [
+            (bpe_openai::o200k_base(), crate::Encoding::O200kBase),
+            (bpe_openai::cl100k_base(), crate::Encoding::Cl100kBase),
+        ] {
+            let pre = crate::pretoken::for_encoding(encoding);
+            assert!(pre.is_some(), "{encoding}: the DFA builds");
+            out.push(Counter { tokenizer, pre });
+            out.push(Counter {
+                tokenizer,
+                pre: None,
+            });
+        }
+        out
     }
 
     /// Snaps arbitrary offsets to sorted, distinct character boundaries after 0.
@@ -259,10 +322,10 @@ mod tests {
             offsets in proptest::collection::vec(any::<usize>(), 0..6),
         ) {
             let starts = starts_at(&text, &offsets);
-            for tokenizer in tokenizers() {
+            for c in counters() {
                 prop_assert_eq!(
-                    count_from_starts(tokenizer, &text, &starts),
-                    tokenizer.count(text.as_str()),
+                    c.count_from_starts(&text, &starts),
+                    c.tokenizer.count(text.as_str()),
                     "starts {:?}", starts
                 );
             }
@@ -274,10 +337,10 @@ mod tests {
             offsets in proptest::collection::vec(any::<usize>(), 0..6),
         ) {
             let starts = starts_at(&text, &offsets);
-            for tokenizer in tokenizers() {
+            for c in counters() {
                 prop_assert_eq!(
-                    count_from_starts(tokenizer, &text, &starts),
-                    tokenizer.count(text.as_str())
+                    c.count_from_starts(&text, &starts),
+                    c.tokenizer.count(text.as_str())
                 );
             }
         }
@@ -290,8 +353,8 @@ mod tests {
             workers in 1usize..4,
         ) {
             let text = parts.concat().repeat(repeats);
-            for tokenizer in tokenizers() {
-                prop_assert_eq!(count(tokenizer, &text, workers), tokenizer.count(text.as_str()));
+            for c in counters() {
+                prop_assert_eq!(count(c.tokenizer, c.pre, &text, workers), c.tokenizer.count(text.as_str()));
             }
         }
 
@@ -299,10 +362,10 @@ mod tests {
         fn chosen_split_points_count_like_the_whole(text in TRICKY, workers in 1usize..6) {
             let starts = split_points(&text, workers);
             prop_assert!(starts.windows(2).all(|w| w[0] < w[1]));
-            for tokenizer in tokenizers() {
+            for c in counters() {
                 prop_assert_eq!(
-                    count(tokenizer, &text, workers),
-                    tokenizer.count(text.as_str())
+                    count(c.tokenizer, c.pre, &text, workers),
+                    c.tokenizer.count(text.as_str())
                 );
             }
         }
@@ -318,10 +381,10 @@ mod tests {
                 "test case_{i} ... ok\n  --> src/lib.rs:{i}:5\n\n/tmp/x {i}\r\n{{ \"k\": {i} }}\n"
             ));
         }
-        for tokenizer in tokenizers() {
+        for c in counters() {
             let mut boundaries = std::collections::BTreeSet::new();
             let mut end = 0;
-            for piece in tokenizer.split(&text) {
+            for piece in c.tokenizer.split(&text) {
                 end += piece.len();
                 boundaries.insert(end);
             }
@@ -330,7 +393,10 @@ mod tests {
             for s in &starts[1..] {
                 assert!(boundaries.contains(s), "split at {s} is inside a piece");
             }
-            assert_eq!(count(tokenizer, &text, 4), tokenizer.count(text.as_str()));
+            assert_eq!(
+                count(c.tokenizer, c.pre, &text, 4),
+                c.tokenizer.count(text.as_str())
+            );
         }
     }
 
@@ -367,10 +433,10 @@ mod tests {
         for text in &texts {
             let every: Vec<usize> = (1..text.len() / 997 + 1).map(|k| k * 997).collect();
             let cut = starts_at(text, &every);
-            for tokenizer in tokenizers() {
-                let whole = tokenizer.count(text.as_str());
-                assert_eq!(count_from_starts(tokenizer, text, &cut), whole);
-                assert_eq!(count(tokenizer, text, 4), whole);
+            for c in counters() {
+                let whole = c.tokenizer.count(text.as_str());
+                assert_eq!(c.count_from_starts(text, &cut), whole);
+                assert_eq!(count(c.tokenizer, c.pre, text, 4), whole);
             }
         }
     }

@@ -19,6 +19,7 @@
 //! ```
 
 mod chunked;
+mod pretoken;
 
 use std::fmt;
 use std::str::FromStr;
@@ -175,7 +176,12 @@ impl fmt::Debug for FastBpeCounter {
 
 impl TokenCounter for FastBpeCounter {
     fn count(&self, text: &str) -> TokenCount {
-        let n = chunked::count(self.tokenizer, text, chunked::workers(text.len()));
+        let n = chunked::count(
+            self.tokenizer,
+            pretoken::for_encoding(self.encoding),
+            text,
+            chunked::workers(text.len()),
+        );
         TokenCount::new(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
