@@ -119,7 +119,10 @@ impl Pretokenizer {
             .unwrap_or(false)
         {
             // Give back the look-ahead character.
-            let last = rest[..end].chars().next_back().map_or(0, char::len_utf8);
+            let last = rest
+                .get(..end)
+                .and_then(|m| m.chars().next_back())
+                .map_or(0, char::len_utf8);
             end -= last;
         }
         if end == 0 {
