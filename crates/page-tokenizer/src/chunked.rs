@@ -92,15 +92,24 @@ impl Counter<'_> {
         let stop_after = |i: usize| starts.get(i + 1).copied().unwrap_or(text.len());
         let spans: Vec<Span> = std::thread::scope(|scope| {
             let handles: Vec<_> = (1..starts.len())
-                .map(|i| scope.spawn(move || self.span(text, starts[i], stop_after(i))))
+                .map(|i| {
+                    let work = move || self.span(text, starts[i], stop_after(i));
+                    // A thread the system refuses is counted here instead.
+                    std::thread::Builder::new()
+                        .spawn_scoped(scope, work)
+                        .map_err(|_| i)
+                })
                 .collect();
             let mut spans = Vec::with_capacity(starts.len());
             spans.push(self.span(text, 0, stop_after(0)));
             for handle in handles {
-                match handle.join() {
-                    Ok(s) => spans.push(s),
-                    // A worker can only panic where counting on this thread would have.
-                    Err(panic) => std::panic::resume_unwind(panic),
+                match handle {
+                    Ok(h) => match h.join() {
+                        Ok(s) => spans.push(s),
+                        // A worker can only panic where counting on this thread would have.
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    },
+                    Err(i) => spans.push(self.span(text, starts[i], stop_after(i))),
                 }
             }
             spans

@@ -129,12 +129,14 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
         };
         let (full, (scan, compressed, structured)) = if output.len() >= PARALLEL_MIN_BYTES {
             std::thread::scope(|s| {
-                let counting = s.spawn(whole);
+                let counting = std::thread::Builder::new().spawn_scoped(s, whole);
                 let lower = lower();
-                match counting.join() {
-                    Ok(full) => (full, lower),
+                match counting.map(std::thread::ScopedJoinHandle::join) {
+                    Ok(Ok(full)) => (full, lower),
                     // Counting panicked: it would have on this thread too.
-                    Err(panic) => std::panic::resume_unwind(panic),
+                    Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                    // The system refused a thread: count here.
+                    Err(_) => (whole(), lower),
                 }
             })
         } else {
