@@ -254,9 +254,15 @@ impl Memo {
         let mut words = [0u64; MEMO_WORDS];
         let mut hash = u64::from(len);
         for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            *word = u64::from_le_bytes(w);
+            // Whole words load directly; a short tail byte by byte (a variable-length copy
+            // would be a `memcpy` call per piece).
+            *word = match <[u8; 8]>::try_from(chunk) {
+                Ok(w) => u64::from_le_bytes(w),
+                Err(_) => chunk
+                    .iter()
+                    .rev()
+                    .fold(0u64, |w, &b| (w << 8) | u64::from(b)),
+            };
             // The multiply-rotate step of FxHash (rustc's hasher).
             hash = (hash.rotate_left(5) ^ *word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
