@@ -134,43 +134,55 @@ impl Counter<'_> {
     /// Counts the pieces of `text[from..]` (`from` a piece boundary) up to and including the
     /// first that ends at or after `stop`.
     fn span(self, text: &str, from: usize, stop: usize) -> Span {
-        let mut memo = Memo::for_text(stop.saturating_sub(from));
+        let Some(pre) = self.pre else {
+            let mut memo = Memo::for_text(stop.saturating_sub(from));
+            return self.split_rest(&mut memo, text, from, stop, 0);
+        };
+        let mut scratch = pre.scratch();
         let mut tokens = 0;
         let mut end = from;
-        if let Some(pre) = self.pre {
-            let mut cache = pre.cache();
-            let done = loop {
-                let piece = pre
-                    .piece_end(&mut cache, text, end)
-                    .and_then(|e| text.get(end..e).map(|p| (e, p)).ok_or(Stop::Failed));
-                match piece {
-                    Ok((e, piece)) => {
-                        tokens += memo.count(self.tokenizer, piece);
-                        end = e;
-                        if end >= stop {
-                            break Some(Span {
-                                tokens,
-                                end,
-                                exhausted: end >= text.len(),
-                            });
-                        }
-                    }
-                    Err(Stop::NoMatch) => {
-                        break Some(Span {
+        let span = loop {
+            let piece = pre
+                .piece_end(&mut scratch.cache, text, end)
+                .and_then(|e| text.get(end..e).map(|p| (e, p)).ok_or(Stop::Failed));
+            match piece {
+                Ok((e, piece)) => {
+                    tokens += scratch.memo.count(self.tokenizer, piece);
+                    end = e;
+                    if end >= stop {
+                        break Span {
                             tokens,
                             end,
-                            exhausted: true,
-                        });
+                            exhausted: end >= text.len(),
+                        };
                     }
-                    // `end` is a piece boundary: the tokenizer's own splits carry on from it.
-                    Err(Stop::Failed) => break None,
                 }
-            };
-            pre.put(cache);
-            if let Some(span) = done {
-                return span;
+                Err(Stop::NoMatch) => {
+                    break Span {
+                        tokens,
+                        end,
+                        exhausted: true,
+                    };
+                }
+                // `end` is a piece boundary: the tokenizer's own splits carry on from it.
+                Err(Stop::Failed) => {
+                    break self.split_rest(&mut scratch.memo, text, end, stop, tokens);
+                }
             }
-        }
+        };
+        pre.put(scratch);
+        span
+    }
+
+    /// [`Self::span`] from `end` on with the tokenizer's own splits, `tokens` already counted.
+    fn split_rest(
+        self,
+        memo: &mut Memo,
+        text: &str,
+        mut end: usize,
+        stop: usize,
+        mut tokens: usize,
+    ) -> Span {
         for piece in self.tokenizer.split(&text[end..]) {
             tokens += memo.count(self.tokenizer, piece);
             end += piece.len();
@@ -210,7 +222,7 @@ struct Span {
 /// the whole key to match (length and bytes), a miss overwrites the slot. Keys are the piece's
 /// bytes packed into words, so a lookup is a few integer compares, no `memcmp` and no
 /// allocation.
-struct Memo {
+pub(crate) struct Memo {
     slots: Vec<Slot>,
 }
 
@@ -226,11 +238,19 @@ struct Slot {
 /// character class) rarely repeat.
 const MEMO_WORDS: usize = 3;
 
-/// Most slots per memo (4096 × 32 bytes), for chunks of 128 KiB and more; shorter texts get
-/// one slot per 32 bytes, and texts under 1 KiB none (the setup would cost more than it saves).
+/// Most slots per memo (4096 × 32 bytes). A pooled memo has them all; a memo for one text
+/// (without a pretokenizer, whose pool keeps memos) one slot per 32 bytes of text, and none
+/// under 1 KiB (the setup would cost more than it saves).
 const MEMO_MAX_SLOTS_LOG2: u32 = 12;
 
 impl Memo {
+    /// A memo of the largest size, kept in a pool between texts.
+    pub(crate) fn full() -> Self {
+        Self {
+            slots: vec![Slot::default(); 1 << MEMO_MAX_SLOTS_LOG2],
+        }
+    }
+
     /// A memo sized for `len` bytes of text.
     fn for_text(len: usize) -> Self {
         let slots = if len < 1024 {

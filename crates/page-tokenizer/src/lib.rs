@@ -149,7 +149,8 @@ impl TokenCounter for BpeCounter {
 /// text.
 ///
 /// On top of `bpe-openai`: pieces are split by a lazy DFA searched with one cache per text,
-/// each distinct short piece is encoded once per text, and a text of 128 KiB or more is
+/// short pieces' counts are remembered (in a memo kept between texts, exact since a piece's
+/// count depends on its bytes alone), and a text of 128 KiB or more is
 /// counted in chunks on up to four threads (as many as the machine has cores), joined only at
 /// true piece boundaries so the sum is exact. The count is the same whatever the thread count.
 #[derive(Clone, Copy)]

@@ -17,6 +17,7 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::{Anchored, Input};
 
 use crate::Encoding;
+use crate::chunked::Memo;
 
 /// `bpe-openai`'s cl100k_base patterns; the second is a look-ahead pattern.
 const CL100K: [&str; 3] = [
@@ -38,10 +39,19 @@ const O200K_FIRST: [&str; 6] = [
 /// Which patterns give back their last character (see the module docs).
 const LOOKAHEAD: [bool; 3] = [false, true, false];
 
-/// A lazy DFA over an encoding's pre-token patterns, with a pool of search caches.
+/// A lazy DFA over an encoding's pre-token patterns, with a pool of scratch space.
 pub(crate) struct Pretokenizer {
     dfa: DFA,
-    caches: Mutex<Vec<Cache>>,
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+/// What counting one text works with, worth keeping between texts: the DFA's search cache
+/// (its lazily built states) and the memo of piece counts (a piece's count depends only on its
+/// bytes and the encoding, and each pretokenizer serves one encoding). The pool holds one per
+/// thread that counted at the same time, about 2 MiB each at most.
+pub(crate) struct Scratch {
+    pub(crate) cache: Cache,
+    pub(crate) memo: Memo,
 }
 
 static O200K_BASE: LazyLock<Option<Pretokenizer>> = LazyLock::new(|| {
@@ -76,26 +86,28 @@ impl Pretokenizer {
         let dfa = DFA::new_many(patterns).ok()?;
         Some(Self {
             dfa,
-            caches: Mutex::new(Vec::new()),
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
-    /// A search cache: a pooled one (its lazily built states carry over between texts) or a
-    /// new one.
-    pub(crate) fn cache(&self) -> Cache {
-        self.caches
+    /// Scratch space: a pooled one or a new one.
+    pub(crate) fn scratch(&self) -> Scratch {
+        self.scratch
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
-            .unwrap_or_else(|| self.dfa.create_cache())
+            .unwrap_or_else(|| Scratch {
+                cache: self.dfa.create_cache(),
+                memo: Memo::full(),
+            })
     }
 
-    /// Returns a cache to the pool.
-    pub(crate) fn put(&self, cache: Cache) {
-        self.caches
+    /// Returns scratch space to the pool.
+    pub(crate) fn put(&self, scratch: Scratch) {
+        self.scratch
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(cache);
+            .push(scratch);
     }
 
     /// Where the piece of `text` that starts at `start` (a piece boundary) ends.
@@ -140,14 +152,14 @@ mod tests {
     use super::*;
 
     fn pieces(pre: &Pretokenizer, text: &str) -> Vec<String> {
-        let mut cache = pre.cache();
+        let mut scratch = pre.scratch();
         let mut out = Vec::new();
         let mut pos = 0;
-        while let Ok(end) = pre.piece_end(&mut cache, text, pos) {
+        while let Ok(end) = pre.piece_end(&mut scratch.cache, text, pos) {
             out.push(text[pos..end].to_owned());
             pos = end;
         }
-        pre.put(cache);
+        pre.put(scratch);
         out
     }
 
