@@ -168,14 +168,18 @@ impl<'a> Iterator for Words<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let bytes = self.line.as_bytes();
         let start = self.start;
-        if start > bytes.len() {
-            return None;
-        }
+        let ascii = self.ascii;
         let mut i = start;
-        while i < bytes.len() {
-            let b = bytes[i];
-            let width = if b < 128 {
-                if self.ascii[usize::from(b)] { 1 } else { 0 }
+        loop {
+            // The next separator or non-ASCII byte: a tight loop over the bytes.
+            let rest = bytes.get(i..)?;
+            let Some(k) = rest.iter().position(|&b| b >= 128 || ascii[usize::from(b)]) else {
+                self.start = bytes.len() + 1;
+                return Some(&self.line[start..]);
+            };
+            i += k;
+            let width = if bytes[i] < 128 {
+                1
             } else {
                 // A multi-byte character starts here (`i` is always a character boundary).
                 match self.line[i..].chars().next() {
@@ -184,17 +188,13 @@ impl<'a> Iterator for Words<'a> {
                         i += c.len_utf8();
                         continue;
                     }
-                    None => 0,
+                    // Not reached (`i` is before the end); ends the words rather than loop.
+                    None => bytes.len() + 1 - i,
                 }
             };
-            if width > 0 {
-                self.start = i + width;
-                return Some(&self.line[start..i]);
-            }
-            i += 1;
+            self.start = i + width;
+            return Some(&self.line[start..i]);
         }
-        self.start = bytes.len() + 1;
-        Some(&self.line[start..])
     }
 }
 
@@ -203,7 +203,13 @@ fn is_identifier(w: &str) -> bool {
         return false;
     }
     if w.is_ascii() {
-        return is_ascii_identifier(w.as_bytes());
+        let bytes = w.as_bytes();
+        // Most words are plain lowercase words: without `_` or `:` only the shapes that start
+        // with a capital (camel case, error codes) remain.
+        if !bytes[0].is_ascii_uppercase() && !bytes.iter().any(|&b| b == b'_' || b == b':') {
+            return false;
+        }
+        return is_ascii_identifier(bytes);
     }
     let mut chars = w.chars();
     let Some(first) = chars.next() else {
