@@ -141,32 +141,50 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
         page_type: PageType,
         mut candidates: impl FnMut(Repr) -> Option<String>,
     ) -> BTreeMap<Repr, Representation> {
-        let path = self.types.get(page_type).path();
         let full = {
             let text = candidates(Repr::Full).unwrap_or_default();
             let tokens = self.counter.count(&text);
             Representation::new(text, tokens)
         };
-        let mut out = BTreeMap::new();
-        let mut below: Option<Representation> = None;
+        self.assemble_with_full(page_type, full, candidates)
+    }
+
+    /// [`Self::assemble`] with the full representation already built (counted elsewhere, e.g.
+    /// on another thread while the lower levels were built); `candidates` is not asked for
+    /// [`Repr::Full`].
+    fn assemble_with_full(
+        &self,
+        page_type: PageType,
+        full: Representation,
+        mut candidates: impl FnMut(Repr) -> Option<String>,
+    ) -> BTreeMap<Repr, Representation> {
+        let path = self.types.get(page_type).path();
+        let mut out: BTreeMap<Repr, Representation> = BTreeMap::new();
+        let mut below: Option<Repr> = None;
+        let mut has_full = false;
         for level in path.ascending() {
-            let rep = if level == Repr::Full {
-                full.clone()
-            } else {
-                let own = candidates(level).map(|text| {
-                    let tokens = self.counter.count(&text);
-                    Representation::new(text, tokens)
-                });
-                match (own, &below) {
-                    (Some(r), _) if r.tokens() > full.tokens() => full.clone(),
-                    (Some(r), Some(b)) if r.tokens() < b.tokens() => b.clone(),
-                    (Some(r), _) => r,
-                    (None, Some(b)) => b.clone(),
-                    (None, None) => full.clone(),
-                }
+            if level == Repr::Full {
+                // The top of every path: inserted last, by move, as it can be megabytes.
+                has_full = true;
+                continue;
+            }
+            let own = candidates(level).map(|text| {
+                let tokens = self.counter.count(&text);
+                Representation::new(text, tokens)
+            });
+            let below_rep = below.and_then(|b| out.get(&b));
+            let rep = match (own, below_rep) {
+                (Some(r), _) if r.tokens() > full.tokens() => full.clone(),
+                (Some(r), Some(b)) if r.tokens() < b.tokens() => b.clone(),
+                (Some(r), _) => r,
+                (None, Some(b)) => b.clone(),
+                (None, None) => full.clone(),
             };
-            below = Some(rep.clone());
+            below = Some(level);
             out.insert(level, rep);
+        }
+        if has_full {
+            out.insert(Repr::Full, full);
         }
         out
     }
