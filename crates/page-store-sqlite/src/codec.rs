@@ -184,6 +184,9 @@ pub(crate) fn get_blob(
 
 /// Stores `page` as version `page.version()`, committed at boundary `seq`. A version already
 /// stored must be identical (ignoring the dirty flag), else the commit conflicts.
+///
+/// The version row is inserted first and only a conflict reads the stored version back, so a
+/// new page costs its inserts and no lookup; a text two levels share is stored once.
 pub(crate) fn insert_page(
     conn: &Connection,
     page: &Page,
@@ -193,32 +196,13 @@ pub(crate) fn insert_page(
     let version = to_i64(page.version())?;
     let mut spec = page.to_spec();
     spec.dirty = false;
-    if let Some(existing) = page_at(conn, page.id(), version)? {
-        let mut mine = spec;
-        mine.representations.clear();
-        let mut theirs = existing.to_spec();
-        let same_reps = existing
-            .representations()
-            .map(|(r, rep)| (r, rep.digest(), rep.tokens()))
-            .eq(page
-                .representations()
-                .map(|(r, rep)| (r, rep.digest(), rep.tokens())));
-        theirs.representations.clear();
-        if !same_reps || mine != theirs {
-            return Err(StoreError::PageConflict {
-                page: page.id().clone(),
-                version: page.version(),
-            }
-            .into());
-        }
-        link_session(conn, session, page.id())?;
-        return Ok(());
-    }
+    spec.representations.clear();
     let tool_call = match page.provenance() {
         Provenance::ToolCall { call_id, .. } => Some(call_id.as_str()),
         Provenance::Transcript { .. } | Provenance::File { .. } | Provenance::Import { .. } => None,
     };
     let (kind, scope_id) = scope_parts(page.scope());
+    // Whatever this inserts is rolled back with the transaction when the version conflicts.
     conn.prepare_cached(
         "INSERT INTO pages (id, page_type, scope_kind, scope_id, tool_call, latest_version) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -233,22 +217,30 @@ pub(crate) fn insert_page(
         version
     ])?;
     link_session(conn, session, page.id())?;
-    let mut meta = spec;
-    meta.representations.clear();
-    let meta = serde_json::to_string(&meta)
+    let meta = serde_json::to_string(&spec)
         .map_err(|e| corrupt(format!("page {} does not serialize: {e}", page.id())))?;
-    conn.prepare_cached(
-        "INSERT INTO page_versions (page, version, seq, session, meta) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        page.id().as_str(),
-        version,
-        seq,
-        session.as_str(),
-        meta
-    ])?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO page_versions (page, version, seq, session, meta) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (page, version) DO NOTHING",
+        )?
+        .execute(params![
+            page.id().as_str(),
+            version,
+            seq,
+            session.as_str(),
+            meta
+        ])?;
+    if inserted == 0 {
+        return same_as_stored(conn, page, spec, version);
+    }
+    let mut stored: Vec<ContentDigest> = Vec::with_capacity(4);
     for (level, rep) in page.representations() {
-        put_blob(conn, &rep.digest(), rep.content().as_bytes())?;
+        let digest = rep.digest();
+        if !stored.contains(&digest) {
+            put_blob(conn, &digest, rep.content().as_bytes())?;
+            stored.push(digest);
+        }
         conn.prepare_cached(
             "INSERT INTO representations (page, version, level, tokens, digest) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -258,8 +250,38 @@ pub(crate) fn insert_page(
             version,
             level.code(),
             rep.tokens().get(),
-            rep.digest().as_bytes().as_slice()
+            digest.as_bytes().as_slice()
         ])?;
+    }
+    Ok(())
+}
+
+/// A re-commit of a stored version: fine when identical (metadata without the dirty flag,
+/// and each level's digest and tokens), a [`StoreError::PageConflict`] otherwise.
+fn same_as_stored(
+    conn: &Connection,
+    page: &Page,
+    mine: PageSpec,
+    version: i64,
+) -> Result<(), Failure> {
+    let conflict = || -> Failure {
+        StoreError::PageConflict {
+            page: page.id().clone(),
+            version: page.version(),
+        }
+        .into()
+    };
+    let existing = page_at(conn, page.id(), version)?.ok_or_else(conflict)?;
+    let mut theirs = existing.to_spec();
+    theirs.representations.clear();
+    let same_reps = existing
+        .representations()
+        .map(|(r, rep)| (r, rep.digest(), rep.tokens()))
+        .eq(page
+            .representations()
+            .map(|(r, rep)| (r, rep.digest(), rep.tokens())));
+    if !same_reps || mine != theirs {
+        return Err(conflict());
     }
     Ok(())
 }

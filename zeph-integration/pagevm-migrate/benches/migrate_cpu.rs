@@ -4,7 +4,8 @@
 //! Criterion measures wall-clock time only, which on a machine shared with other builds says
 //! more about the neighbours than about the migration; this reports both, with the process's
 //! CPU time (user + system, from `/proc/self/stat`, so Linux only; elsewhere CPU is omitted).
-//! Run: `cargo bench -p pagevm-migrate --bench migrate_cpu`.
+//! Run: `cargo bench -p pagevm-migrate --bench migrate_cpu`; arguments of the form
+//! `THREADS/SYNC` (e.g. `-- 1/full`) run only those configurations (for `perf record`).
 
 #![expect(
     clippy::unwrap_used,
@@ -38,6 +39,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // `THREADS/SYNC` arguments select configurations; none selects all.
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| a.contains('/')).collect();
     let dir = tempfile::tempdir().unwrap();
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/zeph-0.21.4.db");
     let zeph_path = dir.path().join("zeph-100k.db");
@@ -51,6 +54,9 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     for (n, threads) in [(1, NonZeroUsize::new(1)), (2, None)] {
         for (label, synchronous) in [("full", Synchronous::Full), ("normal", Synchronous::Normal)] {
+            if !only.is_empty() && !only.iter().any(|o| *o == format!("{n}/{label}")) {
+                continue;
+            }
             let store = SqliteStore::open_with(
                 dir.path().join(format!("store-{n}-{label}.db")),
                 SqliteConfig {
