@@ -171,9 +171,62 @@ impl fmt::Debug for FastBpeCounter {
     }
 }
 
+/// Pieces up to this many bytes are remembered: the words, identifiers, numbers, punctuation
+/// and whitespace runs that make up most text and repeat across it.
+const CACHED_PIECE_BYTES: usize = 32;
+/// The most pieces a thread remembers per encoding; the cache starts over when full, so its
+/// memory stays bounded (about 4 MiB per thread and encoding) whatever the input.
+const CACHED_PIECES: usize = 1 << 16;
+
+type PieceCache = std::collections::HashMap<Box<str>, usize, rustc_hash::FxBuildHasher>;
+
+thread_local! {
+    /// Token counts of pre-tokenizer pieces, one map per encoding. A piece's count is a pure
+    /// function of its bytes (BPE runs on each piece alone), so a remembered count is exact.
+    static PIECES: std::cell::RefCell<[PieceCache; 2]> = std::cell::RefCell::default();
+}
+
+impl FastBpeCounter {
+    /// `bpe_openai::Tokenizer::count` (pre-tokenize, count each piece with BPE, sum) with the
+    /// counts of short pieces remembered per thread.
+    fn count_pieces(&self, text: &str) -> usize {
+        let text = self.tokenizer.normalize(text);
+        let bpe = &self.tokenizer.bpe;
+        let slot = match self.encoding {
+            Encoding::O200kBase => 0,
+            Encoding::Cl100kBase => 1,
+        };
+        PIECES.with(|cache| {
+            // Counting never re-enters itself, so the cache is always free; if it were not,
+            // counting without it gives the same numbers.
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return self.tokenizer.count(text.as_str());
+            };
+            let map = &mut cache[slot];
+            self.tokenizer
+                .split(text.as_str())
+                .map(|piece| {
+                    if piece.len() > CACHED_PIECE_BYTES {
+                        return bpe.count(piece.as_bytes());
+                    }
+                    if let Some(&n) = map.get(piece) {
+                        return n;
+                    }
+                    let n = bpe.count(piece.as_bytes());
+                    if map.len() >= CACHED_PIECES {
+                        map.clear();
+                    }
+                    map.insert(piece.into(), n);
+                    n
+                })
+                .sum()
+        })
+    }
+}
+
 impl TokenCounter for FastBpeCounter {
     fn count(&self, text: &str) -> TokenCount {
-        let n = self.tokenizer.count(text);
+        let n = self.count_pieces(text);
         TokenCount::new(u32::try_from(n).unwrap_or(u32::MAX))
     }
 

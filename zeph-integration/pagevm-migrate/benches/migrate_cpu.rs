@@ -5,7 +5,7 @@
 //! more about the neighbours than about the migration; this reports both, with the process's
 //! CPU time (user + system, from `/proc/self/stat`, so Linux only; elsewhere CPU is omitted).
 //! Run: `cargo bench -p pagevm-migrate --bench migrate_cpu`; arguments of the form
-//! `THREADS/SYNC` (e.g. `-- 1/full`) run only those configurations (for `perf record`).
+//! `THREADS/CONFIG` (e.g. `-- 1/bulk`) run only those configurations (for `perf record`).
 
 #![expect(
     clippy::unwrap_used,
@@ -19,7 +19,7 @@ mod synth;
 use std::num::NonZeroUsize;
 use std::path::Path;
 
-use page_store_sqlite::{SqliteConfig, SqliteStore, Synchronous};
+use page_store_sqlite::{SqliteConfig, SqliteStore};
 use pagevm_migrate::{MigrateOptions, NoProgress, ZephDb, migrate, zeph_builder};
 
 const MESSAGES: u64 = 100_000;
@@ -39,8 +39,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    // `THREADS/SYNC` arguments select configurations; none selects all.
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| a.contains('/')).collect();
+    // `THREADS/CONFIG` arguments select configurations; none selects all.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.contains('/'))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/zeph-0.21.4.db");
     let zeph_path = dir.path().join("zeph-100k.db");
@@ -50,21 +53,22 @@ fn main() {
     let builder = zeph_builder().unwrap();
     let available = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     println!("{rows} message rows; {available} hardware threads");
-    println!("| threads | synchronous | wall s | msgs/s (wall) | CPU s | msgs per CPU-s | pages |");
+    println!(
+        "| threads | store config | wall s | msgs/s (wall) | CPU s | msgs per CPU-s | pages |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for (n, threads) in [(1, NonZeroUsize::new(1)), (2, None)] {
-        for (label, synchronous) in [("full", Synchronous::Full), ("normal", Synchronous::Normal)] {
+        // `default` is `SqliteStore::open`'s; `bulk` is what `pagevm migrate` opens with.
+        for (label, config) in [
+            ("default", SqliteConfig::default()),
+            ("bulk", SqliteConfig::bulk_load()),
+        ] {
             if !only.is_empty() && !only.iter().any(|o| *o == format!("{n}/{label}")) {
                 continue;
             }
-            let store = SqliteStore::open_with(
-                dir.path().join(format!("store-{n}-{label}.db")),
-                SqliteConfig {
-                    synchronous,
-                    ..SqliteConfig::default()
-                },
-            )
-            .unwrap();
+            let store =
+                SqliteStore::open_with(dir.path().join(format!("store-{n}-{label}.db")), config)
+                    .unwrap();
             let options = MigrateOptions {
                 threads,
                 ..MigrateOptions::default()

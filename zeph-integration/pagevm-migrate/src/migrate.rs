@@ -407,7 +407,15 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
             },
         )
         .and_then(|()| {
-            committer.drain(0, &mut build, builder, types, threads, &mut report, progress)
+            committer.drain(
+                0,
+                &mut build,
+                builder,
+                types,
+                threads,
+                &mut report,
+                progress,
+            )
         });
         // Closing the channels stops the builder (also when this side failed midway).
         drop(build);
@@ -489,7 +497,10 @@ fn produce<R: PageStore>(
 impl<'a, S: Store> Committer<'a, S> {
     /// Queues `step`, hands a boundary to the builder thread, and does the queued steps that
     /// no longer need to wait (keeping one boundary building while the previous commits).
-    #[expect(clippy::too_many_arguments, reason = "the run's shared state, passed down")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the run's shared state, passed down"
+    )]
     fn push<C: TokenCounter + Sync>(
         &mut self,
         step: Step,
@@ -520,7 +531,10 @@ impl<'a, S: Store> Committer<'a, S> {
     }
 
     /// Does queued steps in order until at most `keep` boundaries are still queued.
-    #[expect(clippy::too_many_arguments, reason = "the run's shared state, passed down")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the run's shared state, passed down"
+    )]
     fn drain<C: TokenCounter + Sync>(
         &mut self,
         keep: usize,
@@ -547,9 +561,9 @@ impl<'a, S: Store> Committer<'a, S> {
                             let pages = build_all(builder, types, &job, threads);
                             (job, pages)
                         }
-                        (None, Builder::Thread { built, .. }) => built.recv().map_err(|_| {
-                            build_err("(batch)", "the page builder thread stopped")
-                        })?,
+                        (None, Builder::Thread { built, .. }) => built
+                            .recv()
+                            .map_err(|_| build_err("(batch)", "the page builder thread stopped"))?,
                         (None, Builder::Inline) => {
                             return Err(build_err("(batch)", "a boundary was lost"));
                         }

@@ -164,13 +164,19 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
                 0
             }
         };
-        // One pass per priority class, highest first, so errors are never crowded out by the
-        // first lines of a long log. `keep` holds only what fits the budget.
+        // Each line's class once (a byte per line), then one pass per class, highest first,
+        // so errors are never crowded out by the first lines of a long log. `keep` holds only
+        // what fits the budget.
+        let classes: Vec<u8> = output
+            .lines()
+            .enumerate()
+            .map(|(i, line)| priority(i, line))
+            .collect();
         let mut keep: Vec<usize> = Vec::new();
         let mut used = 0usize;
         for class in [3u8, 2, 1] {
             for (i, line) in output.lines().enumerate() {
-                if priority(i, line) != class {
+                if classes.get(i) != Some(&class) {
                     continue;
                 }
                 let len = line.len().min(max_chars) + 1;

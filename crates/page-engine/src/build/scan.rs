@@ -3,22 +3,45 @@
 
 /// Whether a line reports a failure: compiler and test errors, tracebacks, panics.
 pub(crate) fn is_error_line(line: &str) -> bool {
-    const MARKERS: [&str; 12] = [
-        "error",
-        "Error",
-        "ERROR",
-        "FAILED",
-        "FAIL:",
-        "panicked",
-        "Traceback",
-        "Exception",
-        "fatal:",
-        "failed",
-        "No such file",
-        "not found",
-    ];
-    MARKERS.iter().any(|m| line.contains(m))
+    // The same answer as `ERROR_MARKERS.iter().any(|m| line.contains(m))` in one pass: a
+    // marker can only start at a byte that begins one, and most bytes begin none.
+    let bytes = line.as_bytes();
+    (0..bytes.len()).any(|i| {
+        let rest = &bytes[i..];
+        match bytes[i] {
+            b'e' => rest.starts_with(b"error"),
+            b'E' => {
+                rest.starts_with(b"Error")
+                    || rest.starts_with(b"ERROR")
+                    || rest.starts_with(b"Exception")
+            }
+            b'F' => rest.starts_with(b"FAILED") || rest.starts_with(b"FAIL:"),
+            b'p' => rest.starts_with(b"panicked"),
+            b'T' => rest.starts_with(b"Traceback"),
+            b'f' => rest.starts_with(b"fatal:") || rest.starts_with(b"failed"),
+            b'N' => rest.starts_with(b"No such file"),
+            b'n' => rest.starts_with(b"not found"),
+            _ => false,
+        }
+    })
 }
+
+/// The substrings that make a line an error line.
+#[cfg(test)]
+pub(crate) const ERROR_MARKERS: [&str; 12] = [
+    "error",
+    "Error",
+    "ERROR",
+    "FAILED",
+    "FAIL:",
+    "panicked",
+    "Traceback",
+    "Exception",
+    "fatal:",
+    "failed",
+    "No such file",
+    "not found",
+];
 
 /// File-path-like words: contain a `/` or end in a known source/config extension, made of path
 /// characters, optionally followed by `:line[:col]`, which is dropped.
@@ -174,8 +197,56 @@ impl<'a> FirstDistinct<'a> {
 #[cfg(test)]
 mod tests {
     use expect_test::expect;
+    use proptest::prelude::*;
 
     use super::*;
+
+    fn is_error_line_by_contains(line: &str) -> bool {
+        ERROR_MARKERS.iter().any(|m| line.contains(m))
+    }
+
+    #[test]
+    fn error_lines_match_the_marker_list() {
+        for (line, want) in [
+            ("error[E0308]: mismatched types", true),
+            ("FAILURE", false),
+            ("test x ... FAILED", true),
+            ("FAIL: test_x", true),
+            ("FAIL", false),
+            ("thread 'main' panicked at src/main.rs", true),
+            ("Traceback (most recent call last):", true),
+            ("ValueError: x", true),
+            ("fatal: not a git repository", true),
+            ("bash: x: No such file or directory", true),
+            ("command not found", true),
+            ("not foun", false),
+            ("all good, 3 passed", false),
+            ("", false),
+        ] {
+            assert_eq!(is_error_line(line), want, "{line:?}");
+            assert_eq!(is_error_line_by_contains(line), want, "{line:?}");
+        }
+    }
+
+    proptest! {
+        // Lines built from marker fragments and neighbours, so near-misses are common.
+        #[test]
+        fn error_lines_are_the_lines_containing_a_marker(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(ERROR_MARKERS.to_vec()).prop_map(str::to_owned),
+                    proptest::sample::select(ERROR_MARKERS.to_vec())
+                        .prop_flat_map(|m| (Just(m), 0..m.len()))
+                        .prop_map(|(m, n)| m[..n].to_owned()),
+                    "[a-zA-Z :é]{0,6}",
+                ],
+                0..6,
+            )
+        ) {
+            let line = parts.concat();
+            prop_assert_eq!(is_error_line(&line), is_error_line_by_contains(&line));
+        }
+    }
 
     #[test]
     fn finds_paths_identifiers_and_errors() {
