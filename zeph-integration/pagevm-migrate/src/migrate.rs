@@ -363,10 +363,12 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
     };
     if threads <= 1 {
         let mut build = Builder::Inline;
+        let plans = conversations
+            .iter()
+            .map(|&c| zeph.conversation(c).map(|conv| (c, plan(&conv))));
         produce(
-            zeph,
+            plans,
             existing,
-            &conversations,
             options,
             &mut report,
             &mut |step, report| {
@@ -376,14 +378,28 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
         committer.drain(0, &mut build, builder, &types, 1, &mut report, progress)?;
         return Ok(report);
     }
-    // Two stages: this thread reads, plans, checks the store and commits; a builder thread
-    // builds the next boundary (on `threads - 1` threads) while this one commits the previous.
-    // Commits happen in the same order as a sequential run, so the store's contents, the
-    // report and the progress calls do not depend on `threads`.
+    // Three stages: a reader thread reads and plans conversations (on its own read-only
+    // connection); this thread checks the store and commits; a builder thread builds the next
+    // boundary (on `threads - 1` threads) while this one commits the previous. Commits happen
+    // in the same order as a sequential run, so the store's contents, the report and the
+    // progress calls do not depend on `threads`.
+    let reader_db = ZephDb::open(zeph.path())?;
+    let (plans_tx, plans_rx) = std::sync::mpsc::sync_channel(2);
     let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(1);
     let (built_tx, built_rx) = std::sync::mpsc::sync_channel(1);
     let types = &types;
+    let conversations = &conversations;
     std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            for &c in conversations {
+                let planned = reader_db.conversation(c).map(|conv| (c, plan(&conv)));
+                let failed = planned.is_err();
+                // The committing side hangs up when it stops early.
+                if plans_tx.send(planned).is_err() || failed {
+                    break;
+                }
+            }
+        });
         let worker = s.spawn(move || {
             for job in jobs_rx {
                 let pages = build_all(builder, types, &job, threads - 1);
@@ -397,9 +413,8 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
             built: built_rx,
         };
         let result = produce(
-            zeph,
+            plans_rx.iter(),
             existing,
-            &conversations,
             options,
             &mut report,
             &mut |step, report| {
@@ -417,29 +432,32 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
                 progress,
             )
         });
-        // Closing the channels stops the builder (also when this side failed midway).
+        // Closing the channels stops the reader and the builder (also when this side failed
+        // midway).
         drop(build);
-        let joined = worker.join();
+        drop(plans_rx);
+        let joined = (worker.join(), reader.join());
         result?;
-        joined.map_err(|_| build_err("(batch)", "the page builder thread panicked"))
+        match joined {
+            (Ok(()), Ok(())) => Ok(()),
+            _ => Err(build_err("(batch)", "a reader or builder thread panicked")),
+        }
     })?;
     Ok(report)
 }
 
-/// Reads and plans each conversation and hands its boundaries to `step`, in order.
+/// Takes each conversation's plan, in order, skips the pages the store holds and hands its
+/// boundaries to `step`.
 fn produce<R: PageStore>(
-    zeph: &ZephDb,
+    plans: impl Iterator<Item = Result<(i64, crate::plan::Plan), MigrateError>>,
     existing: &R,
-    conversations: &[i64],
     options: &MigrateOptions,
     report: &mut MigrationReport,
     step: &mut dyn FnMut(Step, &mut MigrationReport) -> Result<(), MigrateError>,
 ) -> Result<(), MigrateError> {
     let batch = options.batch_pages.max(1);
-    for &c in conversations {
-        let conv = zeph.conversation(c)?;
-        let plan = plan(&conv);
-        drop(conv);
+    for planned in plans {
+        let (c, plan) = planned?;
         let n = &plan.counts;
         report.conversations += 1;
         report.messages_read += n.messages_read;
