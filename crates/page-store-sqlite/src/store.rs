@@ -52,14 +52,19 @@ pub struct SqliteConfig {
 }
 
 impl SqliteConfig {
-    /// For loading many pages in a row (`pagevm migrate`): a 64 MiB page cache, so the
-    /// indexes a load touches at random (blob digests) stay in memory, and automatic
-    /// checkpoints every 16384 WAL pages (64 MiB with the default page size) instead of 1000,
-    /// so a page rewritten by consecutive commits is copied back once. Durability is the
-    /// default's (`synchronous=FULL`); only memory and WAL size grow.
+    /// For loading many pages in a row from a source that can be loaded again (`pagevm
+    /// migrate`, which is idempotent and resumable): a 64 MiB page cache, so the indexes a
+    /// load touches at random (blob digests) stay in memory; automatic checkpoints every
+    /// 16384 WAL pages (64 MiB with the default page size) instead of 1000, so a page
+    /// rewritten by consecutive commits is copied back once; and [`Synchronous::Normal`], so
+    /// a commit does not wait for an fsync. An acknowledged commit survives a process crash;
+    /// an OS crash or power loss may roll back the last commits since a checkpoint (never
+    /// corrupt the file), which a re-run of the load redoes. Call [`SqliteStore::checkpoint`]
+    /// at the end of the load to make all of it durable.
     #[must_use]
     pub fn bulk_load() -> Self {
         Self {
+            synchronous: Synchronous::Normal,
             wal_autocheckpoint: 16_384,
             cache_kib: 64 * 1024,
             ..Self::default()

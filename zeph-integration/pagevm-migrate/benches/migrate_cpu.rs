@@ -19,7 +19,7 @@ mod synth;
 use std::num::NonZeroUsize;
 use std::path::Path;
 
-use page_store_sqlite::{SqliteConfig, SqliteStore};
+use page_store_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 use pagevm_migrate::{MigrateOptions, NoProgress, ZephDb, migrate, zeph_builder};
 
 const MESSAGES: u64 = 100_000;
@@ -70,10 +70,18 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (n, threads) in [(1, NonZeroUsize::new(1)), (2, None)] {
-        // `default` is `SqliteStore::open`'s; `bulk` is what `pagevm migrate` opens with.
+        // `default` is `SqliteStore::open`'s; `bulk` is what `pagevm migrate` opens with;
+        // `bulk-full` is that with `synchronous=FULL` (an fsync per boundary).
         for (label, config) in [
             ("default", SqliteConfig::default()),
             ("bulk", SqliteConfig::bulk_load()),
+            (
+                "bulk-full",
+                SqliteConfig {
+                    synchronous: Synchronous::Full,
+                    ..SqliteConfig::bulk_load()
+                },
+            ),
         ] {
             if !only.is_empty() && !only.iter().any(|o| *o == format!("{n}/{label}")) {
                 continue;
