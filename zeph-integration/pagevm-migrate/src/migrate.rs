@@ -31,7 +31,9 @@ pub struct MigrateOptions {
     /// The most pages one boundary commits. Smaller boundaries lose less work to a crash;
     /// larger ones commit faster. Default 512.
     pub batch_pages: usize,
-    /// Threads that build representations; `None`: the machine's available parallelism.
+    /// Threads; `None`: the machine's available parallelism. With one, everything runs on
+    /// the calling thread; with more, a reader thread reads and plans, the calling thread
+    /// checks and commits, and `threads - 1` threads build the next boundary meanwhile.
     /// The output does not depend on it.
     pub threads: Option<std::num::NonZeroUsize>,
 }
