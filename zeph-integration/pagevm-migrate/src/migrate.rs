@@ -516,7 +516,8 @@ fn produce<R: PageStore>(
 
 impl<'a, S: Store> Committer<'a, S> {
     /// Queues `step`, hands a boundary to the builder thread, and does the queued steps that
-    /// no longer need to wait (keeping one boundary building while the previous commits).
+    /// no longer need to wait (with a builder thread, one boundary stays with it so that it
+    /// builds while the previous one commits).
     #[expect(
         clippy::too_many_arguments,
         reason = "the run's shared state, passed down"
@@ -547,7 +548,12 @@ impl<'a, S: Store> Committer<'a, S> {
             }
             Step::Messages(n) => self.pending.push_back(Queued::Messages(n)),
         }
-        self.drain(1, build, builder, types, threads, report, progress)
+        // Inline, a boundary is built and committed at once, exactly as a sequential run.
+        let keep = match build {
+            Builder::Inline => 0,
+            Builder::Thread { .. } => 1,
+        };
+        self.drain(keep, build, builder, types, threads, report, progress)
     }
 
     /// Does queued steps in order until at most `keep` boundaries are still queued.
