@@ -156,12 +156,14 @@ pub(crate) fn insert_field_version(
     Ok(())
 }
 
+const PUT_BLOB: &str = "INSERT OR IGNORE INTO blobs (digest, bytes) VALUES (?1, ?2)";
+
 pub(crate) fn put_blob(
     conn: &Connection,
     digest: &ContentDigest,
     bytes: &[u8],
 ) -> Result<(), Failure> {
-    conn.prepare_cached("INSERT OR IGNORE INTO blobs (digest, bytes) VALUES (?1, ?2)")?
+    conn.prepare_cached(PUT_BLOB)?
         .execute(params![digest.as_bytes().as_slice(), bytes])?;
     Ok(())
 }
@@ -182,91 +184,132 @@ pub(crate) fn get_blob(
     Ok(bytes)
 }
 
-/// Stores `page` as version `page.version()`, committed at boundary `seq`. A version already
-/// stored must be identical (ignoring the dirty flag), else the commit conflicts.
-pub(crate) fn insert_page(
-    conn: &Connection,
-    page: &Page,
-    session: &SessionId,
-    seq: i64,
-) -> Result<(), Failure> {
-    let version = to_i64(page.version())?;
-    let mut spec = page.to_spec();
-    spec.dirty = false;
-    if let Some(existing) = page_at(conn, page.id(), version)? {
-        let mut mine = spec;
-        mine.representations.clear();
-        let mut theirs = existing.to_spec();
-        let same_reps = existing
-            .representations()
-            .map(|(r, rep)| (r, rep.digest(), rep.tokens()))
-            .eq(page
-                .representations()
-                .map(|(r, rep)| (r, rep.digest(), rep.tokens())));
-        theirs.representations.clear();
-        if !same_reps || mine != theirs {
-            return Err(StoreError::PageConflict {
-                page: page.id().clone(),
-                version: page.version(),
-            }
-            .into());
-        }
-        link_session(conn, session, page.id())?;
-        return Ok(());
-    }
-    let tool_call = match page.provenance() {
-        Provenance::ToolCall { call_id, .. } => Some(call_id.as_str()),
-        Provenance::Transcript { .. } | Provenance::File { .. } | Provenance::Import { .. } => None,
-    };
-    let (kind, scope_id) = scope_parts(page.scope());
-    conn.prepare_cached(
-        "INSERT INTO pages (id, page_type, scope_kind, scope_id, tool_call, latest_version) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-         ON CONFLICT (id) DO UPDATE SET latest_version = max(latest_version, excluded.latest_version)",
-    )?
-    .execute(params![
-        page.id().as_str(),
-        page.page_type().code(),
-        kind,
-        scope_id,
-        tool_call,
-        version
-    ])?;
-    link_session(conn, session, page.id())?;
-    let mut meta = spec;
-    meta.representations.clear();
-    let meta = serde_json::to_string(&meta)
-        .map_err(|e| corrupt(format!("page {} does not serialize: {e}", page.id())))?;
-    conn.prepare_cached(
-        "INSERT INTO page_versions (page, version, seq, session, meta) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        page.id().as_str(),
-        version,
-        seq,
-        session.as_str(),
-        meta
-    ])?;
-    for (level, rep) in page.representations() {
-        put_blob(conn, &rep.digest(), rep.content().as_bytes())?;
-        conn.prepare_cached(
-            "INSERT INTO representations (page, version, level, tokens, digest) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            page.id().as_str(),
-            version,
-            level.code(),
-            rep.tokens().get(),
-            rep.digest().as_bytes().as_slice()
-        ])?;
-    }
-    Ok(())
+/// Stores pages in one transaction with the statements prepared once for all of them.
+pub(crate) struct PageWriter<'c> {
+    conn: &'c Connection,
+    page: rusqlite::CachedStatement<'c>,
+    link: rusqlite::CachedStatement<'c>,
+    version: rusqlite::CachedStatement<'c>,
+    blob: rusqlite::CachedStatement<'c>,
+    representation: rusqlite::CachedStatement<'c>,
 }
 
-fn link_session(conn: &Connection, session: &SessionId, page: &PageId) -> Result<(), Failure> {
-    conn.prepare_cached("INSERT OR IGNORE INTO session_pages (session, page) VALUES (?1, ?2)")?
-        .execute([session.as_str(), page.as_str()])?;
+impl<'c> PageWriter<'c> {
+    pub(crate) fn new(conn: &'c Connection) -> Result<Self, Failure> {
+        Ok(Self {
+            conn,
+            page: conn.prepare_cached(
+                "INSERT INTO pages (id, page_type, scope_kind, scope_id, tool_call, latest_version) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (id) DO UPDATE SET latest_version = max(latest_version, excluded.latest_version)",
+            )?,
+            link: conn
+                .prepare_cached("INSERT OR IGNORE INTO session_pages (session, page) VALUES (?1, ?2)")?,
+            version: conn.prepare_cached(
+                "INSERT INTO page_versions (page, version, seq, session, meta) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (page, version) DO NOTHING",
+            )?,
+            blob: conn.prepare_cached(PUT_BLOB)?,
+            representation: conn.prepare_cached(
+                "INSERT INTO representations (page, version, level, tokens, digest) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+        })
+    }
+
+    /// Stores `page` as version `page.version()`, committed at boundary `seq`. A version
+    /// already stored must be identical (ignoring the dirty flag), else the commit conflicts.
+    ///
+    /// The version row is inserted first and only a conflict reads the stored version back,
+    /// so a new page costs its inserts and no lookup; a text two levels share is stored once.
+    pub(crate) fn insert(
+        &mut self,
+        page: &Page,
+        session: &SessionId,
+        seq: i64,
+    ) -> Result<(), Failure> {
+        let version = to_i64(page.version())?;
+        let mut spec = page.to_spec();
+        spec.dirty = false;
+        spec.representations.clear();
+        let tool_call = match page.provenance() {
+            Provenance::ToolCall { call_id, .. } => Some(call_id.as_str()),
+            Provenance::Transcript { .. } | Provenance::File { .. } | Provenance::Import { .. } => {
+                None
+            }
+        };
+        let (kind, scope_id) = scope_parts(page.scope());
+        // Whatever this inserts is rolled back with the transaction when the version conflicts.
+        self.page.execute(params![
+            page.id().as_str(),
+            page.page_type().code(),
+            kind,
+            scope_id,
+            tool_call,
+            version
+        ])?;
+        self.link.execute([session.as_str(), page.id().as_str()])?;
+        let meta = serde_json::to_string(&spec)
+            .map_err(|e| corrupt(format!("page {} does not serialize: {e}", page.id())))?;
+        let inserted = self.version.execute(params![
+            page.id().as_str(),
+            version,
+            seq,
+            session.as_str(),
+            meta
+        ])?;
+        if inserted == 0 {
+            return same_as_stored(self.conn, page, spec, version);
+        }
+        let mut stored: Vec<ContentDigest> = Vec::with_capacity(4);
+        for (level, rep) in page.representations() {
+            let digest = rep.digest();
+            if !stored.contains(&digest) {
+                self.blob.execute(params![
+                    digest.as_bytes().as_slice(),
+                    rep.content().as_bytes()
+                ])?;
+                stored.push(digest);
+            }
+            self.representation.execute(params![
+                page.id().as_str(),
+                version,
+                level.code(),
+                rep.tokens().get(),
+                digest.as_bytes().as_slice()
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+/// A re-commit of a stored version: fine when identical (metadata without the dirty flag,
+/// and each level's digest and tokens), a [`StoreError::PageConflict`] otherwise.
+fn same_as_stored(
+    conn: &Connection,
+    page: &Page,
+    mine: PageSpec,
+    version: i64,
+) -> Result<(), Failure> {
+    let conflict = || -> Failure {
+        StoreError::PageConflict {
+            page: page.id().clone(),
+            version: page.version(),
+        }
+        .into()
+    };
+    let existing = page_at(conn, page.id(), version)?.ok_or_else(conflict)?;
+    let mut theirs = existing.to_spec();
+    theirs.representations.clear();
+    let same_reps = existing
+        .representations()
+        .map(|(r, rep)| (r, rep.digest(), rep.tokens()))
+        .eq(page
+            .representations()
+            .map(|(r, rep)| (r, rep.digest(), rep.tokens())));
+    if !same_reps || mine != theirs {
+        return Err(conflict());
+    }
     Ok(())
 }
 

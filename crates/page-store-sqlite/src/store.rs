@@ -47,6 +47,29 @@ pub struct SqliteConfig {
     /// calls [`SqliteStore::checkpoint`] at idle times, which keeps checkpoint work out of
     /// boundary commits.
     pub wal_autocheckpoint: u32,
+    /// `PRAGMA cache_size` in KiB: this connection's page cache. Default 2000 (SQLite's).
+    pub cache_kib: u32,
+}
+
+impl SqliteConfig {
+    /// For loading many pages in a row from a source that can be loaded again (`pagevm
+    /// migrate`, which is idempotent and resumable): a 64 MiB page cache, so the indexes a
+    /// load touches at random (blob digests) stay in memory; automatic checkpoints every
+    /// 16384 WAL pages (64 MiB with the default page size) instead of 1000, so a page
+    /// rewritten by consecutive commits is copied back once; and [`Synchronous::Normal`], so
+    /// a commit does not wait for an fsync. An acknowledged commit survives a process crash;
+    /// an OS crash or power loss may roll back the last commits since a checkpoint (never
+    /// corrupt the file), which a re-run of the load redoes. Call [`SqliteStore::checkpoint`]
+    /// at the end of the load to make all of it durable.
+    #[must_use]
+    pub fn bulk_load() -> Self {
+        Self {
+            synchronous: Synchronous::Normal,
+            wal_autocheckpoint: 16_384,
+            cache_kib: 64 * 1024,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for SqliteConfig {
@@ -56,6 +79,7 @@ impl Default for SqliteConfig {
             busy_timeout: Duration::from_secs(5),
             busy_retries: 200,
             wal_autocheckpoint: 1000,
+            cache_kib: 2000,
         }
     }
 }
@@ -158,6 +182,8 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "wal_autocheckpoint", config.wal_autocheckpoint)?;
+        // A negative cache size is in KiB rather than pages.
+        conn.pragma_update(None, "cache_size", -i64::from(config.cache_kib))?;
         match schema::migrate(&mut conn) {
             Ok(_) => Ok(conn),
             Err(MigrateError::Newer(found)) => Err(Failure::Store(StoreError::NewerSchema {
@@ -412,9 +438,11 @@ impl JournalStore for SqliteStore {
                     return Err(StoreError::UnknownEntry(*entry).into());
                 }
             }
+            let mut writer = codec::PageWriter::new(tx)?;
             for page in batch.pages() {
-                codec::insert_page(tx, page, session, raw_seq)?;
+                writer.insert(page, session, raw_seq)?;
             }
+            drop(writer);
             for c in batch.repr_changes() {
                 tx.prepare_cached(
                     "INSERT INTO audit (seq, session, page, page_type, from_level, to_level, \

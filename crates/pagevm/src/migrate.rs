@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use page_store_sqlite::SqliteStore;
+use page_store_sqlite::{SqliteConfig, SqliteStore};
 use page_writeback::MemoryStore;
 use pagevm_migrate::{MigrateOptions, MigrationReport, Progress, ZephDb, zeph_builder};
 
@@ -70,9 +70,15 @@ pub(crate) fn run(args: &Args<'_>) -> Result<()> {
             )?
         }
     } else {
-        let store = SqliteStore::open(args.store)
+        // A migration loads many pages in a row and can be re-run: a larger cache, fewer
+        // checkpoints and no fsync per boundary; the checkpoint at the end makes it durable.
+        let store = SqliteStore::open_with(args.store, SqliteConfig::bulk_load())
             .with_context(|| format!("opening the store {}", args.store.display()))?;
-        pagevm_migrate::migrate(&zeph, &store, &builder, &options, &mut progress)?
+        let report = pagevm_migrate::migrate(&zeph, &store, &builder, &options, &mut progress)?;
+        store
+            .checkpoint()
+            .with_context(|| format!("checkpointing the store {}", args.store.display()))?;
+        report
     };
     progress.0.finish_and_clear();
     let mut out = std::io::stdout().lock();

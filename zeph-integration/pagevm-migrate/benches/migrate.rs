@@ -35,7 +35,8 @@ fn bench(c: &mut Criterion) {
             || {
                 n += 1;
                 let path = dir.path().join(format!("store-{n}.db"));
-                SqliteStore::open_with(&path, SqliteConfig::default()).unwrap()
+                // What `pagevm migrate` opens the store with.
+                SqliteStore::open_with(&path, SqliteConfig::bulk_load()).unwrap()
             },
             |store| {
                 let report = migrate(

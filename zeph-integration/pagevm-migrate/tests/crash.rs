@@ -1,7 +1,8 @@
 //! An interrupted migration continues where it stopped.
 //!
 //! This test binary re-runs itself as a child process (selected by `PAGEVM_MIGRATE_CHILD`)
-//! that migrates the current-schema fixture in boundaries of two pages and calls
+//! that migrates the current-schema fixture in boundaries of two pages, into a store opened as
+//! `pagevm migrate` opens it (`SqliteConfig::bulk_load`, `synchronous=NORMAL`), and calls
 //! `std::process::abort()` from the progress callback right after its `k`-th committed
 //! boundary: no destructor, no rollback, no flush runs. The parent then checks, for several
 //! `k`, that the store holds exactly the pages of the acknowledged boundaries, that a new run
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use page_core::SessionId;
-use page_store_sqlite::SqliteStore;
+use page_store_sqlite::{SqliteConfig, SqliteStore};
 use pagevm_migrate::{
     MigrateOptions, MigrationReport, NoProgress, Progress, ZephDb, migrate, zeph_builder,
 };
@@ -57,7 +58,8 @@ impl Progress for AbortAfter {
 
 fn child(store: &Path, after: usize) {
     let zeph = ZephDb::open(fixture()).unwrap();
-    let store = SqliteStore::open(store).unwrap();
+    // What `pagevm migrate` opens the store with (`synchronous=NORMAL` among others).
+    let store = SqliteStore::open_with(store, SqliteConfig::bulk_load()).unwrap();
     migrate(
         &zeph,
         &store,

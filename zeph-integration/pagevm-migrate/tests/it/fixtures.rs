@@ -298,6 +298,63 @@ fn boundary_size_and_threads_do_not_change_the_pages() {
     }
 }
 
+/// Every call a run makes to its [`Progress`], in order.
+#[derive(Default)]
+struct Calls(Vec<String>);
+
+impl pagevm_migrate::Progress for Calls {
+    fn start(&mut self, total_messages: u64) {
+        self.0.push(format!("start {total_messages}"));
+    }
+    fn messages(&mut self, n: u64) {
+        self.0.push(format!("messages {n}"));
+    }
+    fn committed(&mut self, conversation: i64, pages: usize) {
+        self.0.push(format!("committed {conversation} {pages}"));
+    }
+}
+
+#[test]
+fn a_pipelined_run_commits_what_a_serial_run_commits() {
+    // Reading, building and committing on separate threads must not change the report, the
+    // pages, the boundaries (kinds, turns, times and their order) or the progress calls.
+    let runs: Vec<_> = [1usize, 2, 3]
+        .into_iter()
+        .map(|threads| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store(&dir);
+            let mut calls = Calls::default();
+            let report = pagevm_migrate::migrate(
+                &ZephDb::open(fixture(CURRENT)).unwrap(),
+                &store,
+                &zeph_builder().unwrap(),
+                &MigrateOptions {
+                    batch_pages: 3,
+                    threads: std::num::NonZeroUsize::new(threads),
+                    ..MigrateOptions::default()
+                },
+                &mut calls,
+            )
+            .unwrap();
+            let mut stored = String::new();
+            for c in [1, 2] {
+                let session =
+                    page_core::SessionId::new(format!("{}{c}", pagevm_migrate::SESSION_PREFIX))
+                        .unwrap();
+                stored.push_str(&page_table(&store, c));
+                stored.push_str(&format!("{:?}\n", store.boundaries(&session).unwrap()));
+            }
+            (report, stored, calls.0, dir)
+        })
+        .collect();
+    assert!(runs[0].0.boundaries > 10, "{}", runs[0].0.boundaries);
+    for other in &runs[1..] {
+        assert_eq!(other.0, runs[0].0);
+        assert_eq!(other.1, runs[0].1);
+        assert_eq!(other.2, runs[0].2);
+    }
+}
+
 #[test]
 fn a_wal_mode_database_is_read_and_not_written() {
     // Zeph runs its database in WAL mode; the fixtures are in rollback mode. A copy switched
