@@ -666,9 +666,12 @@ async fn the_async_handle_runs_hooks_in_order_off_the_executor() {
     );
 }
 
+/// One turn of a churn run: prefix churn, tokens, and the pages placed with their levels.
+type TurnRecord = (u32, u32, Vec<(String, Repr)>);
+
 /// Per turn: prefix churn, tokens, and the levels of the pages placed, for one scripted
 /// session under a budget that tightens as results pile up.
-fn churn_run(stable_prefix: bool) -> Vec<(u32, u32, Vec<(String, Repr)>)> {
+fn churn_run(stable_prefix: bool) -> Vec<TurnRecord> {
     let store = MemoryStore::new();
     let mut config = EngineConfig::new(
         SessionId::new("s1").unwrap(),
@@ -717,7 +720,7 @@ fn churn_run(stable_prefix: bool) -> Vec<(u32, u32, Vec<(String, Repr)>)> {
 fn a_stable_prefix_degrades_the_tail_first() {
     let stable = churn_run(true);
     let plain = churn_run(false);
-    let total = |r: &[(u32, u32, Vec<(String, Repr)>)]| r.iter().map(|t| t.0).sum::<u32>();
+    let total = |r: &[TurnRecord]| r.iter().map(|t| t.0).sum::<u32>();
     // Pressure happened: the selector alone degraded something that had been placed higher.
     assert!(total(&plain) > 0, "{plain:?}");
     assert!(
@@ -728,9 +731,7 @@ fn a_stable_prefix_degrades_the_tail_first() {
     );
     // The same pages are placed every turn; only levels move.
     for (turn, (s, p)) in stable.iter().zip(&plain).enumerate() {
-        let ids = |t: &(u32, u32, Vec<(String, Repr)>)| {
-            t.2.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()
-        };
+        let ids = |t: &TurnRecord| t.2.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(s), ids(p), "turn {turn}");
     }
     // Deterministic.
