@@ -316,8 +316,11 @@ enum Queued {
 
 /// Where pages are built: inline, or on a builder thread up to [`LOOKAHEAD`] boundaries ahead
 /// of the commits.
-enum Builder {
-    Inline,
+enum Builder<'r, C> {
+    Inline {
+        builder: &'r RepresentationBuilder<C>,
+        types: &'r TypeTable,
+    },
     Thread {
         jobs: std::sync::mpsc::SyncSender<Job>,
         built: std::sync::mpsc::Receiver<(Job, Vec<Result<Page, MigrateError>>)>,
@@ -371,7 +374,10 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
         in_flight: 0,
     };
     if threads <= 1 {
-        let mut build = Builder::Inline;
+        let mut build = Builder::Inline {
+            builder,
+            types: &types,
+        };
         let plans = conversations
             .iter()
             .map(|&c| zeph.conversation(c).map(|conv| (c, plan(&conv))));
@@ -380,11 +386,9 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
             existing,
             options,
             &mut report,
-            &mut |step, report| {
-                committer.push(step, &mut build, builder, &types, 1, report, progress)
-            },
+            &mut |step, report| committer.push(step, &mut build, report, progress),
         )?;
-        committer.drain(0, &mut build, builder, &types, 1, &mut report, progress)?;
+        committer.drain(0, &mut build, &mut report, progress)?;
         return Ok(report);
     }
     // Three stages: a reader thread reads and plans conversations (on its own read-only
@@ -417,7 +421,7 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
                 }
             }
         });
-        let mut build = Builder::Thread {
+        let mut build: Builder<'_, C> = Builder::Thread {
             jobs: jobs_tx,
             built: built_rx,
         };
@@ -426,21 +430,9 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
             existing,
             options,
             &mut report,
-            &mut |step, report| {
-                committer.push(step, &mut build, builder, types, threads, report, progress)
-            },
+            &mut |step, report| committer.push(step, &mut build, report, progress),
         )
-        .and_then(|()| {
-            committer.drain(
-                0,
-                &mut build,
-                builder,
-                types,
-                threads,
-                &mut report,
-                progress,
-            )
-        });
+        .and_then(|()| committer.drain(0, &mut build, &mut report, progress));
         // Closing the channels stops the reader and the builder (also when this side failed
         // midway).
         drop(build);
@@ -525,24 +517,17 @@ impl<'a, S: Store> Committer<'a, S> {
     /// Queues `step`, hands a boundary to the builder thread, and does the queued steps that
     /// no longer need to wait (with a builder thread, up to [`LOOKAHEAD`] boundaries stay with
     /// it so that it builds while earlier ones commit).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the run's shared state, passed down"
-    )]
     fn push<C: TokenCounter + Sync>(
         &mut self,
         step: Step,
-        build: &mut Builder,
-        builder: &RepresentationBuilder<C>,
-        types: &TypeTable,
-        threads: usize,
+        build: &mut Builder<'_, C>,
         report: &mut MigrationReport,
         progress: &mut dyn Progress,
     ) -> Result<(), MigrateError> {
         match step {
             Step::Commit(job) => {
                 let queued = match build {
-                    Builder::Inline => Some(job),
+                    Builder::Inline { .. } => Some(job),
                     // The builder only hangs up after this side does, or when it panicked.
                     Builder::Thread { jobs, .. } => {
                         jobs.send(job)
@@ -557,24 +542,17 @@ impl<'a, S: Store> Committer<'a, S> {
         }
         // Inline, a boundary is built and committed at once, exactly as a sequential run.
         let keep = match build {
-            Builder::Inline => 0,
+            Builder::Inline { .. } => 0,
             Builder::Thread { .. } => LOOKAHEAD,
         };
-        self.drain(keep, build, builder, types, threads, report, progress)
+        self.drain(keep, build, report, progress)
     }
 
     /// Does queued steps in order until at most `keep` boundaries are still queued.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the run's shared state, passed down"
-    )]
     fn drain<C: TokenCounter + Sync>(
         &mut self,
         keep: usize,
-        build: &mut Builder,
-        builder: &RepresentationBuilder<C>,
-        types: &TypeTable,
-        threads: usize,
+        build: &mut Builder<'_, C>,
         report: &mut MigrationReport,
         progress: &mut dyn Progress,
     ) -> Result<(), MigrateError> {
@@ -590,14 +568,14 @@ impl<'a, S: Store> Committer<'a, S> {
                 Some(Queued::Commit(queued)) => {
                     self.in_flight -= 1;
                     let (job, pages) = match (queued, &*build) {
-                        (Some(job), _) => {
-                            let pages = build_all(builder, types, &job, threads);
+                        (Some(job), Builder::Inline { builder, types }) => {
+                            let pages = build_all(builder, types, &job, 1);
                             (job, pages)
                         }
                         (None, Builder::Thread { built, .. }) => built
                             .recv()
                             .map_err(|_| build_err("(batch)", "the page builder thread stopped"))?,
-                        (None, Builder::Inline) => {
+                        _ => {
                             return Err(build_err("(batch)", "a boundary was lost"));
                         }
                     };
