@@ -16,7 +16,7 @@
 use serde_json::Value;
 
 use crate::time::parse_ms;
-use crate::{Diagnostic, Event, Session, diag};
+use crate::{Diagnostic, Event, Session, diag, json_line};
 
 /// Which dialect a file is in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,16 +34,8 @@ pub(crate) fn read(text: &str, dialect: Dialect, diags: &mut Vec<Diagnostic>) ->
     };
     let mut sessions: Vec<Session> = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let at = format!("line {}", n + 1);
-        if line.trim().is_empty() {
+        let Some((at, v)) = json_line(n, line, diags) else {
             continue;
-        }
-        let v: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => {
-                diag(diags, at, format!("not JSON: {e}"));
-                continue;
-            }
         };
         let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
         if dialect == Dialect::Stream {

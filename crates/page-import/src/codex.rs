@@ -25,7 +25,7 @@
 use serde_json::Value;
 
 use crate::time::parse_ms;
-use crate::{Diagnostic, Event, Session, diag};
+use crate::{Diagnostic, Event, Session, diag, json_line};
 
 /// The `type` tags of `ResponseItem` (serde `snake_case`), for recognising bare items.
 pub(crate) const RESPONSE_ITEM_TYPES: [&str; 11] = [
@@ -48,16 +48,8 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Session> {
         events: Vec::new(),
     };
     for (n, line) in text.lines().enumerate() {
-        let at = format!("line {}", n + 1);
-        if line.trim().is_empty() {
+        let Some((at, v)) = json_line(n, line, diags) else {
             continue;
-        }
-        let v: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => {
-                diag(diags, at, format!("not JSON: {e}"));
-                continue;
-            }
         };
         if !v.is_object() {
             diag(diags, at, "record is not a JSON object");

@@ -25,7 +25,7 @@
 use serde_json::Value;
 
 use crate::time::parse_ms;
-use crate::{Diagnostic, Event, Format, ImportError, Session, diag};
+use crate::{Diagnostic, Event, Format, ImportError, Session, diag, json_line};
 
 pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Result<Vec<Session>, ImportError> {
     let t = text.trim_start_matches('\u{feff}').trim_start();
@@ -56,21 +56,13 @@ pub(crate) fn read(text: &str, diags: &mut Vec<Diagnostic>) -> Result<Vec<Sessio
     // Messages by id, in first-appearance order; a re-appended id replaces in place.
     let mut records: Vec<(String, Value)> = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let at = format!("line {}", n + 1);
-        if line.trim().is_empty() {
+        let Some((at, v)) = json_line(n, line, diags) else {
+            continue;
+        };
+        if !v.is_object() {
+            diag(diags, at, "record is not a JSON object");
             continue;
         }
-        let v = match serde_json::from_str::<Value>(line) {
-            Ok(v) if v.is_object() => v,
-            Ok(_) => {
-                diag(diags, at, "record is not a JSON object");
-                continue;
-            }
-            Err(e) => {
-                diag(diags, at, format!("not JSON: {e}"));
-                continue;
-            }
-        };
         if let Some(target) = v.get("$rewindTo") {
             let target = target.as_str().unwrap_or_default();
             match records

@@ -383,6 +383,26 @@ pub(crate) fn diag(
     });
 }
 
+/// One line of a JSON Lines file with its location (`line N`, 1-based): `None` for a blank
+/// line, and for a line that is not JSON, which is reported. Shared by the JSONL formats.
+pub(crate) fn json_line(
+    n: usize,
+    line: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(String, serde_json::Value)> {
+    let at = format!("line {}", n + 1);
+    if line.trim().is_empty() {
+        return None;
+    }
+    match serde_json::from_str(line) {
+        Ok(v) => Some((at, v)),
+        Err(e) => {
+            diag(diags, at, format!("not JSON: {e}"));
+            None
+        }
+    }
+}
+
 /// The text of a message's content: a string, or a list of parts whose `text` fields are joined
 /// by newlines (images and other non-text parts are skipped). Shared by the formats that use
 /// the OpenAI/Anthropic content shape.
