@@ -17,17 +17,23 @@ fn pagevm(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn migrate_json(zeph: &Path, store: &Path, extra: &[&str]) -> serde_json::Value {
+/// `pagevm migrate --zeph-db ZEPH --store STORE EXTRA...`.
+fn migrate(zeph: &Path, store: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "migrate",
         "--zeph-db",
         zeph.to_str().unwrap(),
         "--store",
         store.to_str().unwrap(),
-        "--json",
     ];
     args.extend_from_slice(extra);
-    let out = pagevm(&args);
+    pagevm(&args)
+}
+
+fn migrate_json(zeph: &Path, store: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--json"];
+    args.extend_from_slice(extra);
+    let out = migrate(zeph, store, &args);
     assert!(
         out.status.success(),
         "{}",
@@ -42,14 +48,7 @@ fn json_report_and_a_second_run_that_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("pagevm.db");
     let zeph = fixture("zeph-0.21.4.db");
-    let out = pagevm(&[
-        "migrate",
-        "--zeph-db",
-        zeph.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = migrate(&zeph, &store, &["--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -96,13 +95,7 @@ fn text_report_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("pagevm.db");
     let zeph = fixture("zeph-m072.db");
-    let out = pagevm(&[
-        "migrate",
-        "--zeph-db",
-        zeph.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let out = migrate(&zeph, &store, &[]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -114,13 +107,7 @@ fn text_report_and_errors() {
         "{text}"
     );
 
-    let out = pagevm(&[
-        "migrate",
-        "--zeph-db",
-        fixture("zeph-0.21.4.db").to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let out = migrate(&fixture("zeph-0.21.4.db"), &store, &[]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains(
@@ -130,28 +117,14 @@ fn text_report_and_errors() {
     );
 
     let missing = dir.path().join("nope.db");
-    let out = pagevm(&[
-        "migrate",
-        "--zeph-db",
-        missing.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let out = migrate(&missing, &store, &[]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("nope.db") && err.contains("no such file"),
         "{err}"
     );
-    let out = pagevm(&[
-        "migrate",
-        "--zeph-db",
-        zeph.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--conversation",
-        "7",
-    ]);
+    let out = migrate(&zeph, &store, &["--conversation", "7"]);
     assert!(
         String::from_utf8(out.stderr)
             .unwrap()
