@@ -98,7 +98,12 @@ fn bench(c: &mut Criterion) {
                             let _ = black_box(
                                 a.microcompact(&messages[..i], config.idle_minutes(times, i)),
                             );
-                            let _ = black_box(a.assemble(&messages[..i], config.view_budget(), 0));
+                            let _ = black_box(a.assemble_within(
+                                &messages[..i],
+                                config.view_budget(),
+                                config.budget,
+                                0,
+                            ));
                         }
                     }
                 }

@@ -12,6 +12,7 @@ use zeph_llm::provider::{Message, MessageMetadata, MessagePart, Role};
 
 use crate::AdapterError;
 use crate::convert::{Diagnostic, UnitKind};
+use crate::directory::Directory;
 use crate::pages::{PagedHistory, Pager};
 use crate::render::render;
 use crate::select::{Selection, select};
@@ -209,6 +210,36 @@ impl PagedCompactor {
         self.assemble_paged(messages, &history, budget, now_ts)
     }
 
+    /// [`assemble`](Self::assemble) aiming at `target` tokens (Zeph's hard threshold, so the
+    /// view never sets off Zeph's own hard tier) but letting the turn's required pages (the
+    /// preserved tail, pages it cites) use the headroom up to `ceiling` (the budget itself)
+    /// when they do not fit under the target: a required page is never squeezed to honour a
+    /// threshold below what the model can take.
+    ///
+    /// # Errors
+    /// [`AdapterError`] when paging or selection fails.
+    pub fn assemble_within(
+        &mut self,
+        messages: &[Message],
+        target: usize,
+        ceiling: usize,
+        now_ts: i64,
+    ) -> Result<Assembled, AdapterError> {
+        let history = self.pager.page(messages)?;
+        let a = self.assemble_paged(messages, &history, target, now_ts)?;
+        if a.selection.unmet == 0 || ceiling <= target {
+            return Ok(a);
+        }
+        let wider = self.assemble_paged(messages, &history, ceiling, now_ts)?;
+        // Where the headroom does not meet more of them either, the target's view is the
+        // smaller overrun.
+        Ok(if wider.selection.unmet < a.selection.unmet {
+            wider
+        } else {
+            a
+        })
+    }
+
     fn assemble_paged(
         &self,
         messages: &[Message],
@@ -224,42 +255,60 @@ impl PagedCompactor {
         let mut directory = None;
         if self.config.directory {
             // The directory's tokens come out of the pages' budget, which can degrade more
-            // pages and grow it: re-select with the reserve until the directory fits in it
-            // (three rounds at most), but never squeeze a required page for it; what does not
-            // fit then loses its oldest lines.
+            // pages and grow it: re-select with a reserve until the directory fits in what the
+            // pages leave, but never squeeze a required page for it. The reserve only grows,
+            // so the rounds end. When the whole directory would cost a required page, the
+            // largest reserve that does not is bisected for, and the directory loses detail
+            // to fit it (below).
             let mut reserve = 0;
-            for _ in 0..3 {
-                let Some(d) = directory_message(history, &selection.levels, true) else {
+            for _ in 0..DIRECTORY_ROUNDS {
+                let Some(d) = Directory::of(history, &selection.levels) else {
                     break;
                 };
-                let n = self.tokens().message(&d);
-                if n <= reserve {
+                let n = self.tokens().message(&d.message());
+                let left = page_budget.saturating_sub(selection.page_tokens);
+                if n <= left {
                     break;
                 }
+                let tried = n.max(reserve + 1);
                 let next = select(
                     history,
-                    page_budget.saturating_sub(n),
+                    page_budget.saturating_sub(tried),
                     full_from,
                     &self.caps,
                 )?;
-                if next.unmet > selection.unmet {
-                    break;
+                if next.unmet <= selection.unmet {
+                    reserve = tried;
+                    selection = next;
+                    continue;
                 }
-                reserve = n;
-                selection = next;
+                let (mut fits, mut costs) = (left.max(reserve), tried);
+                for _ in 0..DIRECTORY_BISECTIONS {
+                    if costs - fits <= 1 {
+                        break;
+                    }
+                    let mid = fits + (costs - fits) / 2;
+                    let s = select(
+                        history,
+                        page_budget.saturating_sub(mid),
+                        full_from,
+                        &self.caps,
+                    )?;
+                    if s.unmet <= selection.unmet {
+                        fits = mid;
+                        selection = s;
+                    } else {
+                        costs = mid;
+                    }
+                }
+                break;
             }
             // Whatever the reserve, the directory only takes budget the pages left: when even
             // the required pages overrun (invariant pressure), it is not rendered.
             let left = page_budget.saturating_sub(selection.page_tokens);
             if selection.unmet == 0 {
-                directory = [true, false]
-                    .into_iter()
-                    .filter_map(|ids| directory_message(history, &selection.levels, ids))
-                    .find(|d| self.tokens().message(d) <= left)
-                    .or_else(|| {
-                        directory_message(history, &selection.levels, false)
-                            .and_then(|d| self.fit_directory(d, left))
-                    });
+                directory = Directory::of(history, &selection.levels)
+                    .and_then(|d| d.within(self.tokens(), left));
             }
         }
         let mut out = render(messages, history, &selection.levels, now_ts);
@@ -289,28 +338,6 @@ impl PagedCompactor {
             selection,
             diagnostics: history.structure.diagnostics.clone(),
         })
-    }
-
-    /// The directory within `reserve` tokens: its oldest lines go first (a later turn most
-    /// often cites what is recent); `None` when not even one line fits.
-    fn fit_directory(&self, mut d: Message, reserve: usize) -> Option<Message> {
-        loop {
-            if self.tokens().message(&d) <= reserve {
-                return Some(d);
-            }
-            let MessagePart::Summary { text } = d.parts.first_mut()? else {
-                return None;
-            };
-            let first = text.find('\n')?;
-            let second = text[first + 1..].find('\n').map(|k| first + 1 + k);
-            match second {
-                Some(end) => {
-                    text.replace_range(first..end, "");
-                }
-                None => return None,
-            }
-            d.rebuild_content();
-        }
     }
 
     /// Soft compaction: degrade evidence deterministically (full → compressed → structured →
@@ -511,69 +538,12 @@ fn summary_message(text: &str) -> Message {
     m
 }
 
-/// The page directory for `levels`: one line per page below full (or left out) listing the
-/// facts it holds that neither a page rendered at full nor its own degraded text shows (with
-/// its identifiers, or its paths and commands only), as an agent-only system message. `None`
-/// when there is no such fact.
-fn directory_message(
-    history: &PagedHistory,
-    levels: &[Option<Repr>],
-    identifiers: bool,
-) -> Option<Message> {
-    let shown: std::collections::HashSet<&str> = history
-        .pages
-        .iter()
-        .zip(levels)
-        .filter(|(_, l)| **l == Some(Repr::Full))
-        .flat_map(|(p, _)| p.facts.iter())
-        .collect();
-    let mut listed: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let mut text = String::from(DIRECTORY_HEADER);
-    for (page, level) in history.pages.iter().zip(levels) {
-        if *level == Some(Repr::Full) {
-            continue;
-        }
-        // What the page's own degraded text still shows needs no line.
-        let own = level.and_then(|l| page.text(l)).unwrap_or_default();
-        let ids: &[String] = if identifiers {
-            &page.facts.identifiers
-        } else {
-            &[]
-        };
-        let facts: Vec<&str> = page
-            .facts
-            .key
-            .iter()
-            .chain(ids)
-            .map(String::as_str)
-            .filter(|f| !shown.contains(f) && !own.contains(f) && listed.insert(f))
-            .collect();
-        if facts.is_empty() {
-            continue;
-        }
-        text.push('\n');
-        text.push_str(page.id.as_str());
-        text.push(':');
-        for f in facts {
-            text.push(' ');
-            if f.contains('\n') {
-                // A multi-line command stays on its page's line, JSON-escaped as the tool
-                // call's own arguments are sent.
-                text.push_str(&serde_json::Value::String(f.to_owned()).to_string());
-            } else {
-                text.push_str(f);
-            }
-        }
-    }
-    (text.len() > DIRECTORY_HEADER.len()).then(|| {
-        let mut m = Message::from_parts(Role::System, vec![MessagePart::Summary { text }]);
-        m.metadata = MessageMetadata::agent_only();
-        m
-    })
-}
+/// Re-selections an assembly makes at most to fit the page directory (each with a larger
+/// reserve). Directories seen on the recorded traces settle within four.
+const DIRECTORY_ROUNDS: usize = 8;
 
-/// First line of the page directory.
-const DIRECTORY_HEADER: &str = "[page directory: page id: what it holds]";
+/// Bisection steps for the largest directory reserve that costs no required page.
+const DIRECTORY_BISECTIONS: usize = 6;
 
 /// One line per page left out: its pointer (page id, tool, digest, size), which the store
 /// dereferences. Deterministic and model-free.

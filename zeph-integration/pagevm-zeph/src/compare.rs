@@ -587,9 +587,15 @@ pub fn compare_with(
             );
             invariant_checks(zc, &request, &originals, &tokens);
             // pagevm: the full history stays; the view is assembled under Zeph's hard
-            // threshold, so it never triggers Zeph's hard tier.
+            // threshold, so it does not trigger Zeph's hard tier, with the headroom up to the
+            // budget left to required pages that do not fit under it.
             adapter.microcompact(&messages[..i], idle)?;
-            let view = adapter.assemble(&messages[..i], config.view_budget(), now_ts)?;
+            let view = adapter.assemble_within(
+                &messages[..i],
+                config.view_budget(),
+                config.budget,
+                now_ts,
+            )?;
             let pc = out.entry(Strategy::Pagevm).or_default();
             observe(
                 pc,

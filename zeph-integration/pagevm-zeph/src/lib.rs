@@ -48,6 +48,7 @@
 mod compactor;
 pub mod compare;
 mod convert;
+mod directory;
 mod invariant;
 mod pages;
 mod render;

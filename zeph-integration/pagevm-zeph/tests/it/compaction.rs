@@ -356,3 +356,62 @@ fn page_directory_keeps_paths_and_commands_resolvable_within_budget() {
             .any(|m| m.content.starts_with("[page directory"))
     );
 }
+
+#[test]
+fn required_pages_take_the_headroom_above_the_target_only_when_they_need_it() {
+    // Ends with a long tool result: the newest page is large even at its smallest level.
+    let mut history = session();
+    history.truncate(4);
+    let full = compactor()
+        .assemble(&history, usize::MAX, 0)
+        .unwrap()
+        .tokens;
+    // A large budget under which the preserved tail does not fit.
+    let target = (1..full)
+        .rev()
+        .step_by((full / 64).max(1))
+        .find(|&b| {
+            compactor()
+                .assemble(&history, b, 0)
+                .unwrap()
+                .selection
+                .unmet
+                > 0
+        })
+        .expect("the session has a budget its tail does not fit");
+    let under = compactor().assemble(&history, target, 0).unwrap();
+    let within = compactor()
+        .assemble_within(&history, target, full, 0)
+        .unwrap();
+    assert_eq!(within.selection.unmet, 0);
+    assert!(within.tokens > target && within.tokens <= full);
+    assert_eq!(orphaned_pairs(&within.messages), 0);
+    assert!(within.selection.unmet < under.selection.unmet);
+    // No headroom: the target's assembly, byte for byte.
+    let same = compactor()
+        .assemble_within(&history, target, target, 0)
+        .unwrap();
+    assert_eq!(
+        format!("{:?}", same.messages),
+        format!("{:?}", under.messages)
+    );
+    // Where the target suffices the headroom is not touched.
+    let enough = (target..full)
+        .find(|&b| {
+            compactor()
+                .assemble(&history, b, 0)
+                .unwrap()
+                .selection
+                .unmet
+                == 0
+        })
+        .unwrap();
+    let roomy = compactor()
+        .assemble_within(&history, enough, full, 0)
+        .unwrap();
+    let plain = compactor().assemble(&history, enough, 0).unwrap();
+    assert_eq!(
+        format!("{:?}", roomy.messages),
+        format!("{:?}", plain.messages)
+    );
+}
