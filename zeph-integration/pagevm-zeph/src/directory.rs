@@ -57,13 +57,15 @@ impl<'h> Directory<'h> {
     /// The directory of `history` rendered at `levels`; `None` when every fact of a page
     /// below full is shown by a page at full or by its own level's text.
     pub(crate) fn of(history: &'h PagedHistory, levels: &[Option<Repr>]) -> Option<Self> {
-        let shown: HashSet<&str> = history
-            .pages
-            .iter()
-            .zip(levels)
-            .filter(|(_, l)| **l == Some(Repr::Full))
-            .flat_map(|(p, _)| p.facts.iter())
-            .collect();
+        // Shown: every fact of a page at full, and what any rendered page's frame shows.
+        let mut shown: HashSet<&str> = HashSet::new();
+        for (page, level) in history.pages.iter().zip(levels) {
+            match level {
+                Some(Repr::Full) => shown.extend(page.facts.iter()),
+                Some(_) => shown.extend(page.facts.framed.iter().map(String::as_str)),
+                None => {}
+            }
+        }
         let mut listed: HashSet<&str> = HashSet::new();
         let mut lines = Vec::new();
         for (page, level) in history.pages.iter().zip(levels) {
@@ -243,5 +245,37 @@ mod tests {
                 assert_ne!(m.content, dir.message().content);
             }
         }
+    }
+
+    #[test]
+    fn what_a_rendered_page_shows_at_every_level_is_not_listed_again() {
+        let tokens = ZephTokens::new();
+        let mut pager = Pager::new(tokens, page_engine::BuildConfig::default()).unwrap();
+        let mut messages = history(1);
+        // The call's command renders with the tool use at every level of its page.
+        messages[1].parts = vec![MessagePart::ToolUse {
+            id: "t0".into(),
+            name: "bash".into(),
+            input: serde_json::json!({"command": "cargo test -p parser"}),
+        }];
+        // Long enough that its pointer is smaller than its full text.
+        messages[2].parts = vec![MessagePart::ToolResult {
+            tool_use_id: "t0".into(),
+            content: format!(
+                "src/only_0.rs:9: test failed\n{}",
+                "running a test that only adds bulk to the log\n".repeat(30)
+            ),
+            is_error: false,
+        }];
+        let paged = pager.page(&messages).unwrap();
+        assert_eq!(paged.pages.len(), 1);
+        let listed = |level: Option<Repr>| {
+            Directory::of(&paged, &[level]).map(|d| d.message().content.clone())
+        };
+        let at_pointer = listed(Some(Repr::Pointer)).unwrap();
+        assert!(!at_pointer.contains("cargo test -p parser"), "{at_pointer}");
+        assert!(at_pointer.contains("src/only_0.rs"), "{at_pointer}");
+        let left_out = listed(None).unwrap();
+        assert!(left_out.contains("cargo test -p parser"), "{left_out}");
     }
 }

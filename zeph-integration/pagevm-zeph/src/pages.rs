@@ -47,6 +47,10 @@ pub struct Facts {
     pub key: Vec<String>,
     /// Identifiers of its full text (`snake_case`, `CamelCase`, `a::b`, error codes).
     pub identifiers: Vec<String>,
+    /// The facts (of `key` and `identifiers`) the page shows at every level it renders at:
+    /// its call's command (the tool use renders whole) and those of the text that travels
+    /// with it (`frame`). Only leaving the page out hides them.
+    pub framed: Vec<String>,
 }
 
 impl Facts {
@@ -56,6 +60,15 @@ impl Facts {
         let mut s =
             page_engine::specifics(reprs.get(&Repr::Full).map_or("", Representation::content));
         let f = page_engine::specifics(frame);
+        let mut framed: Vec<String> = f
+            .paths
+            .iter()
+            .chain(&f.identifiers)
+            .cloned()
+            .chain(command.clone())
+            .collect();
+        framed.sort_unstable();
+        framed.dedup();
         s.paths.extend(f.paths);
         s.identifiers.extend(f.identifiers);
         let mut key: Vec<String> = s.paths.into_iter().chain(command).collect();
@@ -65,6 +78,7 @@ impl Facts {
             key,
             // A BTreeSet: already sorted and distinct.
             identifiers: s.identifiers.into_iter().collect(),
+            framed,
         }
     }
 

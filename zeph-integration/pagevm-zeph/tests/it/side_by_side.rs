@@ -48,11 +48,11 @@ fn side_by_side_on_recorded_traces() {
         | budget (share of the history) | path | turns | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |
         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
         | 0.75 | Zeph 0.21.4 | 42 | 0 | 0 | 0 | 0 | 1 | 0 | 760 | 3469 | 0.876 | 29 | 0 / 0 |
-        | 0.75 | pagevm adapter | 42 | 0 | 0 | 0 | 0 | 0 | 0 | 785 | 3249 | 0.986 | 0 | 0 / 7 |
+        | 0.75 | pagevm adapter | 42 | 0 | 0 | 0 | 0 | 0 | 0 | 785 | 3226 | 0.986 | 0 | 0 / 7 |
         | 0.5 | Zeph 0.21.4 | 42 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 |
-        | 0.5 | pagevm adapter | 42 | 0 | 0 | 1 | 0 | 0 | 1 | 571 | 2176 | 0.993 | 0 | 0 / 17 |
+        | 0.5 | pagevm adapter | 42 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 |
         | 0.25 | Zeph 0.21.4 | 42 | 12 | 6 | 12 | 0 | 0 | 7 | 313 | 1463 | 0.297 | 29 | 0 / 0 |
-        | 0.25 | pagevm adapter | 42 | 3 | 0 | 12 | 0 | 0 | 12 | 383 | 1630 | 0.676 | 0 | 0 / 13 |
+        | 0.25 | pagevm adapter | 42 | 3 | 0 | 12 | 0 | 0 | 12 | 385 | 1630 | 0.690 | 0 | 0 / 12 |
     "#]].assert_eq(&t);
 }
 
@@ -71,6 +71,6 @@ fn side_by_side_when_every_turn_is_idle() {
         | budget (share of the history) | path | turns | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |
         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
         | 0.5 | Zeph 0.21.4 | 42 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 |
-        | 0.5 | pagevm adapter | 42 | 0 | 0 | 1 | 0 | 0 | 1 | 571 | 2176 | 0.993 | 0 | 0 / 17 |
+        | 0.5 | pagevm adapter | 42 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 |
     "#]].assert_eq(&t);
 }
