@@ -265,7 +265,7 @@ impl PagedCompactor {
                 let Some(d) = Directory::of(history, &selection.levels) else {
                     break;
                 };
-                let n = self.tokens().message(&d.message());
+                let n = d.estimate(self.tokens());
                 let left = page_budget.saturating_sub(selection.page_tokens);
                 if n <= left {
                     break;

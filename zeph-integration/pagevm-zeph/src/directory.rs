@@ -165,14 +165,33 @@ impl<'h> Directory<'h> {
             if facts.peek().is_none() {
                 continue;
             }
-            text.push('\n');
-            text.push_str(line.page);
-            text.push(':');
-            for fact in facts {
-                push_fact(&mut text, fact);
-            }
+            push_line(&mut text, line.page, facts);
         }
         message(text)
+    }
+
+    /// Zeph-counted tokens of the whole directory, summed line by line, so a line that did
+    /// not change since the last count is a memo hit. At least the exact count but for a
+    /// token a line (a header or fact ending in punctuation joins the newline after it).
+    pub(crate) fn estimate(&self, tokens: &ZephTokens) -> usize {
+        let mut text = String::new();
+        let mut n = tokens.text(HEADER);
+        for line in &self.lines {
+            text.clear();
+            push_line(&mut text, line.page, line.facts());
+            n += tokens.text(&text);
+        }
+        n
+    }
+}
+
+/// One line of the directory: a newline, the page id, then its facts.
+fn push_line<'a>(text: &mut String, page: &str, facts: impl Iterator<Item = &'a str>) {
+    text.push('\n');
+    text.push_str(page);
+    text.push(':');
+    for fact in facts {
+        push_fact(text, fact);
     }
 }
 
