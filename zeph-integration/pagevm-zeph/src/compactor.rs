@@ -254,55 +254,7 @@ impl PagedCompactor {
         let mut selection = select(history, page_budget, full_from, &self.caps)?;
         let mut directory = None;
         if self.config.directory {
-            // The directory's tokens come out of the pages' budget, which can degrade more
-            // pages and grow it: re-select with a reserve until the directory fits in what the
-            // pages leave, but never squeeze a required page for it. The reserve only grows,
-            // so the rounds end. When the whole directory would cost a required page, the
-            // largest reserve that does not is bisected for, and the directory loses detail
-            // to fit it (below).
-            let mut reserve = 0;
-            for _ in 0..DIRECTORY_ROUNDS {
-                let Some(d) = Directory::of(history, &selection.levels) else {
-                    break;
-                };
-                let n = d.estimate(self.tokens());
-                let left = page_budget.saturating_sub(selection.page_tokens);
-                if n <= left {
-                    break;
-                }
-                let tried = n.max(reserve + 1);
-                let next = select(
-                    history,
-                    page_budget.saturating_sub(tried),
-                    full_from,
-                    &self.caps,
-                )?;
-                if next.unmet <= selection.unmet {
-                    reserve = tried;
-                    selection = next;
-                    continue;
-                }
-                let (mut fits, mut costs) = (left.max(reserve), tried);
-                for _ in 0..DIRECTORY_BISECTIONS {
-                    if costs - fits <= 1 {
-                        break;
-                    }
-                    let mid = fits + (costs - fits) / 2;
-                    let s = select(
-                        history,
-                        page_budget.saturating_sub(mid),
-                        full_from,
-                        &self.caps,
-                    )?;
-                    if s.unmet <= selection.unmet {
-                        fits = mid;
-                        selection = s;
-                    } else {
-                        costs = mid;
-                    }
-                }
-                break;
-            }
+            selection = self.reserve_for_directory(history, page_budget, full_from, selection)?;
             // Whatever the reserve, the directory only takes budget the pages left: when even
             // the required pages overrun (invariant pressure), it is not rendered.
             let left = page_budget.saturating_sub(selection.page_tokens);
@@ -338,6 +290,63 @@ impl PagedCompactor {
             selection,
             diagnostics: history.structure.diagnostics.clone(),
         })
+    }
+
+    /// The selection re-made so the page directory fits beside it. The directory's tokens
+    /// come out of the pages' budget, which can degrade more pages and grow it: re-select
+    /// with a reserve until the directory fits in what the pages leave, but never squeeze a
+    /// required page for it. The reserve only grows, so the rounds end. When the whole
+    /// directory would cost a required page, the largest reserve that does not is bisected
+    /// for, and the directory loses detail to fit what is left (`Directory::within`).
+    fn reserve_for_directory(
+        &self,
+        history: &PagedHistory,
+        page_budget: usize,
+        full_from: usize,
+        mut selection: Selection,
+    ) -> Result<Selection, AdapterError> {
+        let reselect = |reserve: usize| {
+            select(
+                history,
+                page_budget.saturating_sub(reserve),
+                full_from,
+                &self.caps,
+            )
+        };
+        let mut reserve = 0;
+        for _ in 0..DIRECTORY_ROUNDS {
+            let Some(d) = Directory::of(history, &selection.levels) else {
+                break;
+            };
+            let n = d.estimate(self.tokens());
+            let left = page_budget.saturating_sub(selection.page_tokens);
+            if n <= left {
+                break;
+            }
+            let tried = n.max(reserve + 1);
+            let next = reselect(tried)?;
+            if next.unmet <= selection.unmet {
+                reserve = tried;
+                selection = next;
+                continue;
+            }
+            let (mut fits, mut costs) = (left.max(reserve), tried);
+            for _ in 0..DIRECTORY_BISECTIONS {
+                if costs - fits <= 1 {
+                    break;
+                }
+                let mid = fits + (costs - fits) / 2;
+                let s = reselect(mid)?;
+                if s.unmet <= selection.unmet {
+                    fits = mid;
+                    selection = s;
+                } else {
+                    costs = mid;
+                }
+            }
+            break;
+        }
+        Ok(selection)
     }
 
     /// Soft compaction: degrade evidence deterministically (full → compressed → structured →
