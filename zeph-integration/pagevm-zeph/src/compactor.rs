@@ -11,9 +11,9 @@ use zeph_context::typed_page::BatchAssertions;
 use zeph_llm::provider::{Message, MessageMetadata, MessagePart, Role};
 
 use crate::AdapterError;
-use crate::convert::{Diagnostic, UnitKind};
+use crate::convert::{Diagnostic, UnitKind, structure};
 use crate::directory::Directory;
-use crate::pages::{PagedHistory, Pager};
+use crate::pages::{PagedHistory, Pager, tool_pages};
 use crate::render::render;
 use crate::select::{Selection, select};
 use crate::tokens::ZephTokens;
@@ -390,42 +390,27 @@ impl PagedCompactor {
     /// but the `keep_recent` most recently produced is capped at its structured form (tool,
     /// status, paths, errors: what a later turn needs to avoid re-running the tool), whatever
     /// the tool; Zeph's version blanks only a fixed list of "low-value" tools. Does not change
-    /// `CompactionState`. Returns the pages newly capped.
-    ///
-    /// # Errors
-    /// [`AdapterError::Build`] when paging fails.
-    pub fn microcompact(
-        &mut self,
-        messages: &[Message],
-        idle_minutes: u64,
-    ) -> Result<usize, AdapterError> {
+    /// `CompactionState` and builds no page (recency is a matter of structure). Returns the
+    /// pages newly capped.
+    pub fn microcompact(&mut self, messages: &[Message], idle_minutes: u64) -> usize {
         if idle_minutes < self.config.microcompact_gap_minutes {
-            return Ok(0);
+            return 0;
         }
-        let history = self.pager.page(messages)?;
-        let mut evidence: Vec<&crate::pages::ZephPage> = history
-            .pages
-            .iter()
-            .filter(|p| p.page_type == page_core::PageType::Evidence && p.call.is_some())
-            .map(|p| &**p)
-            .collect();
+        let mut evidence = tool_pages(&structure(messages), messages);
         // Recency: newest first, by the last message the page covers; ties by page order.
-        evidence.sort_by_key(|p| std::cmp::Reverse(p.last_message));
+        evidence.sort_by_key(|(_, last)| std::cmp::Reverse(*last));
         let mut capped = 0;
-        for p in evidence
+        for (id, _) in evidence
             .into_iter()
             .skip(self.config.microcompact_keep_recent)
         {
-            let cap = self
-                .caps
-                .entry(p.id.as_str().to_owned())
-                .or_insert(Repr::Full);
+            let cap = self.caps.entry(id).or_insert(Repr::Full);
             if *cap > Repr::Structured {
                 *cap = Repr::Structured;
                 capped += 1;
             }
         }
-        Ok(capped)
+        capped
     }
 
     /// Hard compaction with Zeph's `CompactionState` contract: skipped when compacted this

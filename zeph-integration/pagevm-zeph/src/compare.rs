@@ -589,7 +589,7 @@ pub fn compare_with(
             // pagevm: the full history stays; the view is assembled under Zeph's hard
             // threshold, so it does not trigger Zeph's hard tier, with the headroom up to the
             // budget left to required pages that do not fit under it.
-            adapter.microcompact(&messages[..i], idle)?;
+            adapter.microcompact(&messages[..i], idle);
             let view = adapter.assemble_within(
                 &messages[..i],
                 config.view_budget(),

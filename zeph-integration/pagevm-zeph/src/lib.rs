@@ -52,6 +52,7 @@ mod directory;
 mod invariant;
 mod pages;
 mod render;
+pub mod replay;
 mod select;
 mod tokens;
 pub mod zeph_paths;

@@ -345,7 +345,7 @@ impl Pager {
                         let frame = crate::tokens::TOOL_OUTPUT_OVERHEAD
                             + self.tokens.text(&name)
                             + if c == 0 { rest } else { 0 };
-                        let id = PageId::new(format!("u{u}c{c}"))?;
+                        let id = PageId::new(call_page_id(u, c))?;
                         let key = format!("{name}\u{0}{body}\u{0}{frame}");
                         let label = msg_label(msg, i);
                         let tokens = self.tokens.clone();
@@ -417,13 +417,13 @@ impl Pager {
                         } else {
                             serde_json::json!({ "input": input }).to_string()
                         };
-                        let id = PageId::new(format!("u{u}c{c}"))?;
+                        let id = PageId::new(call_page_id(u, c))?;
                         let key = format!(
                             "{}\u{0}{args}\u{0}{content}\u{0}{is_error}\u{0}{frame}\u{0}{frame_text}",
                             call.name
                         );
                         let call_id = ToolCallId::new(if call.id.is_empty() {
-                            format!("u{u}c{c}")
+                            call_page_id(u, c)
                         } else {
                             call.id.clone()
                         })?;
@@ -475,6 +475,39 @@ impl Pager {
             fixed_tokens: fixed,
         })
     }
+}
+
+/// The id of the evidence page of call (or legacy output part) `call` of unit `unit`.
+fn call_page_id(unit: usize, call: usize) -> String {
+    format!("u{unit}c{call}")
+}
+
+/// The tool evidence pages of a history (tool calls and legacy tool outputs), by id, with
+/// the last message each covers, in page order: what microcompact ranks by recency, known
+/// from the structure alone, without building a page.
+pub(crate) fn tool_pages(s: &Structure, messages: &[Message]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    for (u, unit) in s.units.iter().enumerate() {
+        match unit.kind {
+            UnitKind::ToolGroup => out.extend(
+                unit.calls
+                    .iter()
+                    .enumerate()
+                    .map(|(c, call)| (call_page_id(u, c), call.use_at.0.max(call.result_at.0))),
+            ),
+            UnitKind::ToolOutput => {
+                let i = unit.messages[0];
+                let outputs = messages[i]
+                    .parts
+                    .iter()
+                    .filter(|p| matches!(p, MessagePart::ToolOutput { .. }))
+                    .count();
+                out.extend((0..outputs).map(|c| (call_page_id(u, c), i)));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Makes the degraded levels of a tool's evidence page satisfy Zeph's own `ToolOutput`
