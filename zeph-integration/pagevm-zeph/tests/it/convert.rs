@@ -423,6 +423,26 @@ proptest! {
         if a.selection.unmet == 0 && paged.fixed_tokens <= budget {
             prop_assert!(a.tokens <= budget, "{} > {}", a.tokens, budget);
         }
+        // The page directory never costs a required page.
+        let mut plain = PagedCompactor::new(AdapterConfig {
+            preserve_tail: 2,
+            directory: false,
+            ..AdapterConfig::default()
+        })
+        .unwrap();
+        let without = plain.assemble(&history, budget, 0).unwrap();
+        prop_assert!(a.selection.unmet <= without.selection.unmet);
+        // Headroom above a target goes to required pages only, and never past the ceiling.
+        let ceiling = budget + budget / 9;
+        let within = c.assemble_within(&history, budget, ceiling, 0).unwrap();
+        prop_assert_eq!(orphaned_pairs(&within.messages), 0);
+        prop_assert!(within.selection.unmet <= a.selection.unmet);
+        if a.selection.unmet == 0 {
+            prop_assert_eq!(format!("{:?}", &within.messages), format!("{:?}", &a.messages));
+        }
+        if within.selection.unmet == 0 && paged.fixed_tokens <= ceiling {
+            prop_assert!(within.tokens <= ceiling, "{} > {}", within.tokens, ceiling);
+        }
     }
 }
 
