@@ -366,18 +366,18 @@ fn required_pages_take_the_headroom_above_the_target_only_when_they_need_it() {
         .assemble(&history, usize::MAX, 0)
         .unwrap()
         .tokens;
+    let unmet = |b: usize| {
+        compactor()
+            .assemble(&history, b, 0)
+            .unwrap()
+            .selection
+            .unmet
+    };
     // A large budget under which the preserved tail does not fit.
     let target = (1..full)
         .rev()
         .step_by((full / 64).max(1))
-        .find(|&b| {
-            compactor()
-                .assemble(&history, b, 0)
-                .unwrap()
-                .selection
-                .unmet
-                > 0
-        })
+        .find(|&b| unmet(b) > 0)
         .expect("the session has a budget its tail does not fit");
     let under = compactor().assemble(&history, target, 0).unwrap();
     let within = compactor()
@@ -396,16 +396,7 @@ fn required_pages_take_the_headroom_above_the_target_only_when_they_need_it() {
         format!("{:?}", under.messages)
     );
     // Where the target suffices the headroom is not touched.
-    let enough = (target..full)
-        .find(|&b| {
-            compactor()
-                .assemble(&history, b, 0)
-                .unwrap()
-                .selection
-                .unmet
-                == 0
-        })
-        .unwrap();
+    let enough = (target..full).find(|&b| unmet(b) == 0).unwrap();
     let roomy = compactor()
         .assemble_within(&history, enough, full, 0)
         .unwrap();
