@@ -216,36 +216,60 @@ fn is_identifier(w: &str) -> bool {
     let Some(first) = chars.next() else {
         return false;
     };
-    if !(first.is_alphabetic() || first == '_') {
-        return false;
+    identifier_shape(first, chars, w.len())
+}
+
+/// What [`identifier_shape`] asks of a character: a `char`, or an ASCII byte (the fast path,
+/// without decoding).
+trait Glyph: Copy {
+    fn is(self, ascii: u8) -> bool;
+    fn alphabetic(self) -> bool;
+    fn lowercase(self) -> bool;
+    fn uppercase(self) -> bool;
+    fn ascii_uppercase(self) -> bool;
+    fn ascii_digit(self) -> bool;
+}
+
+impl Glyph for char {
+    fn is(self, ascii: u8) -> bool {
+        self == char::from(ascii)
     }
-    // One walk over the word collects what the four shapes test.
-    let mut colons = 0usize; // length of the current run of `:`
-    let (mut colon, mut double, mut triple) = (false, false, false);
-    let mut underscore = first == '_';
-    let mut alphabetic = first.is_alphabetic();
-    let mut lowercase = first.is_lowercase();
-    let (mut inner_upper, mut digits_only) = (false, true);
-    for c in chars {
-        if c == ':' {
-            colons += 1;
-            colon = true;
-            double |= colons >= 2;
-            triple |= colons >= 3;
-        } else {
-            colons = 0;
-        }
-        underscore |= c == '_';
-        alphabetic |= c.is_alphabetic();
-        lowercase |= c.is_lowercase();
-        inner_upper |= c.is_uppercase();
-        digits_only &= c.is_ascii_digit();
+    fn alphabetic(self) -> bool {
+        self.is_alphabetic()
     }
-    let qualified = double && !triple;
-    let snake = underscore && alphabetic && !colon;
-    let camel = !colon && first.is_uppercase() && inner_upper && lowercase;
-    let code = !colon && first.is_ascii_uppercase() && w.len() <= 8 && digits_only;
-    qualified || snake || camel || code
+    fn lowercase(self) -> bool {
+        self.is_lowercase()
+    }
+    fn uppercase(self) -> bool {
+        self.is_uppercase()
+    }
+    fn ascii_uppercase(self) -> bool {
+        self.is_ascii_uppercase()
+    }
+    fn ascii_digit(self) -> bool {
+        self.is_ascii_digit()
+    }
+}
+
+impl Glyph for u8 {
+    fn is(self, ascii: u8) -> bool {
+        self == ascii
+    }
+    fn alphabetic(self) -> bool {
+        self.is_ascii_alphabetic()
+    }
+    fn lowercase(self) -> bool {
+        self.is_ascii_lowercase()
+    }
+    fn uppercase(self) -> bool {
+        self.is_ascii_uppercase()
+    }
+    fn ascii_uppercase(self) -> bool {
+        self.is_ascii_uppercase()
+    }
+    fn ascii_digit(self) -> bool {
+        self.is_ascii_digit()
+    }
 }
 
 /// [`is_identifier`] for an ASCII word of 4 to 80 bytes, on bytes.
@@ -253,17 +277,24 @@ fn is_ascii_identifier(w: &[u8]) -> bool {
     let Some((&first, rest)) = w.split_first() else {
         return false;
     };
-    if !(first.is_ascii_alphabetic() || first == b'_') {
+    identifier_shape(first, rest.iter().copied(), w.len())
+}
+
+/// Whether a word of `len` bytes, `first` then `rest`, has one of the four identifier shapes:
+/// `a::b` (not `a:::b`), `snake_case`, `CamelCase`, or an error code (`E0425`).
+fn identifier_shape<G: Glyph>(first: G, rest: impl Iterator<Item = G>, len: usize) -> bool {
+    if !(first.alphabetic() || first.is(b'_')) {
         return false;
     }
-    let mut colons = 0usize;
+    // One walk over the word collects what the four shapes test.
+    let mut colons = 0usize; // length of the current run of `:`
     let (mut colon, mut double, mut triple) = (false, false, false);
-    let mut underscore = first == b'_';
-    let mut alphabetic = first.is_ascii_alphabetic();
-    let mut lowercase = first.is_ascii_lowercase();
+    let mut underscore = first.is(b'_');
+    let mut alphabetic = first.alphabetic();
+    let mut lowercase = first.lowercase();
     let (mut inner_upper, mut digits_only) = (false, true);
-    for &b in rest {
-        if b == b':' {
+    for c in rest {
+        if c.is(b':') {
             colons += 1;
             colon = true;
             double |= colons >= 2;
@@ -271,16 +302,16 @@ fn is_ascii_identifier(w: &[u8]) -> bool {
         } else {
             colons = 0;
         }
-        underscore |= b == b'_';
-        alphabetic |= b.is_ascii_alphabetic();
-        lowercase |= b.is_ascii_lowercase();
-        inner_upper |= b.is_ascii_uppercase();
-        digits_only &= b.is_ascii_digit();
+        underscore |= c.is(b'_');
+        alphabetic |= c.alphabetic();
+        lowercase |= c.lowercase();
+        inner_upper |= c.uppercase();
+        digits_only &= c.ascii_digit();
     }
     let qualified = double && !triple;
     let snake = underscore && alphabetic && !colon;
-    let camel = !colon && first.is_ascii_uppercase() && inner_upper && lowercase;
-    let code = !colon && first.is_ascii_uppercase() && w.len() <= 8 && digits_only;
+    let camel = !colon && first.uppercase() && inner_upper && lowercase;
+    let code = !colon && first.ascii_uppercase() && len <= 8 && digits_only;
     qualified || snake || camel || code
 }
 
