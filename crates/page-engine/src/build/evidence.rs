@@ -56,6 +56,18 @@ struct Scan<'a> {
     salient: Salient<'a>,
 }
 
+impl Scan<'_> {
+    /// The pointer form: page id, tool, the full text's digest (12 hex digits) and size.
+    fn pointer(&self, id: &PageId, tool: &str, digest: &page_core::ContentDigest) -> String {
+        format!(
+            "[page {id} · {tool} · {} · {} bytes, {} lines]",
+            &digest.to_hex()[..12],
+            self.bytes,
+            self.lines
+        )
+    }
+}
+
 /// The compressed form's line selection: a byte budget filled greedily, one priority class
 /// after another (errors, lines naming a listed path, head and tail lines), each class in line
 /// order, skipping lines that no longer fit.
@@ -149,13 +161,7 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
             self.assemble_with_full(PageType::Evidence, full, |level| match level {
                 Repr::Compressed => compressed.take(),
                 Repr::Structured => structured.take(),
-                Repr::Pointer => Some(format!(
-                    "[page {id} · {} · {} · {} bytes, {} lines]",
-                    signature.tool(),
-                    &digest.to_hex()[..12],
-                    scan.bytes,
-                    scan.lines
-                )),
+                Repr::Pointer => Some(scan.pointer(id, signature.tool(), &digest)),
                 Repr::Full | Repr::None => None,
             });
         Ok(EvidenceReprs {
@@ -462,13 +468,7 @@ mod tests {
             Repr::Full => Some(result.output.to_owned()),
             Repr::Compressed => Some(b.salient_lines(result.output, &scan)),
             Repr::Structured => Some(b.structured_evidence(&signature, result, &scan)),
-            Repr::Pointer => Some(format!(
-                "[page {id} · {} · {} · {} bytes, {} lines]",
-                signature.tool(),
-                &digest.to_hex()[..12],
-                scan.bytes,
-                scan.lines
-            )),
+            Repr::Pointer => Some(scan.pointer(id, signature.tool(), &digest)),
             Repr::None => None,
         })
     }
