@@ -23,15 +23,9 @@ pub enum EvalError {
     /// A summary or trace could not be serialized.
     #[error("could not serialize evaluation output: {0}")]
     Serialize(#[source] serde_json::Error),
-    /// A directory or file of recorded sessions could not be read.
-    #[error("could not read recorded sessions at {path}: {source}")]
-    ReadSessions {
-        /// The file or directory.
-        path: PathBuf,
-        /// The IO error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The directory of recorded sessions could not be walked.
+    #[error("recorded sessions: {0}")]
+    Traces(#[source] page_import::FileError),
     /// The tokenizer for the real-session replay could not be built.
     #[error("could not build the tokenizer for the real-session replay: {0}")]
     Tokenizer(String),
@@ -46,5 +40,30 @@ pub enum EvalError {
         /// The IO error.
         #[source]
         source: std::io::Error,
+    },
+    /// The output directory and a directory the run reads contain one another: writing the
+    /// results could overwrite the inputs, or the next run would read its own results.
+    #[error(
+        "--out {output} and {input} overlap (one contains the other): choose an output directory outside the inputs"
+    )]
+    OutputOverlapsInput {
+        /// The output directory.
+        output: PathBuf,
+        /// The input directory.
+        input: PathBuf,
+    },
+    /// A file to be written exists and pagevm's manifest does not list it.
+    #[error(
+        "{path} exists and pagevm did not write it (not in the output's .pagevm-eval-manifest): move it away or choose another --out; nothing was written"
+    )]
+    NotOurs {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The output manifest names a path outside the output directory.
+    #[error("the output manifest lists {entry:?}, which is not a path inside the output directory")]
+    BadManifest {
+        /// The offending line.
+        entry: String,
     },
 }

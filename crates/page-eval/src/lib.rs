@@ -18,6 +18,7 @@ mod engine_gates;
 mod error;
 mod families;
 mod gates;
+mod output;
 mod paper;
 mod persistence;
 mod progress;
@@ -33,10 +34,9 @@ pub use crate::error::EvalError;
 pub use crate::families::{
     Family, MASTER_SEED, MIN_SET_CAP, RERUN_RATE, generate, scaled_workload,
 };
+pub use crate::output::{MANIFEST, OutputDir};
 pub use crate::progress::{NoProgress, Progress};
-pub use crate::real::{
-    REAL_FRACTIONS, RealResults, RealRow, Residency, RetentionRow, run_real, trace_files,
-};
+pub use crate::real::{REAL_FRACTIONS, RealResults, RealRow, Residency, RetentionRow, run_real};
 pub use crate::render::{
     headline_table, real_table, summary_csv, summary_json, summary_md, tier1_line,
 };

@@ -7,12 +7,11 @@
 //! with page-policy. ClawVM is also replayed without the directory, so the report can show what
 //! the directory changes.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use page_core::{Repr, TokenCount, TypeTable};
 use page_engine::{BuildConfig, RepresentationBuilder};
-use page_import::import;
+use page_import::{FileError, find_traces, import_file};
 use page_policy::{PolicyId, TraceEvent};
 use page_replay::{
     Directory, KindRetention, ReplayReport, SessionReplay, convert_with, full_history_tokens,
@@ -122,52 +121,9 @@ pub struct RealResults {
     pub traces: Vec<(String, String)>,
 }
 
-/// The trace files under `dir` (every file below it, recursively), sorted, without licences,
-/// provenance notes, indexes and hidden files; `dir` itself when it is a file.
-///
-/// # Errors
-/// [`EvalError::ReadSessions`] when a directory cannot be read.
-pub fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
-    if dir.is_file() {
-        return Ok(vec![dir.to_path_buf()]);
-    }
-    let read = |d: &Path| {
-        fs::read_dir(d).map_err(|source| EvalError::ReadSessions {
-            path: d.to_path_buf(),
-            source,
-        })
-    };
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in read(&d)? {
-            let p = entry
-                .map_err(|source| EvalError::ReadSessions {
-                    path: d.clone(),
-                    source,
-                })?
-                .path();
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let upper = name.to_ascii_uppercase();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !(upper.starts_with("LICENSE")
-                || upper.starts_with("SOURCES")
-                || upper.starts_with("README")
-                || upper.starts_with("INDEX")
-                || name.starts_with('.'))
-            {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Number of files [`run_real`] will replay, for progress.
 pub(crate) fn count_files(dir: &Path) -> u64 {
-    trace_files(dir).map_or(0, |f| f.len() as u64)
+    find_traces(dir).map_or(0, |f| f.files.len() as u64)
 }
 
 /// Replays every session under `dir`.
@@ -192,22 +148,28 @@ pub fn run_real(
     // (fraction index, directory) → sums.
     let mut sums = vec![[RetentionSums::default(); 2]; REAL_FRACTIONS.len()];
     let mut largest: Option<(u64, String, SessionReplay)> = None;
-    for file in trace_files(dir)? {
+    let found = find_traces(dir).map_err(EvalError::Traces)?;
+    for skipped in &found.skipped {
+        let rel = skipped.path.strip_prefix(dir).unwrap_or(&skipped.path);
+        out.notes
+            .push(format!("{}: skipped: {}", rel.display(), skipped.reason));
+    }
+    for file in found.files {
         let rel = file
             .strip_prefix(dir)
             .unwrap_or(&file)
             .display()
             .to_string()
             .replace('\\', "/");
-        let text = fs::read(&file).map_err(|source| EvalError::ReadSessions {
-            path: file.clone(),
-            source,
-        })?;
-        let text = String::from_utf8_lossy(&text);
-        let transcript = match import(&text, None) {
+        let transcript = match import_file(&file, None) {
             Ok(t) => t,
+            Err(FileError::Import { source, .. }) => {
+                out.notes.push(format!("{rel}: {source}"));
+                progress.step(&rel);
+                continue;
+            }
             Err(e) => {
-                out.notes.push(format!("{rel}: {e}"));
+                out.notes.push(format!("skipped: {e}"));
                 progress.step(&rel);
                 continue;
             }

@@ -1,8 +1,7 @@
 //! The evaluation runner: gates, sweep, ablations, adversarial runs, oracle gap and headline,
 //! in a fixed order, plus writing the results to a directory.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use page_core::TokenCount;
 use page_policy::{
@@ -13,6 +12,7 @@ use crate::adversarial::Scenario;
 use crate::error::EvalError;
 use crate::families::{Family, generate};
 use crate::gates::run_gates;
+use crate::output::OutputDir;
 use crate::paper;
 use crate::progress::Progress;
 use crate::real::{RealResults, count_files, run_real};
@@ -224,22 +224,13 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
 }
 
 /// Writes `summary.json`, `summary.csv`, `summary.md`, the HTML report `report/index.html`,
-/// the generated workloads under `workloads/` and the traces under `traces/` into `dir`,
-/// creating it. An existing `traces/`
-/// directory is replaced, so no trace of an earlier run survives.
+/// the generated workloads under `workloads/` and the traces under `traces/` into `out`,
+/// replacing the files of an earlier run there and nothing else ([`OutputDir`]).
 ///
 /// # Errors
+/// [`EvalError::NotOurs`] when a file to write exists and pagevm did not write it,
 /// [`EvalError::WriteOutput`] naming the path that could not be written.
-pub fn write_outputs(dir: &Path, eval: &Evaluation) -> Result<(), EvalError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| EvalError::WriteOutput { path, source }
-    };
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    let traces_dir = dir.join("traces");
-    if traces_dir.exists() {
-        fs::remove_dir_all(&traces_dir).map_err(io(&traces_dir))?;
-    }
+pub fn write_outputs(out: &mut OutputDir, eval: &Evaluation) -> Result<(), EvalError> {
     let mut files: Vec<(String, String)> = vec![
         ("summary.json".to_owned(), summary_json(&eval.summary)?),
         ("summary.csv".to_owned(), summary_csv(&eval.summary)),
@@ -251,14 +242,12 @@ pub fn write_outputs(dir: &Path, eval: &Evaluation) -> Result<(), EvalError> {
         text.push('\n');
         files.push((format!("workloads/{family}.json"), text));
     }
-    for (path, text) in files.iter().chain(&eval.traces) {
-        let path = dir.join(path);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        fs::write(&path, text).map_err(io(&path))?;
-    }
-    Ok(())
+    out.replace_with(
+        files
+            .iter()
+            .chain(&eval.traces)
+            .map(|(path, text)| (path.as_str(), text.as_str())),
+    )
 }
 
 fn validate(w: &Workload) -> Result<ValidatedWorkload, EvalError> {

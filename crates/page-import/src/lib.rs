@@ -26,10 +26,13 @@
 mod aider;
 mod claude_code;
 mod codex;
+mod files;
 mod gemini;
 mod openhands;
 mod swe_agent;
 mod time;
+
+pub use crate::files::{FileError, MAX_TRACE_BYTES, Skipped, TraceFiles, find_traces, import_file};
 
 use std::fmt;
 use std::str::FromStr;
@@ -307,6 +310,8 @@ pub enum ImportError {
 /// [`ImportError`] when the format cannot be detected or the file is not of that format at all.
 /// Problems inside an otherwise readable file are [`Transcript::diagnostics`].
 pub fn import(text: &str, format: Option<Format>) -> Result<Transcript, ImportError> {
+    // A byte-order mark is no part of the content (editors on Windows write one).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = match format {
         Some(f) => f,
         None => Format::detect(text)?,

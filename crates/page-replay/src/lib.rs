@@ -249,7 +249,16 @@ pub fn convert_with<C: TokenCounter>(
                         current: 0,
                     },
                 ) {
-                    Ok(reprs) => c.add_page(id, PageType::Plan, reprs, None, text),
+                    Ok(reprs) => {
+                        // The plan holds the task's first lines; the history is all of it, so
+                        // budget fractions are of what the agent really had.
+                        let plan = reprs
+                            .get(&Repr::Full)
+                            .map_or(0, |r| u64::from(r.tokens().get()));
+                        let whole = u64::from(builder.counter().count(text).get());
+                        c.add_page(id, PageType::Plan, reprs, None, text);
+                        c.full_history_tokens += whole.saturating_sub(plan);
+                    }
                     Err(e) => c.skipped.push(format!("event {i} (task): {e}")),
                 }
             }

@@ -100,18 +100,18 @@ fn fault_table_of_the_recorded_sessions() {
         claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/2; 4/4/4 0/0/2
         claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/2; 4/4/4 0/0/2
         claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 | true | 2/2/2 0/0/1; 2/2/2 0/0/1
-        swe-agent/swe_main | 16 | 7 | 4091 | 409 (10%) | 17 6 6 0 0 0 | false | 0/23/40 0/2/20; 12/31/40 0/11/20
-        swe-agent/swe_main | 16 | 7 | 4091 | 1022 (25%) | 12 2 2 0 0 0 | false | 8/18/20 0/6/9; 11/16/20 1/6/9
-        swe-agent/swe_main | 16 | 7 | 4091 | 2045 (50%) | 9 2 2 0 0 0 | true | 7/11/11 2/4/7; 8/9/11 2/4/7
-        swe-agent/trajectory | 12 | 5 | 889 | 88 (10%) | 20 9 9 0 0 0 | false | 4/40/75 0/0/2; 5/42/75 0/0/2
-        swe-agent/trajectory | 12 | 5 | 889 | 222 (25%) | 13 4 3 0 0 0 | true | 15/22/33 0/0/1; 15/21/33 0/0/1
-        swe-agent/trajectory | 12 | 5 | 889 | 444 (50%) | 8 2 0 0 0 0 | true | 14/16/20 0/0/1; 13/16/20 0/0/1
+        swe-agent/swe_main | 16 | 7 | 4386 | 438 (10%) | 16 5 5 0 0 0 | false | 0/25/33 0/2/16; 10/26/33 0/9/16
+        swe-agent/swe_main | 16 | 7 | 4386 | 1096 (25%) | 12 2 2 0 0 0 | false | 7/18/20 0/6/9; 11/16/20 1/6/9
+        swe-agent/swe_main | 16 | 7 | 4386 | 2193 (50%) | 9 2 2 0 0 0 | true | 7/11/11 2/4/7; 8/9/11 2/4/7
+        swe-agent/trajectory | 12 | 5 | 1683 | 168 (10%) | 14 5 5 0 0 0 | false | 13/29/44 0/0/1; 13/29/44 0/0/1
+        swe-agent/trajectory | 12 | 5 | 1683 | 420 (25%) | 10 2 0 0 0 0 | true | 12/14/18 0/0/1; 11/14/18 0/0/1
+        swe-agent/trajectory | 12 | 5 | 1683 | 841 (50%) | 7 1 0 0 0 0 | true | 9/9/11 0/0/1; 9/9/11 0/0/1
         openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 | false | 0/0/11 0/0/1; 0/0/11 0/0/1
         openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 | false | 0/4/11 0/0/1; 0/4/11 0/0/1
         openhands/trajectory | 4 | 3 | 88 | 44 (50%) | 3 0 0 0 0 0 | false | 9/10/11 0/0/1; 9/10/11 0/0/1
-        aider/preamble | 4 | 2 | 463 | 46 (10%) | 1 0 0 0 0 0 | false | 0/4/4 0/0/0; 0/4/4 0/0/0
-        aider/preamble | 4 | 2 | 463 | 115 (25%) | 1 0 0 0 0 0 | false | 0/4/4 0/0/0; 0/4/4 0/0/0
-        aider/preamble | 4 | 2 | 463 | 231 (50%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/0; 4/4/4 0/0/0
+        aider/preamble | 4 | 2 | 588 | 58 (10%) | 1 0 0 0 0 0 | false | 0/4/4 0/0/0; 0/4/4 0/0/0
+        aider/preamble | 4 | 2 | 588 | 147 (25%) | 1 0 0 0 0 0 | false | 2/4/4 0/0/0; 2/4/4 0/0/0
+        aider/preamble | 4 | 2 | 588 | 294 (50%) | 1 0 0 0 0 0 | true | 4/4/4 0/0/0; 4/4/4 0/0/0
         aider/session-1 | 1 | 1 | 97 | 9 (10%) | 0 0 0 0 0 0 | false | 0/0/2 0/0/0; 0/0/2 0/0/0
         aider/session-1 | 1 | 1 | 97 | 24 (25%) | 0 0 0 0 0 0 | false | 0/0/2 0/0/0; 0/0/2 0/0/0
         aider/session-1 | 1 | 1 | 97 | 48 (50%) | 0 0 0 0 0 0 | false | 0/2/2 0/0/0; 0/2/2 0/0/0
@@ -269,16 +269,16 @@ fn retention_with_and_without_the_page_directory() {
     out.push_str(&misses);
     expect![[r#"
         fraction | directory | paths resident/recoverable/total | commands resident/recoverable/total | recoverable % paths, commands
-        5% | off | 27/152/416 | 3/24/77 | 36.5, 31.2
-        5% | on | 31/416/416 | 3/77/77 | 100.0, 100.0
-        10% | off | 42/151/336 | 3/5/54 | 44.9, 9.3
-        10% | on | 37/336/336 | 3/54/54 | 100.0, 100.0
-        20% | off | 79/152/209 | 2/7/29 | 72.7, 24.1
-        20% | on | 82/209/209 | 2/29/29 | 100.0, 100.0
-        35% | off | 87/129/146 | 3/5/18 | 88.4, 27.8
-        35% | on | 92/146/146 | 3/18/18 | 100.0, 100.0
-        50% | off | 89/110/115 | 3/6/20 | 95.7, 30.0
-        50% | on | 85/115/115 | 3/20/20 | 100.0, 100.0
+        5% | off | 32/160/407 | 3/24/76 | 39.3, 31.6
+        5% | on | 36/407/407 | 3/76/76 | 100.0, 100.0
+        10% | off | 51/142/298 | 3/5/49 | 47.7, 10.2
+        10% | on | 46/298/298 | 3/49/49 | 100.0, 100.0
+        20% | off | 77/136/183 | 2/7/28 | 74.3, 25.0
+        20% | on | 84/183/183 | 2/28/28 | 100.0, 100.0
+        35% | off | 79/115/128 | 3/5/17 | 89.8, 29.4
+        35% | on | 84/128/128 | 3/17/17 | 100.0, 100.0
+        50% | off | 84/103/106 | 3/6/20 | 97.2, 30.0
+        50% | on | 82/106/106 | 4/20/20 | 100.0, 100.0
         sessions where the directory left a path or command unrecoverable:
         claude-code/edge_cases.jsonl/todowrite_session @ 5%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
         claude-code/edge_cases.jsonl/todowrite_session @ 10%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0

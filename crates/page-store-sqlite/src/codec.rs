@@ -217,8 +217,9 @@ impl<'c> PageWriter<'c> {
         })
     }
 
-    /// Stores `page` as version `page.version()`, committed at boundary `seq`. A version
-    /// already stored must be identical (ignoring the dirty flag), else the commit conflicts.
+    /// Stores `page` as version `page.version()`, committed at boundary `seq`, and says
+    /// whether it was new. A version already stored must be identical (ignoring the dirty
+    /// flag), else the commit conflicts.
     ///
     /// The version row is inserted first and only a conflict reads the stored version back,
     /// so a new page costs its inserts and no lookup; a text two levels share is stored once.
@@ -227,7 +228,7 @@ impl<'c> PageWriter<'c> {
         page: &Page,
         session: &SessionId,
         seq: i64,
-    ) -> Result<(), Failure> {
+    ) -> Result<bool, Failure> {
         let version = to_i64(page.version())?;
         let mut spec = page.to_spec();
         spec.dirty = false;
@@ -259,7 +260,7 @@ impl<'c> PageWriter<'c> {
             meta
         ])?;
         if inserted == 0 {
-            return same_as_stored(self.conn, page, spec, version);
+            return same_as_stored(self.conn, page, spec, version).map(|()| false);
         }
         let mut stored: Vec<ContentDigest> = Vec::with_capacity(4);
         for (level, rep) in page.representations() {
@@ -279,8 +280,28 @@ impl<'c> PageWriter<'c> {
                 digest.as_bytes().as_slice()
             ])?;
         }
-        Ok(())
+        Ok(true)
     }
+}
+/// For each page of `pages` whose version is already stored, the boundary that stored it.
+pub(crate) fn stored_at(
+    conn: &Connection,
+    pages: &[Page],
+) -> Result<BTreeMap<PageId, BoundarySeq>, Failure> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq FROM page_versions WHERE page = ?1 AND version = ?2")?;
+    let mut out = BTreeMap::new();
+    for page in pages {
+        let seq: Option<i64> = stmt
+            .query_row(params![page.id().as_str(), to_i64(page.version())?], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(seq) = seq {
+            out.insert(page.id().clone(), BoundarySeq::new(to_u64(seq)?));
+        }
+    }
+    Ok(out)
 }
 
 /// A re-commit of a stored version: fine when identical (metadata without the dirty flag,

@@ -167,6 +167,21 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(config.busy_timeout)?;
+        // Before anything writes (even the journal-mode pragma is stored in the file header): a
+        // database with tables but no pagevm schema version belongs to someone else.
+        let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            let tables: i64 = conn.query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+                [],
+                |r| r.get(0),
+            )?;
+            if tables > 0 {
+                return Err(Failure::Store(StoreError::NotAStore(
+                    path.display().to_string(),
+                )));
+            }
+        }
         // Every statement the store runs stays prepared.
         conn.set_prepared_statement_cache_capacity(64);
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -389,6 +404,19 @@ impl JournalStore for SqliteStore {
             let session = batch.session();
             codec::ensure_session(tx, session)?;
             let ctx = batch.context();
+            let already = codec::stored_at(tx, batch.pages())?;
+            if let Some(seq) = batch.replays(&already) {
+                // Identical to what is stored, or a PageConflict.
+                let mut writer = codec::PageWriter::new(tx)?;
+                for page in batch.pages() {
+                    writer.insert(page, session, codec::to_i64(seq.get())?)?;
+                }
+                return Ok(CommitReceipt {
+                    seq,
+                    versions: Vec::new(),
+                    stored_pages: 0,
+                });
+            }
             tx.prepare_cached(
                 "INSERT INTO boundaries (session, kind, turn, time_ms) VALUES (?1, ?2, ?3, ?4)",
             )?
@@ -439,11 +467,19 @@ impl JournalStore for SqliteStore {
                 }
             }
             let mut writer = codec::PageWriter::new(tx)?;
+            let mut stored_pages = 0;
             for page in batch.pages() {
-                writer.insert(page, session, raw_seq)?;
+                if writer.insert(page, session, raw_seq)? {
+                    stored_pages += 1;
+                }
             }
             drop(writer);
-            for c in batch.repr_changes() {
+            // A version stored before has its audit rows from the boundary that stored it.
+            for c in batch
+                .repr_changes()
+                .iter()
+                .filter(|c| !already.contains_key(&c.page))
+            {
                 tx.prepare_cached(
                     "INSERT INTO audit (seq, session, page, page_type, from_level, to_level, \
                      tokens_before, tokens_after, boundary, turn, time_ms, reason) \
@@ -464,7 +500,11 @@ impl JournalStore for SqliteStore {
                     c.reason
                 ])?;
             }
-            Ok(CommitReceipt { seq, versions })
+            Ok(CommitReceipt {
+                seq,
+                versions,
+                stored_pages,
+            })
         })
     }
 

@@ -110,6 +110,12 @@ pub enum StoreError {
     /// An entry id the journal does not hold (or holds for another session).
     #[error("journal entry {0} does not exist")]
     UnknownEntry(EntryId),
+    /// The database holds data pagevm did not write (it is not empty and not a pagevm store),
+    /// so pagevm refuses to add its tables to it. Nothing was written.
+    #[error(
+        "{0} is not a pagevm store (it holds tables pagevm did not create); pagevm writes only to an empty or pagevm database"
+    )]
+    NotAStore(String),
 }
 
 impl StoreError {

@@ -1,5 +1,6 @@
 //! Journal entries and their life-cycle: Staged → Validated → Committed, or Staged → Rejected.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -365,6 +366,27 @@ impl CommitBatch {
         &self.rejected
     }
 
+    /// The boundary this batch repeats, when it would store nothing new: no updates, no
+    /// rejections, and only pages whose batch version is already stored (`already`: page →
+    /// the boundary that stored that version) with audit rows of those pages only. Then the
+    /// newest of those boundaries; `None` for a batch that has something of its own.
+    #[must_use]
+    pub fn replays(&self, already: &BTreeMap<PageId, BoundarySeq>) -> Option<BoundarySeq> {
+        let nothing_new = self.updates.is_empty()
+            && self.rejected.is_empty()
+            && !self.pages.is_empty()
+            && self.pages.iter().all(|p| already.contains_key(p.id()))
+            && self
+                .repr_changes
+                .iter()
+                .all(|c| already.contains_key(&c.page));
+        if nothing_new {
+            already.values().max().copied()
+        } else {
+            None
+        }
+    }
+
     /// Snapshots of the dirty pages, each to be stored as a new page version (idempotent per
     /// `(page, version)`).
     #[must_use]
@@ -386,6 +408,9 @@ pub struct CommitReceipt {
     pub seq: BoundarySeq,
     /// Each committed update's entry and the field version it produced.
     pub versions: Vec<(EntryId, FieldVersion)>,
+    /// How many page versions this commit stored; a version already stored identically is
+    /// not stored twice (see [`crate::JournalStore::commit`]).
+    pub stored_pages: usize,
 }
 
 /// The committed value of one field.

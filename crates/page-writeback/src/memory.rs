@@ -31,6 +31,8 @@ struct State {
     next_entry: u64,
     fields: BTreeMap<(PageId, FieldPath), FieldState>,
     pages: BTreeMap<PageId, BTreeMap<u64, Page>>,
+    /// The boundary that stored each page version.
+    stored_at: BTreeMap<(PageId, u64), BoundarySeq>,
     blobs: BTreeMap<ContentDigest, Vec<u8>>,
     boundaries: Vec<(BoundarySeq, SessionId, BoundaryContext)>,
     audit: Vec<AuditRecord>,
@@ -227,17 +229,30 @@ impl JournalStore for MemoryStore {
             }
         }
         let mut clean_pages = Vec::with_capacity(batch.pages().len());
+        // Pages whose batch version is already stored, with the boundary that stored it.
+        let mut already: BTreeMap<PageId, BoundarySeq> = BTreeMap::new();
         for page in batch.pages() {
             let clean = clean_copy(page)?;
-            if let Some(existing) = st.pages.get(page.id()).and_then(|v| v.get(&page.version()))
-                && existing != &clean
-            {
-                return Err(StoreError::PageConflict {
-                    page: page.id().clone(),
-                    version: page.version(),
-                });
+            if let Some(existing) = st.pages.get(page.id()).and_then(|v| v.get(&page.version())) {
+                if existing != &clean {
+                    return Err(StoreError::PageConflict {
+                        page: page.id().clone(),
+                        version: page.version(),
+                    });
+                }
+                if let Some(stored_at) = st.stored_at.get(&(page.id().clone(), page.version())) {
+                    already.insert(page.id().clone(), *stored_at);
+                }
+            } else {
+                clean_pages.push(clean);
             }
-            clean_pages.push(clean);
+        }
+        if let Some(seq) = batch.replays(&already) {
+            return Ok(CommitReceipt {
+                seq,
+                versions,
+                stored_pages: 0,
+            });
         }
         let seq = BoundarySeq::new(st.boundaries.len() as u64 + 1);
         let ctx = batch.context();
@@ -253,7 +268,10 @@ impl JournalStore for MemoryStore {
                 e.set_state(EntryState::Rejected(rejection.clone()));
             }
         }
+        let stored_pages = clean_pages.len();
         for clean in clean_pages {
+            st.stored_at
+                .insert((clean.id().clone(), clean.version()), seq);
             for (_, rep) in clean.representations() {
                 st.blobs
                     .entry(rep.digest())
@@ -265,7 +283,11 @@ impl JournalStore for MemoryStore {
                 .entry(clean.version())
                 .or_insert(clean);
         }
-        for change in batch.repr_changes() {
+        for change in batch
+            .repr_changes()
+            .iter()
+            .filter(|c| !already.contains_key(&c.page))
+        {
             st.audit.push(AuditRecord {
                 seq,
                 session: batch.session().clone(),
@@ -275,7 +297,11 @@ impl JournalStore for MemoryStore {
                 time_ms: ctx.time_ms,
             });
         }
-        Ok(CommitReceipt { seq, versions })
+        Ok(CommitReceipt {
+            seq,
+            versions,
+            stored_pages,
+        })
     }
 
     fn entries(&self, session: &SessionId) -> Result<Vec<JournalEntry>, StoreError> {

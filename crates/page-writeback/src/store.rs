@@ -104,6 +104,13 @@ pub trait JournalStore {
     /// page of the batch stored as a new version with its representations and their blobs; the
     /// audit rows. Either all of it is durable when this returns `Ok`, or none of it is.
     ///
+    /// Re-committing is idempotent by key, so two writers that commit the same boundary (two
+    /// migrations of one source at once, or a re-run after a crash) end with what one would
+    /// have written: a page version already stored identically is not stored again and its
+    /// audit rows are not written again; a batch that would store nothing new (no updates, no
+    /// rejections, only such versions and audit rows of those pages) writes nothing at all and
+    /// its receipt carries the newest boundary that stored those versions.
+    ///
     /// # Errors
     /// [`StoreError::Conflict`] when an op no longer applies (a concurrent `set_with_version`
     /// moved the field's version); [`StoreError::UnknownEntry`] when an entry is not pending;

@@ -97,6 +97,9 @@ pub struct BoundaryReport {
     pub rejected: Vec<(EntryId, Rejection)>,
     /// Pages committed, with the version stored.
     pub pages: Vec<(PageId, u64)>,
+    /// How many of `pages` the store did not hold yet (a version it held identically is not
+    /// stored twice).
+    pub stored_pages: usize,
 }
 
 struct Pending {
@@ -425,6 +428,7 @@ impl<S: Store> Writeback<S> {
                         committed: receipt.versions,
                         rejected,
                         pages: committed_pages,
+                        stored_pages: receipt.stored_pages,
                     });
                 }
                 Err(e @ StoreError::Conflict { .. }) => {

@@ -20,7 +20,7 @@ mod migrate;
 mod replay;
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -182,8 +182,7 @@ fn default_sessions() -> Option<PathBuf> {
     if here.is_dir() {
         return Some(here);
     }
-    let built =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
     built.is_dir().then_some(built)
 }
 
@@ -208,7 +207,7 @@ fn gates(json: bool) -> Result<()> {
     Ok(())
 }
 
-fn eval(out: &std::path::Path, traces: Option<PathBuf>, quiet: bool) -> Result<()> {
+fn eval(out: &Path, traces: Option<PathBuf>, quiet: bool) -> Result<()> {
     // The unsafe-persistence gate also runs on the embedded SQLite store, in a scratch
     // directory removed on exit: the database is not a result.
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
@@ -218,6 +217,10 @@ fn eval(out: &std::path::Path, traces: Option<PathBuf>, quiet: bool) -> Result<(
         Some(dir) => Some(dir),
         None => default_sessions(),
     };
+    // Checked before the minutes of computation: the output is writable and holds no input.
+    let inputs: Vec<&Path> = plan.sessions_dir.iter().map(PathBuf::as_path).collect();
+    let mut out_dir = page_eval::OutputDir::prepare(out, &inputs)
+        .with_context(|| format!("preparing the output directory {}", out.display()))?;
     let evaluation = if !quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -231,7 +234,7 @@ fn eval(out: &std::path::Path, traces: Option<PathBuf>, quiet: bool) -> Result<(
     } else {
         page_eval::run_eval(&plan, &mut NoProgress)?
     };
-    page_eval::write_outputs(out, &evaluation)
+    page_eval::write_outputs(&mut out_dir, &evaluation)
         .with_context(|| format!("writing results to {}", out.display()))?;
 
     let summary = &evaluation.summary;
@@ -256,6 +259,14 @@ fn eval(out: &std::path::Path, traces: Option<PathBuf>, quiet: bool) -> Result<(
             summary.real_sessions.len()
         )?;
         write!(stdout, "{}", page_eval::real_table(summary))?;
+        let notes = evaluation.real.notes.len();
+        if notes > 0 {
+            writeln!(
+                stdout,
+                "\n{notes} import notes (skipped files, diagnostics, sessions not replayed): listed in {}/report/index.html under \"import diagnostics\".",
+                out.display()
+            )?;
+        }
     }
     writeln!(
         stdout,

@@ -39,6 +39,7 @@ pub(crate) struct Args<'a> {
 
 pub(crate) fn run(args: &Args<'_>) -> Result<()> {
     let zeph = ZephDb::open(args.zeph_db)?;
+    zeph.refuse_as_store(args.store)?;
     let builder = zeph_builder()?;
     let options = MigrateOptions {
         conversation: args.conversation,

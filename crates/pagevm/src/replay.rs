@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 use page_core::TypeTable;
 use page_engine::{BuildConfig, RepresentationBuilder};
-use page_import::{Format, import};
+use page_import::{Format, import_file};
 use page_policy::PolicyId;
 use page_replay::{Budget, Directory, ReplayReport, replay_session};
 use page_tokenizer::{BpeCounter, Encoding};
@@ -56,21 +56,21 @@ pub(crate) fn run(req: &Request) -> Result<()> {
     let builder = builder()?;
     let mut reports: Vec<ReplayReport> = Vec::new();
     let mut stderr = std::io::stderr().lock();
-    let files = page_eval::trace_files(&req.trace)?;
-    if files.is_empty() {
+    let found = page_import::find_traces(&req.trace)?;
+    for skipped in &found.skipped {
+        writeln!(stderr, "{skipped}")?;
+    }
+    if found.files.is_empty() {
         bail!("no trace files under {}", req.trace.display());
     }
     let single = req.trace.is_file();
-    for file in files {
-        let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-        // Untrusted bytes: invalid UTF-8 becomes U+FFFD, and the importer diagnoses the rest.
-        let text = String::from_utf8_lossy(&bytes);
-        let transcript = match import(&text, req.format) {
+    for file in found.files {
+        let transcript = match import_file(&file, req.format) {
             Ok(t) => t,
             // One file asked for: its error is the command's. In a directory: note and go on.
-            Err(e) if single => return Err(e).with_context(|| format!("{}", file.display())),
+            Err(e) if single => return Err(e.into()),
             Err(e) => {
-                writeln!(stderr, "{}: skipped: {e}", file.display())?;
+                writeln!(stderr, "skipped: {e}")?;
                 continue;
             }
         };
@@ -101,6 +101,9 @@ pub(crate) fn run(req: &Request) -> Result<()> {
                 }
             }
         }
+    }
+    if reports.is_empty() {
+        bail!("no sessions found in {}", req.trace.display());
     }
     let mut stdout = std::io::stdout().lock();
     if req.json {

@@ -202,3 +202,7 @@ fn replay_prints_a_table_and_rejects_bad_arguments() {
 // `pagevm migrate` on the real Zeph fixtures.
 #[path = "cli/migrate.rs"]
 mod migrate;
+
+// Hostile and malformed input, as a table.
+#[path = "cli/hostile.rs"]
+mod hostile;

@@ -21,6 +21,17 @@ pub enum MigrateError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The database has a hot rollback journal (its writer was killed mid-transaction), which
+    /// only a writer can roll back; pagevm never writes the Zeph database.
+    #[error(
+        "{path} has an unfinished transaction ({journal} exists: its writer was killed); pagevm opens it read-only and cannot roll it back. Open it once with Zeph or `sqlite3 {path} 'PRAGMA quick_check;'`, then run this again"
+    )]
+    HotJournal {
+        /// The database file.
+        path: PathBuf,
+        /// The journal file beside it.
+        journal: PathBuf,
+    },
     /// The file is a SQLite database but not a Zeph one.
     #[error("{path} is not a Zeph database: {reason}")]
     NotZeph {
@@ -38,6 +49,17 @@ pub enum MigrateError {
         migration: i64,
         /// What disagrees.
         detail: String,
+    },
+    /// The store named is the Zeph database itself (the same file, by any path or link), which
+    /// pagevm never writes.
+    #[error(
+        "the store {store} is the Zeph database {zeph} (the same file): pagevm never writes the Zeph database; give the store a path of its own"
+    )]
+    StoreIsSource {
+        /// The store path given.
+        store: PathBuf,
+        /// The Zeph database path given.
+        zeph: PathBuf,
     },
     /// `--conversation` names a conversation the database does not hold.
     #[error("conversation {0} does not exist in the Zeph database")]

@@ -61,6 +61,8 @@ pub enum DiagnosticKind {
     CorruptParts,
     /// A `tool_overflow` body that is not UTF-8.
     ArchiveNotUtf8,
+    /// Messages name a conversation that has no `conversations` row.
+    MissingConversation,
 }
 
 impl DiagnosticKind {
@@ -72,6 +74,7 @@ impl DiagnosticKind {
             DiagnosticKind::OrphanedToolResult => "orphaned_tool_result",
             DiagnosticKind::CorruptParts => "corrupt_parts",
             DiagnosticKind::ArchiveNotUtf8 => "archive_not_utf8",
+            DiagnosticKind::MissingConversation => "missing_conversation",
         }
     }
 }
@@ -362,6 +365,18 @@ fn run<R: PageStore, S: Store, C: TokenCounter + Sync>(
         dry_run: target.is_none(),
         ..MigrationReport::default()
     };
+    for c in zeph.conversations_without_row()? {
+        if conversations.contains(&c) {
+            report.diagnostics.push(Diagnostic {
+                conversation: c,
+                message: None,
+                kind: DiagnosticKind::MissingConversation,
+                detail: format!(
+                    "messages name conversation {c}, which has no conversations row; they are migrated as that conversation"
+                ),
+            });
+        }
+    }
     let threads = options
         .threads
         .or_else(|| std::thread::available_parallelism().ok())
@@ -617,9 +632,10 @@ impl<'a, S: Store> Committer<'a, S> {
             return Ok(());
         }
         let pages = table.len();
-        report.pages_created += pages as u64;
-        report.audit_records += changes.len() as u64;
+        let audit = changes.len() as u64;
         let Some(store) = self.target else {
+            report.pages_created += pages as u64;
+            report.audit_records += audit;
             return Ok(());
         };
         if self.journal.as_ref().is_none_or(|(jc, _)| *jc != c) {
@@ -645,12 +661,21 @@ impl<'a, S: Store> Committer<'a, S> {
             turn: job.ordinal as u64 + 1,
             time_ms: head.map_or(job.newest_ms, |k| k.time_ms),
         };
-        journal
+        let committed = journal
             .commit_boundary(context, &mut table, changes)
             .map_err(|e| MigrateError::Commit {
                 conversation: c,
                 source: Box::new(e),
             })?;
+        // A concurrent migration of the same source may have committed this boundary since
+        // its pages were looked up: the store then stored nothing twice, and neither do we count.
+        if committed.stored_pages == 0 {
+            report.pages_existing += pages as u64;
+            return Ok(());
+        }
+        report.pages_created += committed.stored_pages as u64;
+        report.pages_existing += (pages - committed.stored_pages) as u64;
+        report.audit_records += audit;
         report.boundaries += 1;
         progress.committed(c, pages);
         Ok(())

@@ -71,6 +71,21 @@ pub struct ZephDb {
 }
 
 impl ZephDb {
+    /// Refuses `store` when it is this database's file (compared by file identity, so a
+    /// second path or a symlink to it is refused too). An absent store is a new file.
+    ///
+    /// # Errors
+    /// [`MigrateError::StoreIsSource`].
+    pub fn refuse_as_store(&self, store: &Path) -> Result<(), MigrateError> {
+        if same_file(&self.path, store) {
+            return Err(MigrateError::StoreIsSource {
+                store: store.to_path_buf(),
+                zeph: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Opens `path` read-only (`SQLITE_OPEN_READ_ONLY`, and `PRAGMA query_only` as a second
     /// guard) and detects its layout. The file is never written.
     ///
@@ -94,7 +109,21 @@ impl ZephDb {
         conn.pragma_update(None, "query_only", true)
             .map_err(|e| MigrateError::read(&path, "setting query_only", e))?;
         // A file that is not SQLite fails on its first read, here.
-        let schema = ZephSchema::detect(&conn, &path)?;
+        let schema = ZephSchema::detect(&conn, &path).map_err(|e| {
+            // A hot rollback journal needs a write to roll back, which read-only refuses
+            // ("attempt to write a readonly database"): say what it is instead.
+            let mut journal = path.clone().into_os_string();
+            journal.push("-journal");
+            let journal = PathBuf::from(journal);
+            if std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0) {
+                MigrateError::HotJournal {
+                    path: path.clone(),
+                    journal,
+                }
+            } else {
+                e
+            }
+        })?;
         let parts = match schema.parts {
             PartsLayout::None => "NULL",
             PartsLayout::MaybeLegacy | PartsLayout::Current => "parts",
@@ -147,15 +176,32 @@ impl ZephDb {
         move |e| MigrateError::read(&self.path, what, e)
     }
 
-    /// Every conversation id, ascending.
+    /// Every conversation id, ascending: those with a `conversations` row and those only
+    /// messages name (see [`ZephDb::conversations_without_row`]).
     ///
     /// # Errors
     /// [`MigrateError::Read`].
     pub fn conversations(&self) -> Result<Vec<i64>, MigrateError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM conversations ORDER BY id")
-            .map_err(self.err("conversations"))?;
+        self.ids(
+            "SELECT id FROM conversations UNION \
+             SELECT conversation_id FROM messages WHERE conversation_id IS NOT NULL ORDER BY 1",
+        )
+    }
+
+    /// The conversation ids messages name that have no `conversations` row (a row deleted
+    /// by hand, or a crash between inserts), ascending. Their messages are still migrated.
+    ///
+    /// # Errors
+    /// [`MigrateError::Read`].
+    pub fn conversations_without_row(&self) -> Result<Vec<i64>, MigrateError> {
+        self.ids(
+            "SELECT DISTINCT conversation_id FROM messages WHERE conversation_id IS NOT NULL \
+             AND conversation_id NOT IN (SELECT id FROM conversations) ORDER BY 1",
+        )
+    }
+
+    fn ids(&self, sql: &str) -> Result<Vec<i64>, MigrateError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err("conversations"))?;
         let rows = stmt
             .query_map([], |r| r.get(0))
             .map_err(self.err("conversations"))?;
@@ -308,4 +354,23 @@ fn blob(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {
         ValueRef::Integer(n) => n.to_string().into_bytes(),
         ValueRef::Real(x) => x.to_string().into_bytes(),
     })
+}
+
+/// Whether `a` and `b` name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use page_eval::{Fixed, NoProgress, run_eval, write_outputs};
+use page_eval::{Fixed, MANIFEST, NoProgress, OutputDir, run_eval, write_outputs};
 use pretty_assertions::assert_eq;
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -28,9 +28,13 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn two_runs_write_byte_identical_files() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    write_outputs(a.path(), crate::full()).unwrap();
+    write_outputs(
+        &mut OutputDir::prepare(a.path(), &[]).unwrap(),
+        crate::full(),
+    )
+    .unwrap();
     let second = run_eval(&crate::plan("second"), &mut NoProgress).unwrap();
-    write_outputs(b.path(), &second).unwrap();
+    write_outputs(&mut OutputDir::prepare(b.path(), &[]).unwrap(), &second).unwrap();
     let (fa, fb) = (files(a.path()), files(b.path()));
     assert!(
         fa.len() > 100,
@@ -47,13 +51,30 @@ fn two_runs_write_byte_identical_files() {
 }
 
 #[test]
-fn rewriting_replaces_stale_traces() {
+fn rewriting_replaces_stale_traces_of_its_own_and_keeps_the_users_files() {
     let dir = tempfile::tempdir().unwrap();
+    write_outputs(
+        &mut OutputDir::prepare(dir.path(), &[]).unwrap(),
+        crate::full(),
+    )
+    .unwrap();
+    // A trace an earlier run wrote (listed in the manifest) that this run does not write.
     let stale = dir.path().join("traces/sweep/stale.jsonl");
-    fs::create_dir_all(stale.parent().unwrap()).unwrap();
     fs::write(&stale, "{}\n").unwrap();
-    write_outputs(dir.path(), crate::full()).unwrap();
+    let manifest = dir.path().join(MANIFEST);
+    let mut listed = fs::read_to_string(&manifest).unwrap();
+    listed.push_str("traces/sweep/stale.jsonl\n");
+    fs::write(&manifest, listed).unwrap();
+    // A file of the user's beside the traces.
+    let users = dir.path().join("traces/sweep/notes.md");
+    fs::write(&users, "mine\n").unwrap();
+    write_outputs(
+        &mut OutputDir::prepare(dir.path(), &[]).unwrap(),
+        crate::full(),
+    )
+    .unwrap();
     assert!(!stale.exists());
+    assert_eq!(fs::read_to_string(&users).unwrap(), "mine\n");
     assert!(dir.path().join("summary.json").exists());
 }
 

@@ -131,3 +131,83 @@ fn text_report_and_errors() {
             .contains("conversation 7 does not exist")
     );
 }
+
+/// Every session's boundaries, pages (with versions) and audit rows, in a canonical form
+/// that two stores with the same content print alike (boundary numbers differ in order).
+fn store_dump(store: &Path) -> String {
+    use page_core::SessionId;
+    let db = page_store_sqlite::SqliteStore::open(store).unwrap();
+    let mut out = String::new();
+    for c in 1..=2 {
+        let session = SessionId::new(format!("zeph-conversation-{c}")).unwrap();
+        let mut boundaries: Vec<String> = db
+            .boundaries(&session)
+            .unwrap()
+            .into_iter()
+            .map(|(_, ctx)| format!("{ctx:?}"))
+            .collect();
+        boundaries.sort();
+        out.push_str(&format!(
+            "{session}: {} boundaries {boundaries:?}\n",
+            boundaries.len()
+        ));
+        for row in db.page_table(&session).unwrap() {
+            let id = row.id;
+            let versions = db.page_versions(&id).unwrap();
+            let audit: Vec<String> = db
+                .audit_trail(&id)
+                .unwrap()
+                .into_iter()
+                .map(|a| format!("{:?}->{:?} {}", a.change.from, a.change.to, a.change.reason))
+                .collect();
+            out.push_str(&format!("  {id} v{versions:?} audit {audit:?}\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn concurrent_migrations_of_one_source_write_what_one_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let zeph = fixture("zeph-0.21.4.db");
+    let alone = dir.path().join("alone.db");
+    let report = migrate_json(&zeph, &alone, &[]);
+    let expected = store_dump(&alone);
+    assert!(
+        expected.contains("audit [\""),
+        "the fixture has compacted pages: {expected}"
+    );
+    for trial in 0..6 {
+        let store = dir.path().join(format!("together-{trial}.db"));
+        let runs: Vec<_> = (0..3)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_pagevm"))
+                    .args(["migrate", "--json", "--zeph-db"])
+                    .arg(&zeph)
+                    .arg("--store")
+                    .arg(&store)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut created = 0;
+        for run in runs {
+            let out = run.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            created += v["pages_created"].as_u64().unwrap();
+        }
+        assert_eq!(store_dump(&store), expected, "trial {trial}");
+        assert_eq!(
+            created,
+            report["pages_created"].as_u64().unwrap(),
+            "trial {trial}"
+        );
+    }
+}
