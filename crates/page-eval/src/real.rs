@@ -14,8 +14,8 @@ use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::{FileError, find_traces, import_file};
 use page_policy::{PolicyId, TraceEvent};
 use page_replay::{
-    Directory, KindRetention, ReplayReport, SessionReplay, convert_with, full_history_tokens,
-    replay_converted,
+    Directory, KindRetention, ReplayReport, SessionReplay, Trace, convert_with,
+    full_history_tokens, replay_converted,
 };
 use page_tokenizer::{BpeCounter, Encoding};
 use serde::Serialize;
@@ -216,6 +216,7 @@ pub fn run_real(
                             budget,
                             policy,
                             directory,
+                            Trace::Keep,
                         ) {
                             Ok(r) => r,
                             Err(e) => {

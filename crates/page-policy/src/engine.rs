@@ -181,6 +181,13 @@ impl<'w> PolicyEngine<'w> {
         self.next_turn
     }
 
+    /// Each page's level after the last selection, in page order ([`Repr::None`]: not in
+    /// the prompt): what a trace's `Selection` lists, without recording a trace.
+    #[must_use]
+    pub fn residency(&self) -> &[Repr] {
+        &self.resident
+    }
+
     /// The budget the policy runs with.
     #[must_use]
     pub fn effective_budget(&self) -> TokenCount {

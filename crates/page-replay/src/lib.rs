@@ -71,10 +71,10 @@ use page_policy::{
 use thiserror::Error;
 
 pub use crate::replay::{
-    Budget, KindRetention, ReplayReport, RetentionReport, SessionReplay, TokenReport,
+    Budget, KindRetention, ReplayReport, RetentionReport, SessionReplay, TokenReport, Trace,
     full_history_tokens, replay_converted, replay_session,
 };
-pub use crate::retention::{Retention, RetentionCounts, retention};
+pub use crate::retention::{Retention, RetentionCounts, RetentionMeter, retention};
 
 /// Why a session could not be converted.
 #[derive(Debug, Error)]

@@ -4,10 +4,11 @@
 use page_core::TokenCount;
 use page_engine::RepresentationBuilder;
 use page_import::Session;
-use page_policy::{FaultCounts, PolicyConfig, PolicyId, Simulation, TraceEvent, simulate};
+use page_policy::{FaultCounts, LifecycleEvent, PolicyConfig, PolicyEngine, PolicyId, Simulation};
 use serde::Serialize;
 
-use crate::{Converted, Directory, ReplayError, RetentionCounts, convert_with, retention};
+use crate::retention::RetentionMeter;
+use crate::{Converted, Directory, ReplayError, RetentionCounts, convert_with};
 
 /// The budget of a replay: tokens, or a fraction of the session's full history.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +66,7 @@ impl Budget {
     }
 }
 
-/// Counts of one kind of specific, summed over the measurement points (see [`retention`]).
+/// Counts of one kind of specific, summed over the measurement points (see [`crate::retention()`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct KindRetention {
     /// Specifics mentioned up to each measurement point.
@@ -160,6 +161,17 @@ pub struct SessionReplay {
     pub run: Simulation,
 }
 
+/// Whether a replay keeps its decision trace. A trace lists every page's level at every turn,
+/// so it grows with turns × pages; without it a replay holds only the session and the
+/// current residency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trace {
+    /// Keep it in [`SessionReplay::run`] (for decision-trace files and charts).
+    Keep,
+    /// Measure as the replay goes and keep no trace.
+    Drop,
+}
+
 /// Converts `session` at the budget `budget` resolves to and replays it under `policy`.
 ///
 /// # Errors
@@ -171,11 +183,20 @@ pub fn replay_session<C: page_core::TokenCounter>(
     budget: Budget,
     policy: PolicyId,
     directory: Directory,
+    trace: Trace,
 ) -> Result<SessionReplay, ReplayError> {
     let history = full_history_tokens(session, format, builder)?;
     let tokens = budget.resolve(history);
     let converted = convert_with(session, format, builder, TokenCount::new(tokens), directory)?;
-    replay_converted(converted, &session.id, format, tokens, policy, directory)
+    replay_converted(
+        converted,
+        &session.id,
+        format,
+        tokens,
+        policy,
+        directory,
+        trace,
+    )
 }
 
 /// Replays an already converted session (converted at `budget` tokens, with or without the
@@ -191,6 +212,7 @@ pub fn replay_converted(
     budget: u32,
     policy: PolicyId,
     directory: Directory,
+    trace: Trace,
 ) -> Result<SessionReplay, ReplayError> {
     let tokens = budget;
     let workload = converted
@@ -201,23 +223,36 @@ pub fn replay_converted(
             reason: e.to_string(),
         })?;
     let config = PolicyConfig::preset(policy);
-    let run = simulate(&workload, &config, TokenCount::new(tokens));
-    let r = retention(&converted, &config, &run);
+    let mut engine = PolicyEngine::new(&workload, &config, TokenCount::new(tokens));
+    engine.set_record_trace(trace == Trace::Keep);
+    let mut meter = RetentionMeter::new(&converted, &config);
     let (mut used, mut turns) = (0u64, 0u64);
     let mut compactions = 0;
-    for e in &run.trace {
-        match e {
-            TraceEvent::Selection { tokens_used, .. } => {
-                used += u64::from(tokens_used.get());
-                turns += 1;
-            }
-            TraceEvent::Boundary {
-                boundary: page_core::Boundary::Compaction(_),
-                ..
-            } => compactions += 1,
-            _ => {}
+    let mut last = None;
+    while let Some(stats) = engine.step() {
+        used += u64::from(stats.tokens_used.get());
+        turns += 1;
+        let compacted = converted
+            .workload
+            .turns
+            .get(stats.turn as usize)
+            .is_some_and(|t| {
+                t.events
+                    .iter()
+                    .any(|e| matches!(e, LifecycleEvent::Compaction { .. }))
+            });
+        if compacted {
+            compactions += 1;
+            meter.measure(stats.turn, engine.residency().iter().copied().enumerate());
         }
+        last = Some(stats.turn);
     }
+    // Without a compaction, the prompt of the last turn is the one measured.
+    if let (0, Some(turn)) = (compactions, last) {
+        meter.measure(turn, engine.residency().iter().copied().enumerate());
+    }
+    let r = meter.finish();
+    let run = engine.into_simulation();
     #[expect(clippy::cast_precision_loss, reason = "token sums stay far below 2^53")]
     let assembled_mean = round(used as f64 / turns.max(1) as f64, 100.0);
     let report = ReplayReport {

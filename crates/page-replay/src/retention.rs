@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use page_core::Boundary;
+use aho_corasick::{AhoCorasick, MatchKind};
+use page_core::{Boundary, Repr};
 use page_policy::{PolicyConfig, Simulation, TraceEvent};
 
 use crate::{Converted, SpecificKind};
@@ -34,13 +35,8 @@ pub struct Retention {
     pub measured_turns: Vec<u32>,
 }
 
-/// Measures retention of `run`, a replay of `converted` under `config`.
-///
-/// At each measurement point the assembled prompt is the concatenated text of the selected
-/// pages at their selected levels, leaving out pages not created yet (the workload format
-/// makes every page available from turn 0); only specifics first mentioned at or before that turn count
-/// (a prompt cannot retain what has not happened yet). A specific matches if its text, or its
-/// JSON-escaped text (commands inside structured tool calls), occurs in the prompt.
+/// Measures retention of `run`, a replay of `converted` under `config`, from its decision
+/// trace (see [`RetentionMeter`] for the method).
 #[must_use]
 pub fn retention(converted: &Converted, config: &PolicyConfig, run: &Simulation) -> Retention {
     let index: HashMap<&str, usize> = converted
@@ -79,54 +75,167 @@ pub fn retention(converted: &Converted, config: &PolicyConfig, run: &Simulation)
             .filter(|(t, _)| compacted.contains(t))
             .collect()
     };
-    let mut out = Retention::default();
+    let mut meter = RetentionMeter::new(converted, config);
     for (turn, pages) in points {
-        out.measured_turns.push(turn);
-        let mut prompt = String::new();
-        let mut reachable = String::new();
-        for sp in pages {
-            let Some(&i) = index.get(sp.page.as_str()) else {
-                continue;
-            };
+        meter.measure(
+            turn,
+            pages
+                .iter()
+                .filter_map(|sp| index.get(sp.page.as_str()).map(|&i| (i, sp.level))),
+        );
+    }
+    meter.finish()
+}
+
+/// Measures retention at the points a replay reaches, as it goes: after each compaction, or
+/// after the last turn when none compacted.
+///
+/// At each measurement point the assembled prompt is the text of the selected pages at their
+/// selected levels, leaving out pages not created yet (the workload format makes every page
+/// available from turn 0); only specifics first mentioned at or before that turn count (a
+/// prompt cannot retain what has not happened yet). A specific matches if its text, or its
+/// JSON-escaped text (commands inside structured tool calls), occurs in one page's text.
+pub struct RetentionMeter<'c> {
+    converted: &'c Converted,
+    resolves: bool,
+    index: MentionIndex,
+    out: Retention,
+    resident: Vec<bool>,
+    reachable: Vec<bool>,
+}
+
+impl<'c> RetentionMeter<'c> {
+    /// A meter for a replay of `converted` under `config`.
+    #[must_use]
+    pub fn new(converted: &'c Converted, config: &PolicyConfig) -> Self {
+        let n = converted.mentioned.len();
+        Self {
+            converted,
+            resolves: config.pointer_resolves_evidence,
+            index: MentionIndex::new(&converted.mentioned),
+            out: Retention::default(),
+            resident: vec![false; n],
+            reachable: vec![false; n],
+        }
+    }
+
+    /// Measures the prompt of `turn`: `pages` are `(page index, level)` of what it holds.
+    pub fn measure(&mut self, turn: u32, pages: impl IntoIterator<Item = (usize, Repr)>) {
+        let converted = self.converted;
+        self.out.measured_turns.push(turn);
+        self.resident.fill(false);
+        self.reachable.fill(false);
+        for (i, level) in pages {
             // A page selected before the turn that creates it held nothing yet.
-            if converted
-                .created_at
-                .get(i)
-                .is_some_and(|&c| c > turn as usize)
+            if level == Repr::None
+                || converted
+                    .created_at
+                    .get(i)
+                    .is_some_and(|&c| c > turn as usize)
             {
                 continue;
             }
-            let texts = &converted.texts[i];
-            if let Some(t) = texts.get(&sp.level) {
-                prompt.push_str(t);
-                prompt.push('\n');
+            let Some(texts) = converted.texts.get(i) else {
+                continue;
+            };
+            if let Some(t) = texts.get(&level) {
+                self.index.mark(i, level, t, &mut self.resident);
             }
             // A handle that resolves reaches every representation of its page.
-            if config.pointer_resolves_evidence {
-                for t in texts.values() {
-                    reachable.push_str(t);
-                    reachable.push('\n');
+            if self.resolves {
+                for (&l, t) in texts {
+                    self.index.mark(i, l, t, &mut self.reachable);
                 }
             }
         }
-        for m in converted
-            .mentioned
-            .iter()
-            .filter(|m| m.turn <= turn as usize)
-        {
-            let escaped = serde_json::Value::String(m.text.clone()).to_string();
-            let escaped = escaped.trim_matches('"');
-            let found = |hay: &str| hay.contains(&m.text) || hay.contains(escaped);
-            let counts = match m.kind {
-                SpecificKind::Path => &mut out.paths,
-                SpecificKind::Command => &mut out.commands,
-                SpecificKind::Identifier => &mut out.identifiers,
+        for (m, mention) in converted.mentioned.iter().enumerate() {
+            if mention.turn > turn as usize {
+                continue;
+            }
+            let counts = match mention.kind {
+                SpecificKind::Path => &mut self.out.paths,
+                SpecificKind::Command => &mut self.out.commands,
+                SpecificKind::Identifier => &mut self.out.identifiers,
             };
             counts.total += 1;
-            let resident = found(&prompt);
-            counts.resident += u64::from(resident);
-            counts.recoverable += u64::from(resident || found(&reachable));
+            counts.resident += u64::from(self.resident[m]);
+            counts.recoverable += u64::from(self.resident[m] || self.reachable[m]);
         }
     }
-    out
+
+    /// The counts over every point measured.
+    #[must_use]
+    pub fn finish(self) -> Retention {
+        self.out
+    }
+}
+
+/// Which mentions each page text holds: one Aho-Corasick pass per text, at most once per
+/// page and level, so measuring a session is linear in its text (searching every mention in
+/// every prompt was quadratic in the session's length).
+struct MentionIndex {
+    /// `None` when the automaton cannot be built (patterns beyond its size limits).
+    automaton: Option<AhoCorasick>,
+    /// Pattern → the mentions it stands for (a mention's text and its JSON-escaped text are
+    /// both patterns; mentions with equal texts share them).
+    owners: Vec<Vec<usize>>,
+    memo: HashMap<(usize, Repr), Vec<usize>>,
+}
+
+impl MentionIndex {
+    fn new(mentioned: &[crate::Mention]) -> Self {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        for (m, mention) in mentioned.iter().enumerate() {
+            // Commands inside structured tool calls appear JSON-escaped.
+            let escaped = serde_json::Value::String(mention.text.clone()).to_string();
+            let escaped = escaped.trim_matches('"').to_owned();
+            let mut mine = vec![mention.text.clone()];
+            if escaped != mention.text {
+                mine.push(escaped);
+            }
+            for p in mine {
+                let id = *ids.entry(p.clone()).or_insert_with(|| {
+                    patterns.push(p);
+                    owners.push(Vec::new());
+                    owners.len() - 1
+                });
+                owners[id].push(m);
+            }
+        }
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok();
+        Self {
+            automaton,
+            owners,
+            memo: HashMap::new(),
+        }
+    }
+
+    /// Marks in `out` every mention that `text` (page `page` at `level`) holds.
+    fn mark(&mut self, page: usize, level: Repr, text: &str, out: &mut [bool]) {
+        let owners = &self.owners;
+        let automaton = self.automaton.as_ref();
+        let held = self.memo.entry((page, level)).or_insert_with(|| {
+            let Some(ac) = automaton else {
+                return Vec::new();
+            };
+            let mut patterns: Vec<usize> = ac
+                .find_overlapping_iter(text)
+                .map(|hit| hit.pattern().as_usize())
+                .collect();
+            patterns.sort_unstable();
+            patterns.dedup();
+            patterns
+                .into_iter()
+                .flat_map(|p| owners[p].iter().copied())
+                .collect()
+        });
+        for &m in held.iter() {
+            out[m] = true;
+        }
+    }
 }

@@ -153,7 +153,7 @@ const ALL_FIXTURES: [&str; 13] = [
 #[test]
 fn retention_with_and_without_the_page_directory() {
     use page_policy::TraceEvent;
-    use page_replay::{Budget, DIRECTORY_PAGE, Directory, replay_session};
+    use page_replay::{Budget, DIRECTORY_PAGE, Directory, Trace, replay_session};
 
     let builder = RepresentationBuilder::new(
         BpeCounter::new(Encoding::O200kBase).unwrap(),
@@ -186,6 +186,7 @@ fn retention_with_and_without_the_page_directory() {
                     Budget::fraction(fraction).unwrap(),
                     PolicyId::Clawvm,
                     directory,
+                    Trace::Keep,
                 )
                 .unwrap();
                 let ret = &r.report.retention;

@@ -10,7 +10,7 @@ use page_core::TypeTable;
 use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::{Format, import_file};
 use page_policy::PolicyId;
-use page_replay::{Budget, Directory, ReplayReport, replay_session};
+use page_replay::{Budget, Directory, ReplayReport, Trace, replay_session};
 use page_tokenizer::{BpeCounter, Encoding};
 
 /// What `pagevm replay` was asked.
@@ -95,6 +95,7 @@ pub(crate) fn run(req: &Request) -> Result<()> {
                     req.budget,
                     policy,
                     req.directory,
+                    Trace::Drop,
                 ) {
                     Ok(r) => reports.push(r.report),
                     Err(e) => writeln!(stderr, "{}: skipped: {e}", file.display())?,
