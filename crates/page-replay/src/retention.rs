@@ -174,8 +174,10 @@ impl<'c> RetentionMeter<'c> {
 /// page and level, so measuring a session is linear in its text (searching every mention in
 /// every prompt was quadratic in the session's length).
 struct MentionIndex {
-    /// `None` when the automaton cannot be built (patterns beyond its size limits).
+    /// `None` when the automaton cannot be built (patterns beyond its size limits): then each
+    /// pattern is searched on its own, slower and the same.
     automaton: Option<AhoCorasick>,
+    patterns: Vec<String>,
     /// Pattern → the mentions it stands for (a mention's text and its JSON-escaped text are
     /// both patterns; mentions with equal texts share them).
     owners: Vec<Vec<usize>>,
@@ -210,6 +212,7 @@ impl MentionIndex {
             .ok();
         Self {
             automaton,
+            patterns,
             owners,
             memo: HashMap::new(),
         }
@@ -219,14 +222,20 @@ impl MentionIndex {
     fn mark(&mut self, page: usize, level: Repr, text: &str, out: &mut [bool]) {
         let owners = &self.owners;
         let automaton = self.automaton.as_ref();
+        let all = &self.patterns;
         let held = self.memo.entry((page, level)).or_insert_with(|| {
-            let Some(ac) = automaton else {
-                return Vec::new();
+            let mut patterns: Vec<usize> = match automaton {
+                Some(ac) => ac
+                    .find_overlapping_iter(text)
+                    .map(|hit| hit.pattern().as_usize())
+                    .collect(),
+                None => all
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| text.contains(p.as_str()))
+                    .map(|(i, _)| i)
+                    .collect(),
             };
-            let mut patterns: Vec<usize> = ac
-                .find_overlapping_iter(text)
-                .map(|hit| hit.pattern().as_usize())
-                .collect();
             patterns.sort_unstable();
             patterns.dedup();
             patterns

@@ -54,6 +54,13 @@ pub use crate::migrate::{
 pub use crate::schema::{OverflowLayout, PartsLayout, VisibilityLayout, ZephSchema};
 pub use crate::source::ZephDb;
 
+/// Parses one `messages.parts` value, for the fuzz target in `fuzz/` (built with
+/// `--cfg fuzzing`); not part of the API.
+#[cfg(fuzzing)]
+pub fn fuzz_parts(raw: &str) {
+    let _ = parts::parse(raw);
+}
+
 /// The newest Zeph schema (sqlx migration number) whose layout this crate was checked
 /// against: zeph-db 0.21.4 ships migrations 001–096. Newer databases are read when their
 /// columns are the ones expected; [`ZephSchema::newer_than_known`] says so.
