@@ -139,6 +139,14 @@ impl SqliteStore {
     /// As [`SqliteStore::open`].
     pub fn open_with(path: impl AsRef<Path>, config: SqliteConfig) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        // SQLite would open a read-only file read-only and still create `-wal`/`-shm` files
+        // beside it that it cannot remove: refuse before touching anything.
+        if std::fs::metadata(&path).is_ok_and(|m| m.permissions().readonly()) {
+            return Err(StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("the store {} is a read-only file", path.display()),
+            )));
+        }
         let mut attempt = 0;
         loop {
             match Self::try_open(&path, config) {

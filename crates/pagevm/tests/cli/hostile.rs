@@ -328,6 +328,29 @@ fn cases() -> Vec<Case> {
             untouched: Some("other"),
         },
         Case {
+            what: "migrate into a read-only store leaves no -wal/-shm beside it",
+            setup: |sc| {
+                sc.copy(&zeph_fixture(), "z/zeph.db");
+                sc.write("ro/store.db", b"");
+                let path = sc.dir.path().join("ro/store.db");
+                let mut perms = fs::metadata(&path).unwrap().permissions();
+                perms.set_readonly(true);
+                fs::set_permissions(&path, perms).unwrap();
+            },
+            args: |sc| {
+                s(&[
+                    "migrate",
+                    "--zeph-db",
+                    &sc.path("z/zeph.db"),
+                    "--store",
+                    &sc.path("ro/store.db"),
+                ])
+            },
+            succeeds: false,
+            says: "is a read-only file",
+            untouched: Some("ro"),
+        },
+        Case {
             what: "migrate from a file that is not SQLite",
             setup: |sc| sc.write("notes.txt", b"hello"),
             args: |sc| {
