@@ -95,11 +95,12 @@ impl ZephDb {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, MigrateError> {
         let path = path.as_ref().to_path_buf();
         if !path.is_file() {
-            return Err(MigrateError::read(
-                &path,
-                "opening",
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            ));
+            let error = if path.exists() {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")
+            } else {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")
+            };
+            return Err(MigrateError::read(&path, "opening", error));
         }
         let conn = Connection::open_with_flags(
             &path,

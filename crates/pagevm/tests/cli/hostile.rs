@@ -81,6 +81,17 @@ struct Case {
     untouched: Option<&'static str>,
 }
 
+/// `pagevm migrate --zeph-db ZEPH --store STORE`, both relative to the scene.
+fn migrate(sc: &Scene, zeph: &str, store: &str) -> Vec<String> {
+    s(&[
+        "migrate",
+        "--zeph-db",
+        &sc.path(zeph),
+        "--store",
+        &sc.path(store),
+    ])
+}
+
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| (*x).to_owned()).collect()
 }
@@ -275,15 +286,7 @@ fn cases() -> Vec<Case> {
         Case {
             what: "migrate into the Zeph database itself",
             setup: |sc| sc.copy(&zeph_fixture(), "z/zeph.db"),
-            args: |sc| {
-                s(&[
-                    "migrate",
-                    "--zeph-db",
-                    &sc.path("z/zeph.db"),
-                    "--store",
-                    &sc.path("z/zeph.db"),
-                ])
-            },
+            args: |sc| migrate(sc, "z/zeph.db", "z/zeph.db"),
             succeeds: false,
             says: "is the Zeph database",
             untouched: Some("z"),
@@ -295,15 +298,7 @@ fn cases() -> Vec<Case> {
                 sc.copy(&zeph_fixture(), "z/zeph.db");
                 sc.link(&sc.path("z/zeph.db"), "store.db");
             },
-            args: |sc| {
-                s(&[
-                    "migrate",
-                    "--zeph-db",
-                    &sc.path("z/zeph.db"),
-                    "--store",
-                    &sc.path("store.db"),
-                ])
-            },
+            args: |sc| migrate(sc, "z/zeph.db", "store.db"),
             succeeds: false,
             says: "is the Zeph database",
             untouched: Some("z"),
@@ -314,15 +309,7 @@ fn cases() -> Vec<Case> {
                 sc.copy(&zeph_fixture(), "z/zeph.db");
                 sc.copy(&zeph_fixture(), "other/app.db");
             },
-            args: |sc| {
-                s(&[
-                    "migrate",
-                    "--zeph-db",
-                    &sc.path("z/zeph.db"),
-                    "--store",
-                    &sc.path("other/app.db"),
-                ])
-            },
+            args: |sc| migrate(sc, "z/zeph.db", "other/app.db"),
             succeeds: false,
             says: "is not a pagevm store",
             untouched: Some("other"),
@@ -337,31 +324,24 @@ fn cases() -> Vec<Case> {
                 perms.set_readonly(true);
                 fs::set_permissions(&path, perms).unwrap();
             },
-            args: |sc| {
-                s(&[
-                    "migrate",
-                    "--zeph-db",
-                    &sc.path("z/zeph.db"),
-                    "--store",
-                    &sc.path("ro/store.db"),
-                ])
-            },
+            args: |sc| migrate(sc, "z/zeph.db", "ro/store.db"),
             succeeds: false,
             says: "is a read-only file",
             untouched: Some("ro"),
         },
+        #[cfg(unix)]
+        Case {
+            what: "migrate from a FIFO",
+            setup: |sc| sc.fifo("zeph.db"),
+            args: |sc| migrate(sc, "zeph.db", "s.db"),
+            succeeds: false,
+            says: "not a regular file",
+            untouched: None,
+        },
         Case {
             what: "migrate from a file that is not SQLite",
             setup: |sc| sc.write("notes.txt", b"hello"),
-            args: |sc| {
-                s(&[
-                    "migrate",
-                    "--zeph-db",
-                    &sc.path("notes.txt"),
-                    "--store",
-                    &sc.path("s.db"),
-                ])
-            },
+            args: |sc| migrate(sc, "notes.txt", "s.db"),
             succeeds: false,
             says: "notes.txt",
             untouched: None,
