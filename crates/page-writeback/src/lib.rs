@@ -91,7 +91,7 @@ pub use crate::journal::{
 pub use crate::memory::MemoryStore;
 pub use crate::ops::{OpError, apply_op};
 pub use crate::schema::{FieldSchemas, builtin_schema};
-pub use crate::store::{BlobStore, JournalStore, PageStore, Store};
+pub use crate::store::{BlobStore, HistoryStore, JournalStore, PageStore, Store};
 pub use crate::update::{EvidenceRef, FieldPath, FieldVersion, Op, PrincipalId, Update};
 pub use crate::writeback::{
     AccessControl, BoundaryReport, SemanticValidator, Writeback, WritebackConfig,

@@ -12,7 +12,7 @@ use crate::journal::{
     FaultRecord, FieldState, JournalEntry,
 };
 use crate::ops::{OpError, apply_op};
-use crate::store::{BlobStore, JournalStore, PageStore};
+use crate::store::{BlobStore, HistoryStore, JournalStore, PageStore};
 use crate::update::{FieldPath, Update};
 
 /// A store held in memory. Cloning gives another handle to the same store (like opening the
@@ -89,6 +89,38 @@ impl MemoryStore {
             .get(page)
             .map(|v| v.values().cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+impl HistoryStore for MemoryStore {
+    fn boundaries(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(BoundarySeq, BoundaryContext)>, StoreError> {
+        Ok(self
+            .lock()?
+            .boundaries
+            .iter()
+            .filter(|(_, s, _)| s == session)
+            .map(|(seq, _, ctx)| (*seq, *ctx))
+            .collect())
+    }
+
+    fn page_versions(&self, page: &PageId) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .lock()?
+            .pages
+            .get(page)
+            .map(|v| v.keys().copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn audit_trail(&self, page: &PageId) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audit(page)
+    }
+
+    fn faults(&self, session: &SessionId) -> Result<Vec<FaultRecord>, StoreError> {
+        MemoryStore::faults(self, session)
     }
 }
 
