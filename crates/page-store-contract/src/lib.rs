@@ -24,6 +24,7 @@ use std::sync::Mutex;
 
 use page_writeback::{HistoryStore, MemoryStore, Store};
 
+pub mod bench;
 mod cases;
 pub mod crash;
 mod fixture;

@@ -202,3 +202,7 @@ fn replay_prints_a_table_and_rejects_bad_arguments() {
 // `pagevm migrate` on the real Zeph fixtures.
 #[path = "cli/migrate.rs"]
 mod migrate;
+
+// `--store` URLs (SQLite and PostgreSQL).
+#[path = "cli/store_url.rs"]
+mod store_url;
