@@ -420,7 +420,10 @@ pub fn run<B: Backend>(backend: &B, default_iterations: u64) {
         child.kill().unwrap();
         let mut rest = String::new();
         stdout.read_to_string(&mut rest).unwrap();
+        let pid = child.id();
         let out = child.wait_with_output().unwrap();
+        // A server may still be finishing what the dead client had sent (a COMMIT in flight).
+        backend.settle(&path, pid);
         let mut acked = BTreeMap::new();
         for line in first.lines().chain(rest.lines()) {
             let mut w = line.split(' ');

@@ -55,6 +55,11 @@ pub trait Backend: Sync {
     /// The backend's own consistency check of the store at `location`: `ok` or the problems.
     fn integrity(&self, store: &Self::Store) -> String;
 
+    /// Waits until the store has decided everything the killed process `pid` had sent it: a
+    /// client-server store may still be running a transaction (even a `COMMIT`) of a client
+    /// that died. Embedded stores have nothing to wait for (the default).
+    fn settle(&self, _location: &str, _pid: u32) {}
+
     /// Whether a store survives its process (child-process tests need that).
     fn durable(&self) -> bool {
         true

@@ -108,7 +108,8 @@ impl PostgresStore {
             .map_err(|e| StoreError::from(PostgresError::InvalidUrl(DriverError(e))))?;
         pg.connect_timeout(config.connect_timeout);
         if pg.get_application_name().is_none() {
-            pg.application_name("pagevm");
+            // Names this process's connections in `pg_stat_activity`.
+            pg.application_name(&format!("pagevm/{}", std::process::id()));
         }
         let pool = Pool::new(pg, config.pool_size, config.connect_timeout, config.retries);
         let store = Self { pool, config };

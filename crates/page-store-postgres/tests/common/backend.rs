@@ -113,4 +113,25 @@ impl Backend for PgBackend {
     fn integrity(&self, store: &PostgresStore) -> String {
         store.integrity_check().unwrap()
     }
+
+    /// Waits until the server has ended every connection of process `pid` (the store names its
+    /// connections `pagevm/<pid>`), so its last transaction is committed or rolled back.
+    fn settle(&self, location: &str, pid: u32) {
+        let mut client = postgres::Client::connect(location, postgres::NoTls).unwrap();
+        let name = format!("pagevm/{pid}");
+        for _ in 0..6000 {
+            let n: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                    &[&name],
+                )
+                .unwrap()
+                .get(0);
+            if n == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the server kept the connections of killed process {pid} for 30 s");
+    }
 }
