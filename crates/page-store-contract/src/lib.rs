@@ -4,6 +4,7 @@
 //! A store crate describes how to make and reopen its stores with a [`Backend`] and calls each
 //! test function from one `#[test]` of its own: [`round_trip`], [`blobs_are_content_addressed`],
 //! [`shared_project_page_is_stored_once`], [`bad_input`], [`journal_semantics`],
+//! [`copy_round_trip`] (a whole store copied in and out, idempotent and resumable),
 //! [`model`] (proptest against [`MemoryStore`]), [`threads_commit_the_union`],
 //! [`processes_commit_the_union`] (the test binary re-run as writer processes), and
 //! [`crash::run`] (SIGKILLed writer processes, for a `harness = false` test binary). A failed
@@ -22,10 +23,11 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use page_writeback::{HistoryStore, MemoryStore, Store};
+use page_writeback::{CopyStore, MemoryStore};
 
 pub mod bench;
 mod cases;
+mod copy;
 pub mod crash;
 mod fixture;
 mod model;
@@ -35,6 +37,7 @@ pub use crate::cases::{
     bad_input, blobs_are_content_addressed, journal_semantics, round_trip,
     shared_project_page_is_stored_once,
 };
+pub use crate::copy::copy_round_trip;
 pub use crate::model::model;
 pub use crate::union::{
     processes_commit_the_union, threads_commit_the_union, threads_commit_the_union_disturbed,
@@ -43,7 +46,7 @@ pub use crate::union::{
 /// How a store implementation makes and reopens its stores.
 pub trait Backend: Sync {
     /// The store.
-    type Store: Store + HistoryStore + Send + Sync;
+    type Store: CopyStore + Send + Sync;
 
     /// Makes a new, empty store and returns its location: a string [`Backend::open`] (in this
     /// process or in a child process given the same backend) opens.

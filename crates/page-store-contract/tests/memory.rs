@@ -29,6 +29,11 @@ fn journal_semantics() {
 }
 
 #[test]
+fn copy_round_trip() {
+    contract::copy_round_trip(&MemoryBackend::default());
+}
+
+#[test]
 fn model() {
     contract::model(&MemoryBackend::default(), 48);
 }

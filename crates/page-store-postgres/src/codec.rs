@@ -381,7 +381,7 @@ pub(crate) fn page_at<C: GenericClient>(
 }
 
 /// A journal row as stored, before validation.
-struct RawEntry {
+pub(crate) struct RawEntry {
     id: i64,
     session: String,
     page: String,
@@ -400,7 +400,7 @@ struct RawEntry {
 }
 
 impl RawEntry {
-    fn from_row(row: &Row) -> Result<Self, postgres::Error> {
+    pub(crate) fn from_row(row: &Row) -> Result<Self, postgres::Error> {
         Ok(Self {
             id: row.try_get(0)?,
             session: row.try_get(1)?,
@@ -420,7 +420,7 @@ impl RawEntry {
         })
     }
 
-    fn into_entry(self) -> Result<JournalEntry, StoreError> {
+    pub(crate) fn into_entry(self) -> Result<JournalEntry, StoreError> {
         let c = |e: &dyn std::fmt::Display| corrupt(format!("journal entry {}: {e}", self.id));
         let id = EntryId::new(u64::try_from(self.id).map_err(|e| c(&e))?);
         let expected = self

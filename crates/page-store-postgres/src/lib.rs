@@ -23,6 +23,7 @@
 
 mod codec;
 mod conn;
+mod copy;
 mod error;
 mod schema;
 mod store;

@@ -74,11 +74,11 @@ fn field_lock(page: &PageId, field: &FieldPath) -> i64 {
     i64::from_le_bytes(first)
 }
 
-fn utf8(bytes: Vec<u8>) -> Result<String, StoreError> {
+pub(crate) fn utf8(bytes: Vec<u8>) -> Result<String, StoreError> {
     String::from_utf8(bytes).map_err(|e| corrupt(format!("stored text is not UTF-8: {e}")))
 }
 
-fn parse<T: std::str::FromStr<Err = ParseCodeError>>(s: &str) -> Result<T, StoreError> {
+pub(crate) fn parse<T: std::str::FromStr<Err = ParseCodeError>>(s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|e: ParseCodeError| corrupt(e.to_string()))
 }
@@ -129,6 +129,10 @@ impl PostgresStore {
             });
         }
         Ok(store)
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// The configuration it was opened with.
@@ -439,7 +443,7 @@ fn commit_body<C: GenericClient>(
     Ok(CommitReceipt { seq, versions })
 }
 
-fn insert_audit<C: GenericClient>(
+pub(crate) fn insert_audit<C: GenericClient>(
     db: &mut Db<'_, C>,
     seq: i64,
     session: &SessionId,

@@ -74,6 +74,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod copy;
 mod error;
 mod journal;
 mod memory;
@@ -83,6 +84,7 @@ mod store;
 mod update;
 mod writeback;
 
+pub use crate::copy::{BoundaryRecord, CopyCounts, CopyStore, copy_store};
 pub use crate::error::{FlushMiss, SchemaError, StoreError, UpdateError};
 pub use crate::journal::{
     AuditRecord, BoundaryContext, BoundarySeq, CommitBatch, CommitReceipt, EntryId, EntryState,

@@ -14,11 +14,14 @@
 //! - `pagevm migrate --zeph-db PATH --store STORE [--conversation ID] [--dry-run] [--json]`
 //!   imports an existing Zeph database (opened read-only) into a pagevm store (`STORE`: a file
 //!   path, `sqlite:PATH`, or a `postgres://` URL).
+//! - `pagevm store copy --from STORE --to STORE [--json]` copies a whole store with its history
+//!   (SQLite ↔ PostgreSQL); idempotent and resumable.
 
 mod alloc;
 mod bench;
 mod migrate;
 mod replay;
+mod store_cmd;
 mod store_url;
 
 use std::io::{IsTerminal as _, Write as _};
@@ -114,6 +117,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Whole-store operations (`pagevm store copy --from SRC --to DST`).
+    Store {
+        #[command(subcommand)]
+        command: store_cmd::StoreCommand,
+    },
 }
 
 fn main() -> Result<()> {
@@ -161,6 +169,7 @@ fn main() -> Result<()> {
             dry_run,
             json,
         }),
+        Command::Store { command } => store_cmd::run(&command),
     }
 }
 

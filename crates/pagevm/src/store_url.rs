@@ -11,7 +11,7 @@ use std::str::FromStr;
 use anyhow::{Context as _, Result};
 use page_store_postgres::PostgresStore;
 use page_store_sqlite::{SqliteConfig, SqliteStore};
-use page_writeback::{HistoryStore, Store};
+use page_writeback::CopyStore;
 
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,11 +77,6 @@ pub(crate) enum OpenStore {
     Postgres(PostgresStore),
 }
 
-/// What the commands need of a store: writeback's traits and its history.
-pub(crate) trait AnyStore: Store + HistoryStore {}
-
-impl<T: Store + HistoryStore + ?Sized> AnyStore for T {}
-
 impl OpenStore {
     /// Opens (creating if needed) the store at `url` with each backend's defaults.
     pub(crate) fn open(url: &StoreUrl) -> Result<Self> {
@@ -118,7 +113,7 @@ impl OpenStore {
     }
 
     /// The store, through its traits.
-    pub(crate) fn store(&self) -> &dyn AnyStore {
+    pub(crate) fn store(&self) -> &dyn CopyStore {
         match self {
             OpenStore::Sqlite(s) => s,
             OpenStore::Postgres(s) => s,

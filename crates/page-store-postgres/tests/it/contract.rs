@@ -30,6 +30,11 @@ fn journal_semantics() {
 }
 
 #[test]
+fn copy_round_trip() {
+    contract::copy_round_trip(&PgBackend::new());
+}
+
+#[test]
 fn model() {
     contract::model(&PgBackend::new(), 32);
 }

@@ -32,6 +32,11 @@ fn journal_semantics() {
 }
 
 #[test]
+fn copy_round_trip() {
+    contract::copy_round_trip(&SqliteBackend::default());
+}
+
+#[test]
 fn model() {
     contract::model(&SqliteBackend::default(), 48);
 }

@@ -1,9 +1,24 @@
 //! `--store` URLs: `pagevm migrate` into PostgreSQL (the server at `PAGEVM_TEST_PG_URL`, as
 //! `scripts/pg-test-server run` sets it) reports what it reports into SQLite (`sqlite:` URL),
-//! and a second run creates nothing; an unknown scheme is refused.
+//! and a second run creates nothing; `pagevm store copy` moves the PostgreSQL store into a new
+//! SQLite file, once; an unknown scheme is refused.
 
 use std::path::Path;
 use std::process::Command;
+
+fn pagevm_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_pagevm"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "no progress bar without a terminal");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
 
 fn migrate_json(store: &str) -> serde_json::Value {
     let zeph = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -61,6 +76,28 @@ fn migrate_into_postgres_matches_sqlite_and_is_idempotent() {
     let second = migrate_json(&url);
     assert_eq!(second["pages_created"], 0);
     assert_eq!(second["boundaries"], 0);
+
+    // The PostgreSQL store copied into a new SQLite file: every boundary once, then nothing.
+    let copy = format!("sqlite:{}", dir.path().join("copy.db").display());
+    let counts = pagevm_json(&["store", "copy", "--from", &url, "--to", &copy, "--json"]);
+    let copied = counts["boundaries_copied"].as_u64().unwrap();
+    assert!(copied >= want["boundaries"].as_u64().unwrap(), "{counts}");
+    assert_eq!(counts["boundaries_present"], 0);
+    let again = pagevm_json(&["store", "copy", "--from", &url, "--to", &copy, "--json"]);
+    assert_eq!(
+        again,
+        serde_json::json!({
+            "boundaries_copied": 0,
+            "boundaries_present": copied,
+            "entries_copied": 0,
+            "faults_copied": 0,
+            "blobs_copied": 0,
+        })
+    );
+    // The copy holds every page: migrating into it creates nothing.
+    let into_copy = migrate_json(&copy);
+    assert_eq!(into_copy["pages_created"], 0);
+    assert_eq!(into_copy["pages_existing"], want["pages_created"]);
 
     let out = Command::new(env!("CARGO_BIN_EXE_pagevm"))
         .args(["migrate", "--zeph-db", "x.db", "--store", "mysql://h/db"])
