@@ -393,7 +393,7 @@ pub(crate) fn page_at(
     Ok(Some(page))
 }
 
-fn parse_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+pub(crate) fn parse_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
     Ok(RawEntry {
         id: row.get(0)?,
         session: row.get(1)?,
@@ -435,7 +435,7 @@ pub(crate) struct RawEntry {
 }
 
 impl RawEntry {
-    fn into_entry(self) -> Result<JournalEntry, StoreError> {
+    pub(crate) fn into_entry(self) -> Result<JournalEntry, StoreError> {
         let c = |e: &dyn std::fmt::Display| corrupt(format!("journal entry {}: {e}", self.id));
         let id = EntryId::new(u64::try_from(self.id).map_err(|e| c(&e))?);
         let expected = self

@@ -27,6 +27,7 @@
 //! ```
 
 mod codec;
+mod copy;
 mod query;
 mod schema;
 mod store;

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use page_core::{ContentDigest, Page, PageId, Scope, SessionId, ToolCallId};
 use page_writeback::{
-    BlobStore, BoundarySeq, CommitBatch, CommitReceipt, EntryId, EntryState, FaultRecord,
-    FieldPath, FieldState, JournalEntry, JournalStore, OpError, PageStore, StoreError, Update,
-    apply_op,
+    AuditRecord, BlobStore, BoundaryContext, BoundarySeq, CommitBatch, CommitReceipt, EntryId,
+    EntryState, FaultRecord, FieldPath, FieldState, HistoryStore, JournalEntry, JournalStore,
+    OpError, PageStore, StoreError, Update, apply_op,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 
@@ -537,5 +537,26 @@ impl JournalStore for SqliteStore {
             ])?;
             Ok(())
         })
+    }
+}
+
+impl HistoryStore for SqliteStore {
+    fn boundaries(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(BoundarySeq, BoundaryContext)>, StoreError> {
+        SqliteStore::boundaries(self, session)
+    }
+
+    fn page_versions(&self, page: &PageId) -> Result<Vec<u64>, StoreError> {
+        SqliteStore::page_versions(self, page)
+    }
+
+    fn audit_trail(&self, page: &PageId) -> Result<Vec<AuditRecord>, StoreError> {
+        SqliteStore::audit_trail(self, page)
+    }
+
+    fn faults(&self, session: &SessionId) -> Result<Vec<FaultRecord>, StoreError> {
+        SqliteStore::faults(self, session)
     }
 }

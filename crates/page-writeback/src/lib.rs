@@ -74,6 +74,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod copy;
 mod error;
 mod journal;
 mod memory;
@@ -83,6 +84,7 @@ mod store;
 mod update;
 mod writeback;
 
+pub use crate::copy::{BoundaryRecord, CopyCounts, CopyStore, copy_store};
 pub use crate::error::{FlushMiss, SchemaError, StoreError, UpdateError};
 pub use crate::journal::{
     AuditRecord, BoundaryContext, BoundarySeq, CommitBatch, CommitReceipt, EntryId, EntryState,
@@ -91,7 +93,7 @@ pub use crate::journal::{
 pub use crate::memory::MemoryStore;
 pub use crate::ops::{OpError, apply_op};
 pub use crate::schema::{FieldSchemas, builtin_schema};
-pub use crate::store::{BlobStore, JournalStore, PageStore, Store};
+pub use crate::store::{BlobStore, HistoryStore, JournalStore, PageStore, Store};
 pub use crate::update::{EvidenceRef, FieldPath, FieldVersion, Op, PrincipalId, Update};
 pub use crate::writeback::{
     AccessControl, BoundaryReport, SemanticValidator, Writeback, WritebackConfig,

@@ -6,14 +6,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use page_core::{ContentDigest, Page, PageId, Provenance, Scope, SessionId, ToolCallId, TypeTable};
 
+use crate::copy::{BoundaryRecord, CopyStore};
 use crate::error::StoreError;
 use crate::journal::{
     AuditRecord, BoundaryContext, BoundarySeq, CommitBatch, CommitReceipt, EntryId, EntryState,
     FaultRecord, FieldState, JournalEntry,
 };
 use crate::ops::{OpError, apply_op};
-use crate::store::{BlobStore, JournalStore, PageStore};
-use crate::update::{FieldPath, Update};
+use crate::store::{BlobStore, HistoryStore, JournalStore, PageStore};
+use crate::update::{FieldPath, FieldVersion, Update};
 
 /// A store held in memory. Cloning gives another handle to the same store (like opening the
 /// same database file twice); it lives as long as its last handle.
@@ -31,12 +32,14 @@ struct State {
     next_entry: u64,
     fields: BTreeMap<(PageId, FieldPath), FieldState>,
     pages: BTreeMap<PageId, BTreeMap<u64, Page>>,
-    /// The boundary that stored each page version.
-    stored_at: BTreeMap<(PageId, u64), BoundarySeq>,
     blobs: BTreeMap<ContentDigest, Vec<u8>>,
     boundaries: Vec<(BoundarySeq, SessionId, BoundaryContext)>,
     audit: Vec<AuditRecord>,
     faults: Vec<FaultRecord>,
+    /// The field version each committed entry produced.
+    entry_versions: BTreeMap<EntryId, FieldVersion>,
+    /// The boundary that stored each page version.
+    page_seqs: BTreeMap<(PageId, u64), BoundarySeq>,
 }
 
 impl MemoryStore {
@@ -91,6 +94,38 @@ impl MemoryStore {
             .get(page)
             .map(|v| v.values().cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+impl HistoryStore for MemoryStore {
+    fn boundaries(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(BoundarySeq, BoundaryContext)>, StoreError> {
+        Ok(self
+            .lock()?
+            .boundaries
+            .iter()
+            .filter(|(_, s, _)| s == session)
+            .map(|(seq, _, ctx)| (*seq, *ctx))
+            .collect())
+    }
+
+    fn page_versions(&self, page: &PageId) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .lock()?
+            .pages
+            .get(page)
+            .map(|v| v.keys().copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn audit_trail(&self, page: &PageId) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audit(page)
+    }
+
+    fn faults(&self, session: &SessionId) -> Result<Vec<FaultRecord>, StoreError> {
+        MemoryStore::faults(self, session)
     }
 }
 
@@ -240,7 +275,7 @@ impl JournalStore for MemoryStore {
                         version: page.version(),
                     });
                 }
-                if let Some(stored_at) = st.stored_at.get(&(page.id().clone(), page.version())) {
+                if let Some(stored_at) = st.page_seqs.get(&(page.id().clone(), page.version())) {
                     already.insert(page.id().clone(), *stored_at);
                 }
             } else {
@@ -254,14 +289,15 @@ impl JournalStore for MemoryStore {
                 stored_pages: 0,
             });
         }
-        let seq = BoundarySeq::new(st.boundaries.len() as u64 + 1);
+        let seq = BoundarySeq::new(st.boundaries.last().map_or(0, |(s, _, _)| s.get()) + 1);
         let ctx = batch.context();
         st.boundaries.push((seq, batch.session().clone(), ctx));
         st.fields.extend(staged_fields);
-        for (entry, _) in &versions {
+        for (entry, version) in &versions {
             if let Some(e) = st.entries.get_mut(entry) {
                 e.set_state(EntryState::Committed(seq));
             }
+            st.entry_versions.insert(*entry, *version);
         }
         for (entry, rejection) in batch.rejected() {
             if let Some(e) = st.entries.get_mut(entry) {
@@ -270,13 +306,14 @@ impl JournalStore for MemoryStore {
         }
         let stored_pages = clean_pages.len();
         for clean in clean_pages {
-            st.stored_at
-                .insert((clean.id().clone(), clean.version()), seq);
             for (_, rep) in clean.representations() {
                 st.blobs
                     .entry(rep.digest())
                     .or_insert_with(|| rep.content().as_bytes().to_vec());
             }
+            st.page_seqs
+                .entry((clean.id().clone(), clean.version()))
+                .or_insert(seq);
             st.pages
                 .entry(clean.id().clone())
                 .or_default()
@@ -317,6 +354,185 @@ impl JournalStore for MemoryStore {
     fn record_fault(&self, fault: &FaultRecord) -> Result<(), StoreError> {
         self.lock()?.faults.push(fault.clone());
         Ok(())
+    }
+}
+
+impl CopyStore for MemoryStore {
+    fn sessions(&self) -> Result<Vec<SessionId>, StoreError> {
+        let st = self.lock()?;
+        let mut out: Vec<SessionId> = st
+            .entries
+            .values()
+            .map(|e| e.session().clone())
+            .chain(st.boundaries.iter().map(|(_, s, _)| s.clone()))
+            .chain(st.faults.iter().map(|f| f.session.clone()))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn boundary_seqs(&self) -> Result<Vec<BoundarySeq>, StoreError> {
+        Ok(self.lock()?.boundaries.iter().map(|(s, _, _)| *s).collect())
+    }
+
+    fn export_boundary(&self, seq: BoundarySeq) -> Result<BoundaryRecord, StoreError> {
+        let st = self.lock()?;
+        let (_, session, context) = st
+            .boundaries
+            .iter()
+            .find(|(s, _, _)| *s == seq)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("no boundary {}", seq.get())))?;
+        let mut committed = Vec::new();
+        for e in st.entries.values() {
+            if e.state() == &EntryState::Committed(seq) {
+                let v = st.entry_versions.get(&e.id()).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("entry {} has no field version", e.id()))
+                })?;
+                committed.push((e.clone(), v));
+            }
+        }
+        let pages = st
+            .page_seqs
+            .iter()
+            .filter(|(_, s)| **s == seq)
+            .filter_map(|((id, v), _)| st.pages.get(id).and_then(|vs| vs.get(v)).cloned())
+            .collect();
+        let audit = st
+            .audit
+            .iter()
+            .filter(|a| a.seq == seq)
+            .map(|a| a.change.clone())
+            .collect();
+        Ok(BoundaryRecord {
+            seq,
+            session,
+            context,
+            committed,
+            pages,
+            audit,
+        })
+    }
+
+    fn import_boundary(&self, r: &BoundaryRecord) -> Result<bool, StoreError> {
+        let mut st = self.lock()?;
+        if let Some((_, session, context)) = st.boundaries.iter().find(|(s, _, _)| *s == r.seq) {
+            if session == &r.session && context == &r.context {
+                return Ok(false);
+            }
+            return Err(StoreError::Corrupt(format!(
+                "boundary {} is already there with other content",
+                r.seq.get()
+            )));
+        }
+        if st.boundaries.last().is_some_and(|(s, _, _)| *s > r.seq) {
+            return Err(StoreError::Corrupt(format!(
+                "boundary {} comes after a later one",
+                r.seq.get()
+            )));
+        }
+        // Everything is computed before anything is written.
+        let mut fields: BTreeMap<(PageId, FieldPath), FieldState> = BTreeMap::new();
+        for (e, version) in &r.committed {
+            let u = e.update();
+            let key = (u.page().clone(), u.field().clone());
+            let value: serde_json::Value = serde_json::from_str(u.value_json())
+                .map_err(|err| StoreError::Corrupt(format!("entry {}: {err}", e.id())))?;
+            let current = fields.get(&key).or_else(|| st.fields.get(&key));
+            let next = apply_op(current, u.op(), &value)
+                .ok()
+                .filter(|n| n.version == *version)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "entry {} does not re-apply to version {version}",
+                        e.id()
+                    ))
+                })?;
+            fields.insert(key, next);
+        }
+        let mut clean_pages = Vec::with_capacity(r.pages.len());
+        for page in &r.pages {
+            let clean = clean_copy(page)?;
+            if let Some(existing) = st.pages.get(page.id()).and_then(|v| v.get(&page.version()))
+                && existing != &clean
+            {
+                return Err(StoreError::PageConflict {
+                    page: page.id().clone(),
+                    version: page.version(),
+                });
+            }
+            clean_pages.push(clean);
+        }
+        st.boundaries.push((r.seq, r.session.clone(), r.context));
+        st.fields.extend(fields);
+        for (e, version) in &r.committed {
+            let mut e = e.clone();
+            e.set_state(EntryState::Committed(r.seq));
+            st.next_entry = st.next_entry.max(e.id().get());
+            st.entry_versions.insert(e.id(), *version);
+            st.entries.insert(e.id(), e);
+        }
+        for clean in clean_pages {
+            for (_, rep) in clean.representations() {
+                st.blobs
+                    .entry(rep.digest())
+                    .or_insert_with(|| rep.content().as_bytes().to_vec());
+            }
+            st.page_seqs
+                .entry((clean.id().clone(), clean.version()))
+                .or_insert(r.seq);
+            st.pages
+                .entry(clean.id().clone())
+                .or_default()
+                .entry(clean.version())
+                .or_insert(clean);
+        }
+        for change in &r.audit {
+            st.audit.push(AuditRecord {
+                seq: r.seq,
+                session: r.session.clone(),
+                change: change.clone(),
+                boundary: r.context.boundary,
+                turn: r.context.turn,
+                time_ms: r.context.time_ms,
+            });
+        }
+        Ok(true)
+    }
+
+    fn import_entry(&self, entry: &JournalEntry) -> Result<bool, StoreError> {
+        if matches!(entry.state(), EntryState::Committed(_)) {
+            return Err(StoreError::Corrupt(format!(
+                "entry {} is committed: it comes with its boundary",
+                entry.id()
+            )));
+        }
+        let mut st = self.lock()?;
+        match st.entries.get(&entry.id()) {
+            Some(e) if !e.state().is_pending() || e.state() == entry.state() => Ok(false),
+            _ => {
+                st.next_entry = st.next_entry.max(entry.id().get());
+                st.entries.insert(entry.id(), entry.clone());
+                Ok(true)
+            }
+        }
+    }
+
+    fn import_faults(
+        &self,
+        session: &SessionId,
+        faults: &[FaultRecord],
+    ) -> Result<usize, StoreError> {
+        let mut st = self.lock()?;
+        let have = st.faults.iter().filter(|f| &f.session == session).count();
+        let new = faults.get(have..).unwrap_or_default();
+        st.faults.extend(new.iter().cloned());
+        Ok(new.len())
+    }
+
+    fn blob_digests(&self) -> Result<Vec<ContentDigest>, StoreError> {
+        Ok(self.lock()?.blobs.keys().copied().collect())
     }
 }
 

@@ -21,7 +21,8 @@ use page_core::{ContentDigest, Page, PageId, Scope, SessionId, ToolCallId};
 
 use crate::error::StoreError;
 use crate::journal::{
-    CommitBatch, CommitReceipt, EntryId, EntryState, FaultRecord, FieldState, JournalEntry,
+    AuditRecord, BoundaryContext, BoundarySeq, CommitBatch, CommitReceipt, EntryId, EntryState,
+    FaultRecord, FieldState, JournalEntry,
 };
 use crate::update::{FieldPath, Update};
 
@@ -128,6 +129,56 @@ pub trait JournalStore {
     /// # Errors
     /// [`StoreError::Backend`].
     fn record_fault(&self, fault: &FaultRecord) -> Result<(), StoreError>;
+}
+
+/// Read access to what a store has recorded beyond the latest state: boundaries, page
+/// versions, the audit and fault logs. Tools, the store contract tests and store copies read
+/// through it; writeback does not need it, so it is not part of [`Store`].
+pub trait HistoryStore {
+    /// The committed boundaries of `session`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`]; [`StoreError::Corrupt`] for a row that fails validation.
+    fn boundaries(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(BoundarySeq, BoundaryContext)>, StoreError>;
+
+    /// Every stored version number of `page`, ascending.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    fn page_versions(&self, page: &PageId) -> Result<Vec<u64>, StoreError>;
+
+    /// The audit trail of `page`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`]; [`StoreError::Corrupt`] for a row that fails validation.
+    fn audit_trail(&self, page: &PageId) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The fault log of `session`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`]; [`StoreError::Corrupt`] for a row that fails validation.
+    fn faults(&self, session: &SessionId) -> Result<Vec<FaultRecord>, StoreError>;
+}
+
+impl<T: HistoryStore + ?Sized> HistoryStore for &T {
+    fn boundaries(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(BoundarySeq, BoundaryContext)>, StoreError> {
+        (**self).boundaries(session)
+    }
+    fn page_versions(&self, page: &PageId) -> Result<Vec<u64>, StoreError> {
+        (**self).page_versions(page)
+    }
+    fn audit_trail(&self, page: &PageId) -> Result<Vec<AuditRecord>, StoreError> {
+        (**self).audit_trail(page)
+    }
+    fn faults(&self, session: &SessionId) -> Result<Vec<FaultRecord>, StoreError> {
+        (**self).faults(session)
+    }
 }
 
 /// A complete store: what [`crate::Writeback`] needs.

@@ -11,13 +11,18 @@
 //! - `pagevm gates [--json]` runs the six Tier-1 gates end to end through the lifecycle engine.
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
-//! - `pagevm migrate --zeph-db PATH --store PATH [--conversation ID] [--dry-run] [--json]`
-//!   imports an existing Zeph database (opened read-only) into a pagevm store.
+//! - `pagevm migrate --zeph-db PATH --store STORE [--conversation ID] [--dry-run] [--json]`
+//!   imports an existing Zeph database (opened read-only) into a pagevm store (`STORE`: a file
+//!   path, `sqlite:PATH`, or a `postgres://` URL).
+//! - `pagevm store copy --from STORE --to STORE [--json]` copies a whole store with its history
+//!   (SQLite ↔ PostgreSQL); idempotent and resumable.
 
 mod alloc;
 mod bench;
 mod migrate;
 mod replay;
+mod store_cmd;
+mod store_url;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -98,9 +103,10 @@ enum Command {
         /// The Zeph SQLite database (never written).
         #[arg(long)]
         zeph_db: PathBuf,
-        /// The pagevm store (created if absent).
+        /// The pagevm store (created if absent): a file path or `sqlite:PATH` for SQLite, a
+        /// `postgres://` or `postgresql://` URL for PostgreSQL.
         #[arg(long)]
-        store: PathBuf,
+        store: store_url::StoreUrl,
         /// Only this Zeph conversation id.
         #[arg(long)]
         conversation: Option<i64>,
@@ -110,6 +116,11 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Whole-store operations (`pagevm store copy --from SRC --to DST`).
+    Store {
+        #[command(subcommand)]
+        command: store_cmd::StoreCommand,
     },
 }
 
@@ -158,6 +169,7 @@ fn main() -> Result<()> {
             dry_run,
             json,
         }),
+        Command::Store { command } => store_cmd::run(&command),
     }
 }
 

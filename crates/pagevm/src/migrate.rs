@@ -6,9 +6,10 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use page_store_sqlite::{SqliteConfig, SqliteStore};
 use page_writeback::MemoryStore;
 use pagevm_migrate::{MigrateOptions, MigrationReport, Progress, ZephDb, zeph_builder};
+
+use crate::store_url::{OpenStore, StoreUrl};
 
 /// Messages processed, on an `indicatif` bar (hidden when stderr is not a terminal).
 struct Bar(ProgressBar);
@@ -31,7 +32,7 @@ impl Progress for Bar {
 /// The options of `pagevm migrate`.
 pub(crate) struct Args<'a> {
     pub(crate) zeph_db: &'a Path,
-    pub(crate) store: &'a Path,
+    pub(crate) store: &'a StoreUrl,
     pub(crate) conversation: Option<i64>,
     pub(crate) dry_run: bool,
     pub(crate) json: bool,
@@ -39,7 +40,9 @@ pub(crate) struct Args<'a> {
 
 pub(crate) fn run(args: &Args<'_>) -> Result<()> {
     let zeph = ZephDb::open(args.zeph_db)?;
-    zeph.refuse_as_store(args.store)?;
+    if let StoreUrl::Sqlite(path) = args.store {
+        zeph.refuse_as_store(path)?;
+    }
     let builder = zeph_builder()?;
     let options = MigrateOptions {
         conversation: args.conversation,
@@ -57,28 +60,25 @@ pub(crate) fn run(args: &Args<'_>) -> Result<()> {
     let mut progress = Bar(bar);
     let report = if args.dry_run {
         // A dry run never creates the store: an absent one is an empty one.
-        if args.store.exists() {
-            let store = SqliteStore::open(args.store)
-                .with_context(|| format!("opening the store {}", args.store.display()))?;
-            pagevm_migrate::dry_run(&zeph, &store, &builder, &options, &mut progress)?
-        } else {
-            pagevm_migrate::dry_run(
+        match OpenStore::open_existing(args.store)? {
+            Some(store) => {
+                pagevm_migrate::dry_run(&zeph, &store.store(), &builder, &options, &mut progress)?
+            }
+            None => pagevm_migrate::dry_run(
                 &zeph,
                 &MemoryStore::new(),
                 &builder,
                 &options,
                 &mut progress,
-            )?
+            )?,
         }
     } else {
-        // A migration loads many pages in a row and can be re-run: a larger cache, fewer
-        // checkpoints and no fsync per boundary; the checkpoint at the end makes it durable.
-        let store = SqliteStore::open_with(args.store, SqliteConfig::bulk_load())
-            .with_context(|| format!("opening the store {}", args.store.display()))?;
-        let report = pagevm_migrate::migrate(&zeph, &store, &builder, &options, &mut progress)?;
-        store
-            .checkpoint()
-            .with_context(|| format!("checkpointing the store {}", args.store.display()))?;
+        // A migration loads many pages in a row and can be re-run: for SQLite a larger cache,
+        // fewer checkpoints and no fsync per boundary; `finish` makes it durable.
+        let store = OpenStore::open_for_load(args.store)?;
+        let report =
+            pagevm_migrate::migrate(&zeph, &store.store(), &builder, &options, &mut progress)?;
+        store.finish(args.store)?;
         report
     };
     progress.0.finish_and_clear();
@@ -105,7 +105,7 @@ fn write_text(out: &mut impl std::io::Write, args: &Args<'_>, r: &MigrationRepor
         if r.dry_run {
             String::new()
         } else {
-            format!(" into {}", args.store.display())
+            format!(" into {}", args.store)
         },
     )?;
     writeln!(

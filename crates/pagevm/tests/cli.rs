@@ -206,3 +206,7 @@ mod migrate;
 // Hostile and malformed input, as a table.
 #[path = "cli/hostile.rs"]
 mod hostile;
+
+// `--store` URLs (SQLite and PostgreSQL).
+#[path = "cli/store_url.rs"]
+mod store_url;

@@ -6,9 +6,7 @@
     reason = "fixture helpers outside #[test] functions unwrap values that are valid by construction"
 )]
 
-mod bad_input;
-mod concurrency;
+mod contract;
 mod migrate;
-mod model;
 mod roundtrip;
 mod support;

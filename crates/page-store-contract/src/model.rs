@@ -1,21 +1,21 @@
-//! Model-based test: random sequences of stage / validate / commit / reopen run against the
-//! SQLite store and against the in-memory reference store, compared after every step; and the
+//! Model-based test: random sequences of stage / validate / commit / touch / reopen run against
+//! a store and against the in-memory reference store, compared after every step; and the
 //! committed fields checked against an independent fold of the committed journal.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use page_core::{PageId, Repr, Representation, SessionPageTable};
-use page_store_sqlite::SqliteStore;
+use page_core::{PageId, SessionPageTable};
 use page_writeback::{
-    EntryState, FieldPath, FieldState, FieldVersion, JournalStore, MemoryStore, Op, PageStore,
-    Writeback, apply_op,
+    EntryState, FieldPath, FieldState, FieldVersion, HistoryStore, JournalStore, MemoryStore, Op,
+    PageStore, Writeback, apply_op,
 };
 use pretty_assertions::assert_eq;
 use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value;
 
-use crate::support::{self, id, sid, table, turn, update};
+use crate::Backend;
+use crate::fixture::{id, sid, table, touch, turn, update, writeback};
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -56,6 +56,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just(r#"{"k": 1}"#),
         Just(r#"{"k": null}"#),
         Just("3"),
+        Just(r#""üñí \u0000 'q' \\ ""#),
         Just("not json"),
     ];
     prop_oneof![
@@ -67,22 +68,21 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-struct Pair {
-    sqlite: Writeback<SqliteStore>,
+struct Pair<'b, B: Backend> {
+    backend: &'b B,
+    location: String,
+    real: Writeback<B::Store>,
     memory: Writeback<MemoryStore>,
-    sqlite_pages: SessionPageTable,
+    real_pages: SessionPageTable,
     memory_pages: SessionPageTable,
     turn: u64,
+    touches: u64,
 }
 
 const PAGES: [&str; 4] = ["plan-s1", "rules-s1", "ev-s1", "pref"];
 
-fn open(path: &Path) -> Writeback<SqliteStore> {
-    support::writeback(SqliteStore::open(path).unwrap(), "s1")
-}
-
-impl Pair {
-    fn apply(&mut self, step: &Step, path: &Path) {
+impl<B: Backend> Pair<'_, B> {
+    fn apply(&mut self, step: &Step) {
         match step {
             Step::Stage {
                 kind,
@@ -91,20 +91,20 @@ impl Pair {
                 value,
             } => {
                 let u = update("s1", kind, field, *op, value);
-                let a = self.sqlite.stage(u.clone()).unwrap();
+                let a = self.real.stage(u.clone()).unwrap();
                 let b = self.memory.stage(u).unwrap();
                 assert_eq!(a, b);
             }
             Step::Validate => {
-                let a = self.sqlite.validate(&self.sqlite_pages).unwrap();
+                let a = self.real.validate(&self.real_pages).unwrap();
                 let b = self.memory.validate(&self.memory_pages).unwrap();
                 assert_eq!(a, b);
             }
             Step::Commit => {
                 self.turn += 1;
                 let a = self
-                    .sqlite
-                    .commit_boundary(turn(self.turn), &mut self.sqlite_pages, Vec::new())
+                    .real
+                    .commit_boundary(turn(self.turn), &mut self.real_pages, Vec::new())
                     .unwrap();
                 let b = self
                     .memory
@@ -113,27 +113,17 @@ impl Pair {
                 assert_eq!(a, b);
             }
             Step::Touch => {
-                for pages in [&mut self.sqlite_pages, &mut self.memory_pages] {
-                    let plan = pages.get(&id("plan-s1")).unwrap();
-                    let v = plan.version();
-                    let reps: BTreeMap<Repr, Representation> = plan
-                        .representations()
-                        .map(|(r, rep)| {
-                            (
-                                r,
-                                Representation::new(format!("plan v{}", v + 1), rep.tokens()),
-                            )
-                        })
-                        .collect();
-                    pages.update(&id("plan-s1"), reps).unwrap();
-                }
+                self.touches += 1;
+                let text = format!("plan touched {}", self.touches);
+                touch(&mut self.real_pages, "plan-s1", &text);
+                touch(&mut self.memory_pages, "plan-s1", &text);
             }
             Step::Reopen => {
                 // Both processes "crash": pending entries are recovered from the journal.
                 let memory_store = self.memory.store().clone();
-                self.sqlite = open(path);
-                self.memory = support::writeback(memory_store, "s1");
-                let a = self.sqlite.recover().unwrap();
+                self.real = writeback(self.backend.open(&self.location), "s1");
+                self.memory = writeback(memory_store, "s1");
+                let a = self.real.recover().unwrap();
                 let b = self.memory.recover().unwrap();
                 assert_eq!(a, b);
             }
@@ -141,23 +131,23 @@ impl Pair {
     }
 
     fn compare(&self) {
-        let s = self.sqlite.store();
+        let s = self.real.store();
         let m = self.memory.store();
         let entries = s.entries(&sid("s1")).unwrap();
         assert_eq!(entries, m.entries(&sid("s1")).unwrap());
         for p in PAGES {
             let p = id(p);
-            let fields = s.fields(&p).unwrap();
-            assert_eq!(fields, m.fields(&p).unwrap());
+            assert_eq!(s.fields(&p).unwrap(), m.fields(&p).unwrap());
             assert_eq!(s.page(&p).unwrap(), m.page(&p).unwrap());
-            let versions: Vec<u64> = m
-                .page_versions(&p)
-                .unwrap()
-                .iter()
-                .map(page_core::Page::version)
-                .collect();
-            assert_eq!(s.page_versions(&p).unwrap(), versions);
+            assert_eq!(
+                s.page_versions(&p).unwrap(),
+                HistoryStore::page_versions(m, &p).unwrap()
+            );
         }
+        assert_eq!(
+            s.boundaries(&sid("s1")).unwrap(),
+            HistoryStore::boundaries(m, &sid("s1")).unwrap()
+        );
         // Independent model: the committed fields are the fold of the committed entries, in
         // commit order; nothing else (pending, rejected) left a trace.
         let mut committed: Vec<_> = entries
@@ -183,7 +173,7 @@ impl Pair {
         }
         assert_eq!(stored, model);
         assert_eq!(
-            self.sqlite_pages
+            self.real_pages
                 .dirty()
                 .map(|p| p.id().clone())
                 .collect::<Vec<_>>(),
@@ -195,24 +185,36 @@ impl Pair {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-    #[test]
-    fn sqlite_store_matches_the_reference_model(steps in prop::collection::vec(step(), 1..40)) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("model.db");
+/// `cases` random sequences of up to 40 steps (seeded: the same sequences every run), each
+/// on a new store of `backend`, compared with [`MemoryStore`] after every step.
+pub fn model<B: Backend>(backend: &B, cases: u32) {
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let result = runner.run(&prop::collection::vec(step(), 1..40), |steps| {
+        let location = backend.create();
         let mut pair = Pair {
-            sqlite: open(&path),
-            memory: support::writeback(MemoryStore::new(), "s1"),
-            sqlite_pages: table("s1"),
+            backend,
+            real: writeback(backend.open(&location), "s1"),
+            location,
+            memory: writeback(MemoryStore::new(), "s1"),
+            real_pages: table("s1"),
             memory_pages: table("s1"),
             turn: 0,
+            touches: 0,
         };
         for step in &steps {
-            pair.apply(step, &path);
+            pair.apply(step);
             pair.compare();
         }
-        assert_eq!(pair.sqlite.store().integrity_check().unwrap(), "ok");
+        assert_eq!(pair.backend.integrity(pair.real.store()), "ok");
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("the store differs from the reference model: {e}");
     }
 }

@@ -1,0 +1,821 @@
+//! The PostgreSQL store: opening, the commit protocol and the writeback traits.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use page_core::{ContentDigest, Page, PageId, ParseCodeError, Scope, SessionId, ToolCallId};
+use page_writeback::{
+    AuditRecord, BlobStore, BoundaryContext, BoundarySeq, CommitBatch, CommitReceipt, EntryId,
+    EntryState, FaultRecord, FieldPath, FieldState, FieldVersion, HistoryStore, JournalEntry,
+    JournalStore, OpError, PageStore, ReprChange, StoreError, Update, apply_op,
+};
+use postgres::{Client, GenericClient};
+
+use crate::codec::{self, corrupt, entry_key, to_i64, to_u64};
+use crate::conn::{Db, Failure, Pool};
+use crate::error::{DriverError, PostgresError};
+use crate::schema::{self, MigrateError, SCHEMA_VERSION};
+
+/// Options of [`PostgresStore::open_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// The most connections this handle holds open. Default 8. Connections are opened on
+    /// demand and shared by the threads using the handle.
+    pub pool_size: u32,
+    /// How long an operation waits for a connection (the server down, restarting or out of
+    /// connection slots) before it fails with [`PostgresError::Unavailable`]. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How many times an operation is re-run after a transient failure (a lost connection, a
+    /// deadlock, a serialization failure) before it fails with
+    /// [`PostgresError::RetriesExhausted`]. Default 50 (with backoff, several seconds).
+    pub retries: u32,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(10),
+            retries: 50,
+        }
+    }
+}
+
+/// A pagevm store in a PostgreSQL database.
+///
+/// One handle holds a pool of connections and may be shared by threads; several handles (in
+/// several processes or machines) may write one database at once. Transient failures are
+/// retried inside the store and never reported to the caller.
+pub struct PostgresStore {
+    pool: Pool,
+    config: PostgresConfig,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The connection configuration may hold a password: not shown.
+        f.debug_struct("PostgresStore")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The advisory-lock key of a field: the first 8 bytes of the BLAKE3 hash of
+/// `page \x1f field`. A collision only makes two fields share a lock.
+fn field_lock(page: &PageId, field: &FieldPath) -> i64 {
+    let mut key = Vec::with_capacity(page.as_str().len() + field.as_str().len() + 1);
+    key.extend_from_slice(page.as_str().as_bytes());
+    key.push(0x1f);
+    key.extend_from_slice(field.as_str().as_bytes());
+    lock_key(&key)
+}
+
+/// The advisory lock of a page's versions: held while a commit looks up which of its page
+/// versions are stored and stores the others, so two commits of one version do not both
+/// find it absent. (0x1e never occurs in a field lock's key, which separates with 0x1f.)
+fn page_lock(page: &PageId) -> i64 {
+    let mut key = Vec::with_capacity(page.as_str().len() + 1);
+    key.push(0x1e);
+    key.extend_from_slice(page.as_str().as_bytes());
+    lock_key(&key)
+}
+
+fn lock_key(key: &[u8]) -> i64 {
+    let digest = ContentDigest::of(key);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_bytes()[..8]);
+    i64::from_le_bytes(first)
+}
+
+pub(crate) fn utf8(bytes: Vec<u8>) -> Result<String, StoreError> {
+    String::from_utf8(bytes).map_err(|e| corrupt(format!("stored text is not UTF-8: {e}")))
+}
+
+pub(crate) fn parse<T: std::str::FromStr<Err = ParseCodeError>>(s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|e: ParseCodeError| corrupt(e.to_string()))
+}
+
+impl PostgresStore {
+    /// Opens the store in the database at `url` (`postgres://user@host:port/db`,
+    /// `postgresql://…`, a Unix socket directory as a percent-encoded host, or the
+    /// `host=… dbname=…` form), creating or migrating the schema, with the default
+    /// configuration.
+    ///
+    /// # Errors
+    /// [`StoreError::NewerSchema`] for a database written by a newer pagevm;
+    /// [`StoreError::Backend`] with a [`PostgresError`] when the URL is invalid, the server
+    /// cannot be reached within the connect timeout, or the migration fails (each migration step
+    /// is one transaction: nothing is changed then).
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, PostgresConfig::default())
+    }
+
+    /// Opens the store at `url` with `config`.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::open`].
+    pub fn open_with(url: &str, config: PostgresConfig) -> Result<Self, StoreError> {
+        let mut pg: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::from(PostgresError::InvalidUrl(DriverError(e))))?;
+        pg.connect_timeout(config.connect_timeout);
+        if pg.get_application_name().is_none() {
+            // Names this process's connections in `pg_stat_activity`.
+            pg.application_name(&format!("pagevm/{}", std::process::id()));
+        }
+        let pool = Pool::new(pg, config.pool_size, config.connect_timeout, config.retries);
+        let store = Self { pool, config };
+        let mut newer = None;
+        store.pool.read("migrate", |db| {
+            match schema::migrate(db.client()) {
+                Ok(_) => {}
+                Err(MigrateError::Newer(found)) => newer = Some(found),
+                Err(MigrateError::Sql(e)) => return Err(Failure::Sql(e)),
+            }
+            Ok(())
+        })?;
+        if let Some(found) = newer {
+            return Err(StoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(store)
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The configuration it was opened with.
+    #[must_use]
+    pub const fn config(&self) -> PostgresConfig {
+        self.config
+    }
+
+    /// The schema version of the database (its `schema_version` table).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        self.pool
+            .read("schema_version", |db| Ok(schema::version(db.client())?))
+    }
+
+    /// The rejected journal entries of `session` with their reasons, in journal order.
+    ///
+    /// # Errors
+    /// As [`JournalStore::entries`].
+    pub fn rejections(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(EntryId, page_writeback::Rejection)>, StoreError> {
+        Ok(self
+            .entries(session)?
+            .into_iter()
+            .filter_map(|e| match e.state() {
+                EntryState::Rejected(r) => Some((e.id(), r.clone())),
+                EntryState::Staged | EntryState::Validated | EntryState::Committed(_) => None,
+            })
+            .collect())
+    }
+
+    /// Consistency checks a SQL database can state: every page's latest version and every
+    /// field head exist, every committed entry has its boundary, no boundary token repeats.
+    /// `ok`, or the problems found, one per line.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.pool.read("integrity_check", |db| {
+            let checks: [(&'static str, &str); 3] = [
+                (
+                    "SELECT count(*) FROM pages p WHERE NOT EXISTS \
+                     (SELECT 1 FROM page_versions v WHERE v.page = p.id AND v.version = p.latest_version)",
+                    "pages without their latest version",
+                ),
+                (
+                    "SELECT count(*) FROM (SELECT page, version FROM page_versions v WHERE NOT EXISTS \
+                     (SELECT 1 FROM representations r WHERE r.page = v.page AND r.version = v.version)) s",
+                    "page versions without representations",
+                ),
+                (
+                    "SELECT count(*) FROM journal WHERE state = 'committed' AND field_version IS NULL",
+                    "committed entries without a field version",
+                ),
+            ];
+            let mut out = Vec::new();
+            for (sql, what) in checks {
+                let n: i64 = db.query_one(sql, &[])?.try_get(0)?;
+                if n != 0 {
+                    out.push(format!("{n} {what}"));
+                }
+            }
+            if out.is_empty() {
+                out.push("ok".to_owned());
+            }
+            Ok(out.join("\n"))
+        })
+    }
+}
+
+impl BlobStore for PostgresStore {
+    fn put_blob(&self, bytes: &[u8]) -> Result<ContentDigest, StoreError> {
+        let digest = ContentDigest::of(bytes);
+        let resolve = |db: &mut Db<'_, Client>| -> Result<Option<()>, Failure> {
+            Ok(codec::get_blob(db, &digest)?.map(|_| ()))
+        };
+        self.pool.write(
+            "put_blob",
+            |db| codec::put_blob(db, &digest, bytes),
+            Some(&resolve),
+        )?;
+        Ok(digest)
+    }
+
+    fn get_blob(&self, digest: &ContentDigest) -> Result<Option<Vec<u8>>, StoreError> {
+        self.pool.read("get_blob", |db| codec::get_blob(db, digest))
+    }
+}
+
+impl PageStore for PostgresStore {
+    fn page(&self, id: &PageId) -> Result<Option<Page>, StoreError> {
+        self.pool.read("page", |db| codec::latest_page(db, id))
+    }
+
+    fn tool_call_exists(&self, id: &ToolCallId) -> Result<bool, StoreError> {
+        self.pool.read("tool_call_exists", |db| {
+            Ok(db
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pages WHERE tool_call = $1)",
+                    &[&id.as_str()],
+                )?
+                .try_get(0)?)
+        })
+    }
+
+    fn field(&self, page: &PageId, field: &FieldPath) -> Result<Option<FieldState>, StoreError> {
+        self.pool.read("field", |db| codec::field(db, page, field))
+    }
+
+    fn fields(&self, page: &PageId) -> Result<BTreeMap<FieldPath, FieldState>, StoreError> {
+        self.pool.read("fields", |db| codec::fields(db, page))
+    }
+
+    fn search(&self, scope: &Scope, needle: &str) -> Result<Vec<PageId>, StoreError> {
+        let (kind, id) = codec::scope_parts(scope);
+        self.pool.read("search", |db| {
+            let rows = db.query(
+                "SELECT DISTINCT p.id FROM pages p \
+                 JOIN representations r ON r.page = p.id AND r.version = p.latest_version \
+                 JOIN blobs b ON b.digest = r.digest \
+                 WHERE p.scope_kind = $1 AND p.scope_id = $2 AND position($3::bytea IN b.bytes) > 0",
+                &[&kind, &id, &needle.as_bytes()],
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let id: String = r.try_get(0)?;
+                out.push(PageId::new(id).map_err(|e| corrupt(e.to_string()))?);
+            }
+            // Byte order, as the other stores sort, whatever the database's collation.
+            out.sort();
+            Ok(out)
+        })
+    }
+}
+
+/// The commit transaction's body; see docs/design/store.md §11 for the protocol.
+fn commit_body<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    batch: &CommitBatch,
+    token: &str,
+) -> Result<CommitReceipt, Failure> {
+    let session = batch.session();
+    codec::ensure_session(db, session)?;
+    // 1. Lock every field the batch writes, in one global order (no deadlock between
+    //    committers), before reading any of them: from here on no one else can move them.
+    let mut keys: Vec<i64> = batch
+        .updates()
+        .iter()
+        .map(|vu| field_lock(vu.update().page(), vu.update().field()))
+        .chain(batch.pages().iter().map(|p| page_lock(p.id())))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if !keys.is_empty() {
+        db.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
+            &[&keys],
+        )?;
+    }
+    // 2. Which of the batch's page versions are stored already (under their locks): a batch
+    //    with nothing new writes nothing (CommitBatch::replays), and a stored version's audit
+    //    rows are not written twice.
+    let ctx = batch.context();
+    let already = stored_at(db, batch.pages())?;
+    if let Some(seq) = batch.replays(&already) {
+        for page in batch.pages() {
+            // Identical to what is stored, or a PageConflict.
+            codec::insert_page(db, page, session, to_i64(seq.get())?)?;
+        }
+        return Ok(CommitReceipt {
+            seq,
+            versions: Vec::new(),
+            stored_pages: 0,
+        });
+    }
+    //    The boundary's sequence number, drawn after the locks: of two boundaries writing a
+    //    common field, the later committer gets the larger number.
+    let raw_seq: i64 = db
+        .query_one(
+            "INSERT INTO boundaries (session, kind, turn, time_ms, token) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+            &[
+                &session.as_str(),
+                &ctx.boundary.code(),
+                &to_i64(ctx.turn)?,
+                &ctx.time_ms,
+                &token,
+            ],
+        )?
+        .try_get(0)?;
+    let seq = BoundarySeq::new(to_u64(raw_seq)?);
+    // 3. The committed values of those fields, then every op applied in journal order.
+    let mut current: BTreeMap<(PageId, FieldPath), FieldState> = BTreeMap::new();
+    if !batch.updates().is_empty() {
+        let mut pages = Vec::new();
+        let mut fields = Vec::new();
+        for vu in batch.updates() {
+            pages.push(vu.update().page().as_str());
+            fields.push(vu.update().field().as_str());
+        }
+        let rows = db.query(
+            "SELECT h.page, h.field, v.version, v.value \
+             FROM (SELECT DISTINCT page, field FROM unnest($1::text[], $2::text[]) AS k(page, field)) k \
+             JOIN field_heads h ON h.page = k.page AND h.field = k.field \
+             JOIN field_versions v ON v.page = h.page AND v.field = h.field AND v.version = h.version",
+            &[&pages, &fields],
+        )?;
+        for r in rows {
+            let page: String = r.try_get(0)?;
+            let field: String = r.try_get(1)?;
+            let value: String = r.try_get(3)?;
+            current.insert(
+                (
+                    PageId::new(page).map_err(|e| corrupt(e.to_string()))?,
+                    FieldPath::new(field).map_err(|e| corrupt(e.to_string()))?,
+                ),
+                codec::field_state(&value, r.try_get(2)?)?,
+            );
+        }
+    }
+    let n = batch.updates().len();
+    let (mut v_pages, mut v_fields, mut v_versions, mut v_values, mut v_entries) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut versions = Vec::with_capacity(n);
+    for vu in batch.updates() {
+        let entry = vu.entry();
+        let u = vu.update();
+        let key = (u.page().clone(), u.field().clone());
+        let next = apply_op(current.get(&key), u.op(), vu.value()).map_err(|e| {
+            let (OpError::Shape(detail) | OpError::Destructive(detail)) = e;
+            StoreError::Conflict { entry, detail }
+        })?;
+        v_pages.push(u.page().as_str());
+        v_fields.push(u.field().as_str());
+        v_versions.push(to_i64(next.version.get())?);
+        v_values.push(next.value.to_string());
+        v_entries.push(entry_key(entry)?);
+        versions.push((entry, next.version));
+        current.insert(key, next);
+    }
+    if n > 0 {
+        db.execute(
+            "INSERT INTO field_versions (page, field, version, value, seq, entry) \
+             SELECT p, f, v, val, $1, e \
+             FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) \
+                  AS u(p, f, v, val, e)",
+            &[
+                &raw_seq,
+                &v_pages,
+                &v_fields,
+                &v_versions,
+                &v_values,
+                &v_entries,
+            ],
+        )?;
+        // The heads move to the last version each field got in this batch.
+        let mut heads: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+        for ((p, f), v) in v_pages.iter().zip(&v_fields).zip(&v_versions) {
+            heads.insert((p, f), *v);
+        }
+        let (h_pages, h_fields, h_versions): (Vec<&str>, Vec<&str>, Vec<i64>) =
+            heads.into_iter().fold(
+                (Vec::new(), Vec::new(), Vec::new()),
+                |mut acc, ((p, f), v)| {
+                    acc.0.push(p);
+                    acc.1.push(f);
+                    acc.2.push(v);
+                    acc
+                },
+            );
+        db.execute(
+            "INSERT INTO field_heads (page, field, version) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
+             ON CONFLICT (page, field) DO UPDATE SET version = excluded.version",
+            &[&h_pages, &h_fields, &h_versions],
+        )?;
+        let rows = db.query(
+            "UPDATE journal j SET state = 'committed', seq = $1, field_version = u.fv, \
+             reason_code = NULL, reason_detail = NULL \
+             FROM unnest($2::bigint[], $3::bigint[]) AS u(id, fv) \
+             WHERE j.id = u.id AND j.state IN ('staged', 'validated') RETURNING j.id",
+            &[&raw_seq, &v_entries, &v_versions],
+        )?;
+        check_all_changed(&rows, batch.updates().iter().map(|vu| vu.entry()))?;
+    }
+    // 4. The batch's rejections, on entries still pending.
+    if !batch.rejected().is_empty() {
+        let mut ids = Vec::new();
+        let mut codes = Vec::new();
+        let mut details = Vec::new();
+        for (entry, rejection) in batch.rejected() {
+            ids.push(entry_key(*entry)?);
+            codes.push(rejection.code().code());
+            details.push(rejection.detail().as_bytes());
+        }
+        let rows = db.query(
+            "UPDATE journal j SET state = 'rejected', reason_code = u.code, reason_detail = u.detail \
+             FROM unnest($1::bigint[], $2::text[], $3::bytea[]) AS u(id, code, detail) \
+             WHERE j.id = u.id AND j.state IN ('staged', 'validated') RETURNING j.id",
+            &[&ids, &codes, &details],
+        )?;
+        check_all_changed(&rows, batch.rejected().iter().map(|(e, _)| *e))?;
+    }
+    // 5. The dirty pages, in id order (so two committers of shared pages lock them in the
+    //    same order).
+    let mut pages: Vec<&Page> = batch.pages().iter().collect();
+    pages.sort_by(|a, b| a.id().cmp(b.id()));
+    let mut stored_pages = 0;
+    for page in pages {
+        if codec::insert_page(db, page, session, raw_seq)? {
+            stored_pages += 1;
+        }
+    }
+    // 6. The audit rows, but those of a version stored before: that boundary wrote them.
+    for c in batch
+        .repr_changes()
+        .iter()
+        .filter(|c| !already.contains_key(&c.page))
+    {
+        insert_audit(db, raw_seq, session, ctx, c)?;
+    }
+    Ok(CommitReceipt {
+        seq,
+        versions,
+        stored_pages,
+    })
+}
+
+/// For each page of `pages` whose version is already stored, the boundary that stored it.
+fn stored_at<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    pages: &[Page],
+) -> Result<BTreeMap<PageId, BoundarySeq>, Failure> {
+    let mut out = BTreeMap::new();
+    if pages.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<&str> = pages.iter().map(|p| p.id().as_str()).collect();
+    let versions: Vec<i64> = pages
+        .iter()
+        .map(|p| to_i64(p.version()))
+        .collect::<Result<_, _>>()?;
+    let rows = db.query(
+        "SELECT v.page, v.seq FROM page_versions v \
+         JOIN unnest($1::text[], $2::bigint[]) AS k(page, version) \
+         ON v.page = k.page AND v.version = k.version",
+        &[&ids, &versions],
+    )?;
+    for r in rows {
+        let page: String = r.try_get(0)?;
+        let seq: i64 = r.try_get(1)?;
+        out.insert(
+            PageId::new(page).map_err(|e| corrupt(e.to_string()))?,
+            BoundarySeq::new(to_u64(seq)?),
+        );
+    }
+    Ok(out)
+}
+
+pub(crate) fn insert_audit<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    seq: i64,
+    session: &SessionId,
+    ctx: BoundaryContext,
+    c: &ReprChange,
+) -> Result<(), Failure> {
+    db.execute(
+        "INSERT INTO audit (seq, session, page, page_type, from_level, to_level, \
+         tokens_before, tokens_after, boundary, turn, time_ms, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &seq,
+            &session.as_str(),
+            &c.page.as_str(),
+            &c.page_type.code(),
+            &c.from.code(),
+            &c.to.code(),
+            &i64::from(c.tokens_before.get()),
+            &i64::from(c.tokens_after.get()),
+            &ctx.boundary.code(),
+            &to_i64(ctx.turn)?,
+            &ctx.time_ms,
+            &c.reason.as_bytes(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Fails with [`StoreError::UnknownEntry`] for the first of `wanted` that `rows` (the ids an
+/// update changed) lack.
+fn check_all_changed(
+    rows: &[postgres::Row],
+    wanted: impl Iterator<Item = EntryId>,
+) -> Result<(), Failure> {
+    let changed = codec::ids_of(rows)?;
+    for id in wanted {
+        if changed.binary_search(&id).is_err() {
+            return Err(StoreError::UnknownEntry(id).into());
+        }
+    }
+    Ok(())
+}
+
+/// The receipt of a commit that did commit (found by its token), or `None`.
+fn committed_receipt(
+    db: &mut Db<'_, Client>,
+    batch: &CommitBatch,
+    token: &str,
+) -> Result<Option<CommitReceipt>, Failure> {
+    let Some(row) = db.query_opt("SELECT seq FROM boundaries WHERE token = $1", &[&token])? else {
+        return Ok(None);
+    };
+    let raw_seq: i64 = row.try_get(0)?;
+    let rows = db.query(
+        "SELECT id, field_version FROM journal WHERE seq = $1",
+        &[&raw_seq],
+    )?;
+    let mut by_entry = BTreeMap::new();
+    for r in rows {
+        let id: i64 = r.try_get(0)?;
+        let fv: Option<i64> = r.try_get(1)?;
+        by_entry.insert(id, fv);
+    }
+    let mut versions = Vec::with_capacity(batch.updates().len());
+    for vu in batch.updates() {
+        let fv = by_entry
+            .get(&entry_key(vu.entry())?)
+            .copied()
+            .flatten()
+            .ok_or_else(|| corrupt(format!("entry {} lost its commit", vu.entry())))?;
+        versions.push((vu.entry(), FieldVersion::new(to_u64(fv)?)));
+    }
+    let stored: i64 = db
+        .query_one(
+            "SELECT count(*) FROM page_versions WHERE seq = $1",
+            &[&raw_seq],
+        )?
+        .try_get(0)?;
+    Ok(Some(CommitReceipt {
+        seq: BoundarySeq::new(to_u64(raw_seq)?),
+        versions,
+        stored_pages: usize::try_from(stored).unwrap_or(0),
+    }))
+}
+
+impl JournalStore for PostgresStore {
+    fn stage(&self, session: &SessionId, updates: &[Update]) -> Result<Vec<EntryId>, StoreError> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let token = self.pool.token();
+        let resolve = |db: &mut Db<'_, Client>| -> Result<Option<Vec<EntryId>>, Failure> {
+            let rows = db.query("SELECT id FROM journal WHERE token = $1", &[&token])?;
+            (!rows.is_empty()).then(|| codec::ids_of(&rows)).transpose()
+        };
+        self.pool.write(
+            "stage",
+            |db| {
+                codec::ensure_session(db, session)?;
+                codec::insert_entries(db, session, updates, &token)
+            },
+            Some(&resolve),
+        )
+    }
+
+    fn record_outcomes(&self, outcomes: &[(EntryId, EntryState)]) -> Result<(), StoreError> {
+        let resolve = |db: &mut Db<'_, Client>| -> Result<Option<()>, Failure> {
+            for (id, state) in outcomes {
+                if codec::entry_state(db, *id)?.as_deref() != Some(state.code()) {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(()))
+        };
+        self.pool.write(
+            "record_outcomes",
+            |db| {
+                for (id, state) in outcomes {
+                    let pending = matches!(
+                        codec::entry_state(db, *id)?.as_deref(),
+                        Some("staged" | "validated")
+                    );
+                    if matches!(state, EntryState::Committed(_)) || !pending {
+                        return Err(StoreError::UnknownEntry(*id).into());
+                    }
+                    let (code, detail) = match state {
+                        EntryState::Rejected(r) => {
+                            (Some(r.code().code()), Some(r.detail().as_bytes()))
+                        }
+                        EntryState::Staged | EntryState::Validated | EntryState::Committed(_) => {
+                            (None, None)
+                        }
+                    };
+                    db.execute(
+                        "UPDATE journal SET state = $2, reason_code = $3, reason_detail = $4 \
+                         WHERE id = $1",
+                        &[&entry_key(*id)?, &state.code(), &code, &detail],
+                    )?;
+                }
+                Ok(())
+            },
+            Some(&resolve),
+        )
+    }
+
+    fn commit(&self, batch: &CommitBatch) -> Result<CommitReceipt, StoreError> {
+        let token = self.pool.token();
+        let resolve = |db: &mut Db<'_, Client>| committed_receipt(db, batch, &token);
+        self.pool.write(
+            "commit",
+            |db| commit_body(db, batch, &token),
+            Some(&resolve),
+        )
+    }
+
+    fn entries(&self, session: &SessionId) -> Result<Vec<JournalEntry>, StoreError> {
+        self.pool.read("entries", |db| codec::entries(db, session))
+    }
+
+    fn record_fault(&self, fault: &FaultRecord) -> Result<(), StoreError> {
+        let token = self.pool.token();
+        let resolve = |db: &mut Db<'_, Client>| -> Result<Option<()>, Failure> {
+            let row = db.query_opt("SELECT 1 FROM faults WHERE token = $1", &[&token])?;
+            Ok(row.map(|_| ()))
+        };
+        self.pool.write(
+            "record_fault",
+            |db| {
+                db.execute(
+                    "INSERT INTO faults (session, kind, page, tool_call, turn, time_ms, detail, token) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[
+                        &fault.session.as_str(),
+                        &fault.kind.code(),
+                        &fault.page.as_ref().map(PageId::as_str),
+                        &fault.tool_call.as_ref().map(ToolCallId::as_str),
+                        &to_i64(fault.turn)?,
+                        &fault.time_ms,
+                        &fault.detail.as_bytes(),
+                        &token,
+                    ],
+                )?;
+                Ok(())
+            },
+            Some(&resolve),
+        )
+    }
+}
+
+impl HistoryStore for PostgresStore {
+    fn boundaries(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(BoundarySeq, BoundaryContext)>, StoreError> {
+        self.pool.read("boundaries", |db| {
+            let rows = db.query(
+                "SELECT seq, kind, turn, time_ms FROM boundaries WHERE session = $1 ORDER BY seq",
+                &[&session.as_str()],
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let kind: String = r.try_get(1)?;
+                out.push((
+                    BoundarySeq::new(to_u64(r.try_get(0)?)?),
+                    BoundaryContext {
+                        boundary: parse(&kind)?,
+                        turn: to_u64(r.try_get(2)?)?,
+                        time_ms: r.try_get(3)?,
+                    },
+                ));
+            }
+            Ok(out)
+        })
+    }
+
+    fn page_versions(&self, page: &PageId) -> Result<Vec<u64>, StoreError> {
+        self.pool.read("page_versions", |db| {
+            let rows = db.query(
+                "SELECT version FROM page_versions WHERE page = $1 ORDER BY version",
+                &[&page.as_str()],
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(to_u64(r.try_get(0)?)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn audit_trail(&self, page: &PageId) -> Result<Vec<AuditRecord>, StoreError> {
+        self.pool.read("audit_trail", |db| {
+            let rows = db.query(
+                "SELECT seq, session, page_type, from_level, to_level, tokens_before, \
+                 tokens_after, boundary, turn, time_ms, reason FROM audit WHERE page = $1 ORDER BY id",
+                &[&page.as_str()],
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let session: String = r.try_get(1)?;
+                let ty: String = r.try_get(2)?;
+                let from: String = r.try_get(3)?;
+                let to: String = r.try_get(4)?;
+                let before: i64 = r.try_get(5)?;
+                let after: i64 = r.try_get(6)?;
+                let boundary: String = r.try_get(7)?;
+                let tokens = |t: i64| {
+                    u32::try_from(t)
+                        .map(page_core::TokenCount::new)
+                        .map_err(|_| corrupt(format!("audit of {page}: token count {t}")))
+                };
+                out.push(AuditRecord {
+                    seq: BoundarySeq::new(to_u64(r.try_get(0)?)?),
+                    session: SessionId::new(session).map_err(|e| corrupt(e.to_string()))?,
+                    change: ReprChange {
+                        page: page.clone(),
+                        page_type: parse(&ty)?,
+                        from: parse(&from)?,
+                        to: parse(&to)?,
+                        tokens_before: tokens(before)?,
+                        tokens_after: tokens(after)?,
+                        reason: utf8(r.try_get(10)?)?,
+                    },
+                    boundary: parse(&boundary)?,
+                    turn: to_u64(r.try_get(8)?)?,
+                    time_ms: r.try_get(9)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn faults(&self, session: &SessionId) -> Result<Vec<FaultRecord>, StoreError> {
+        self.pool.read("faults", |db| {
+            let rows = db.query(
+                "SELECT kind, page, tool_call, turn, time_ms, detail FROM faults \
+                 WHERE session = $1 ORDER BY id",
+                &[&session.as_str()],
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let kind: String = r.try_get(0)?;
+                let page: Option<String> = r.try_get(1)?;
+                let tool_call: Option<String> = r.try_get(2)?;
+                out.push(FaultRecord {
+                    session: session.clone(),
+                    kind: parse(&kind)?,
+                    page: page
+                        .map(PageId::new)
+                        .transpose()
+                        .map_err(|e| corrupt(e.to_string()))?,
+                    tool_call: tool_call
+                        .map(ToolCallId::new)
+                        .transpose()
+                        .map_err(|e| corrupt(e.to_string()))?,
+                    turn: to_u64(r.try_get(3)?)?,
+                    time_ms: r.try_get(4)?,
+                    detail: utf8(r.try_get(5)?)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
