@@ -48,6 +48,7 @@
 //! ```
 
 mod config;
+mod cost;
 mod engine;
 mod error;
 mod live;
@@ -56,6 +57,9 @@ mod selector;
 mod workload;
 
 pub use crate::config::{Feature, ParsePolicyError, PolicyConfig, PolicyId, UpgradeMode, Weights};
+pub use crate::cost::{
+    CacheMode, CostError, CostMeter, CostSummary, Pricing, RequestCost, RequestItem,
+};
 pub use crate::engine::{PolicyEngine, Simulation, TurnStats, simulate};
 pub use crate::error::WorkloadError;
 pub use crate::live::{LivePage, LiveSelection, select_live};

@@ -7,6 +7,7 @@
     reason = "test helpers outside #[test] functions panic on malformed fixtures by design"
 )]
 
+mod cost;
 mod fixture;
 mod golden;
 mod policies;
