@@ -129,7 +129,7 @@ pub(crate) fn count_files(dir: &Path) -> u64 {
 /// Replays every session under `dir`.
 ///
 /// # Errors
-/// [`EvalError::ReadSessions`] when the directory or a file cannot be read,
+/// [`EvalError::Traces`] when the sessions directory cannot be walked (a file that cannot be read is a note),
 /// [`EvalError::Tokenizer`] when the tokenizer cannot be built, [`EvalError::Serialize`] when a
 /// trace cannot be serialized. A file that is not a recognised format, or a session that cannot
 /// be converted, is a note, not an error.

@@ -177,18 +177,18 @@ impl SqliteStore {
         conn.busy_timeout(config.busy_timeout)?;
         // Before anything writes (even the journal-mode pragma is stored in the file header): a
         // database with tables but no pagevm schema version belongs to someone else.
-        let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version == 0 {
-            let tables: i64 = conn.query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
-                [],
-                |r| r.get(0),
-            )?;
-            if tables > 0 {
-                return Err(Failure::Store(StoreError::NotAStore(
-                    path.display().to_string(),
-                )));
-            }
+        // One statement, one snapshot: another process may be creating the schema (tables and
+        // version in one transaction) between two separate reads.
+        let (version, tables): (u32, i64) = conn.query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+                    (SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if version == 0 && tables > 0 {
+            return Err(Failure::Store(StoreError::NotAStore(
+                path.display().to_string(),
+            )));
         }
         // Every statement the store runs stays prepared.
         conn.set_prepared_statement_cache_capacity(64);
