@@ -12,19 +12,23 @@ use page_writeback::{
     ReprChange, Store, Update, Writeback,
 };
 
-pub(crate) fn sid(s: &str) -> SessionId {
+/// The session id `s`.
+pub fn sid(s: &str) -> SessionId {
     SessionId::new(s).unwrap()
 }
 
-pub(crate) fn id(s: &str) -> PageId {
+/// The page id `s`.
+pub fn id(s: &str) -> PageId {
     PageId::new(s).unwrap()
 }
 
-pub(crate) fn agent() -> PrincipalId {
+/// The principal every fixture update is made by.
+pub fn agent() -> PrincipalId {
     PrincipalId::new("agent").unwrap()
 }
 
-pub(crate) fn project_scope() -> Scope {
+/// The project scope the shared preference page lives in.
+pub fn project_scope() -> Scope {
     Scope::Project(ProjectId::new("p1").unwrap())
 }
 
@@ -42,7 +46,8 @@ fn reps(levels: &[Repr], text: &str) -> BTreeMap<Repr, Representation> {
         .collect()
 }
 
-pub(crate) fn page(name: &str, page_type: PageType, scope: Scope, provenance: Provenance) -> Page {
+/// A page `name` of `page_type` with all four levels of a short text.
+pub fn page(name: &str, page_type: PageType, scope: Scope, provenance: Provenance) -> Page {
     let levels: Vec<Repr> = page_type.defaults().path().ascending().collect();
     let spec = PageSpec::new(id(name), page_type, scope, provenance, reps(&levels, name));
     Page::from_spec(spec, &TypeTable::default()).unwrap()
@@ -50,7 +55,7 @@ pub(crate) fn page(name: &str, page_type: PageType, scope: Scope, provenance: Pr
 
 /// The pages of `session`: `plan-<s>` (plan), `rules-<s>` (constraint, hard pin), `ev-<s>`
 /// (evidence of tool call `call-<s>`), and the shared project preference `pref`.
-pub(crate) fn table(session: &str) -> SessionPageTable {
+pub fn table(session: &str) -> SessionPageTable {
     let scope = Scope::Session(sid(session));
     let import = Provenance::Import {
         source: "test".to_owned(),
@@ -86,7 +91,8 @@ pub(crate) fn table(session: &str) -> SessionPageTable {
     t
 }
 
-pub(crate) fn access(sessions: &[&str]) -> AccessControl {
+/// Access for the fixture agent to `sessions` and the project.
+pub fn access(sessions: &[&str]) -> AccessControl {
     let mut a = AccessControl::new().grant(agent(), project_scope());
     for s in sessions {
         a = a.grant(agent(), Scope::Session(sid(s)));
@@ -94,7 +100,8 @@ pub(crate) fn access(sessions: &[&str]) -> AccessControl {
     a
 }
 
-pub(crate) fn writeback<S: Store>(store: S, session: &str) -> Writeback<S> {
+/// A writeback of `session` over `store`, with the built-in field schemas.
+pub fn writeback<S: Store>(store: S, session: &str) -> Writeback<S> {
     Writeback::new(
         store,
         sid(session),
@@ -105,7 +112,7 @@ pub(crate) fn writeback<S: Store>(store: S, session: &str) -> Writeback<S> {
 
 /// An update of `session`'s page `kind-<session>` (or `pref`), in its scope, backed by the
 /// session's plan page.
-pub(crate) fn update(session: &str, kind: &str, field: &str, op: Op, value: &str) -> Update {
+pub fn update(session: &str, kind: &str, field: &str, op: Op, value: &str) -> Update {
     let (page, scope) = if kind == "pref" {
         ("pref".to_owned(), project_scope())
     } else {
@@ -122,7 +129,8 @@ pub(crate) fn update(session: &str, kind: &str, field: &str, op: Op, value: &str
     )
 }
 
-pub(crate) fn turn(n: u64) -> BoundaryContext {
+/// The turn boundary `n` (at `n` seconds).
+pub fn turn(n: u64) -> BoundaryContext {
     BoundaryContext {
         boundary: Boundary::Turn,
         turn: n,
@@ -131,7 +139,7 @@ pub(crate) fn turn(n: u64) -> BoundaryContext {
 }
 
 /// A representation change of `session`'s evidence page, tagged by `reason`.
-pub(crate) fn change(session: &str, reason: &str) -> ReprChange {
+pub fn change(session: &str, reason: &str) -> ReprChange {
     ReprChange {
         page: id(&format!("ev-{session}")),
         page_type: PageType::Evidence,
@@ -144,7 +152,7 @@ pub(crate) fn change(session: &str, reason: &str) -> ReprChange {
 }
 
 /// Gives the page `page` of `pages` a new version with new content.
-pub(crate) fn touch(pages: &mut SessionPageTable, page: &str, text: &str) {
+pub fn touch(pages: &mut SessionPageTable, page: &str, text: &str) {
     let p = pages.get(&id(page)).unwrap();
     let reps: BTreeMap<Repr, Representation> = p
         .representations()

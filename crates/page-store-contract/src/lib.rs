@@ -29,7 +29,7 @@ pub mod bench;
 mod cases;
 mod copy;
 pub mod crash;
-mod fixture;
+pub mod fixture;
 mod model;
 mod union;
 
