@@ -5,6 +5,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::error::PageError;
 use crate::ids::{ProjectId, SessionId};
 
 /// Who a page belongs to. Writeback checks that the active principal may write it.
@@ -26,6 +27,33 @@ impl Scope {
         match self {
             Scope::Session(_) => ScopeKind::Session,
             Scope::Project(_) => ScopeKind::Project,
+        }
+    }
+}
+
+impl Scope {
+    /// The id without its kind: with `kind().code()`, the two columns a store keeps a scope in.
+    #[must_use]
+    pub fn id_str(&self) -> &str {
+        match self {
+            Scope::Session(id) => id.as_str(),
+            Scope::Project(id) => id.as_str(),
+        }
+    }
+
+    /// The scope a store's two columns name: a [`ScopeKind`] code and an id.
+    ///
+    /// # Errors
+    /// [`PageError::InvalidId`] for an id that fails its type's checks or a kind that is not
+    /// `session` or `project`.
+    pub fn from_parts(kind: &str, id: &str) -> Result<Self, PageError> {
+        match kind {
+            "session" => SessionId::new(id).map(Scope::Session),
+            "project" => ProjectId::new(id).map(Scope::Project),
+            _ => Err(PageError::InvalidId {
+                field: "scope kind",
+                reason: "not session or project",
+            }),
         }
     }
 }

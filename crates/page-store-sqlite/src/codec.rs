@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use page_core::{
-    ContentDigest, Page, PageId, PageSpec, ProjectId, Provenance, Repr, RepresentationSpec, Scope,
-    SessionId, TokenCount, TypeTable,
+    ContentDigest, Page, PageId, PageSpec, Provenance, Repr, RepresentationSpec, Scope, SessionId,
+    TokenCount, TypeTable,
 };
 use page_writeback::{
     BoundarySeq, EntryId, EntryState, EvidenceRef, FieldPath, FieldState, FieldVersion,
@@ -32,19 +32,11 @@ pub(crate) fn entry_key(id: EntryId) -> Result<i64, Failure> {
 }
 
 pub(crate) fn scope_parts(scope: &Scope) -> (&'static str, &str) {
-    match scope {
-        Scope::Session(s) => ("session", s.as_str()),
-        Scope::Project(p) => ("project", p.as_str()),
-    }
+    (scope.kind().code(), scope.id_str())
 }
 
 pub(crate) fn parse_scope(kind: &str, id: &str) -> Result<Scope, StoreError> {
-    let bad = |e: page_core::PageError| corrupt(format!("scope {kind}:{id}: {e}"));
-    match kind {
-        "session" => SessionId::new(id).map(Scope::Session).map_err(bad),
-        "project" => ProjectId::new(id).map(Scope::Project).map_err(bad),
-        other => Err(corrupt(format!("unknown scope kind {other:?}"))),
-    }
+    Scope::from_parts(kind, id).map_err(|e| corrupt(format!("scope {kind}:{id}: {e}")))
 }
 
 pub(crate) fn ensure_session(conn: &Connection, session: &SessionId) -> Result<(), Failure> {

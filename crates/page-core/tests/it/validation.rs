@@ -204,3 +204,17 @@ fn tool_signatures_are_canonical() {
     expect![[r#"Err(Error("invalid tool signature: \"bash({\\\"b\\\":1, \\\"a\\\":2})\" is not canonical (expected \"bash({\\\"a\\\":2,\\\"b\\\":1})\")", line: 0, column: 0))"#]]
         .assert_eq(&format!("{not_canonical:?}"));
 }
+
+#[test]
+fn a_scope_round_trips_through_its_two_store_columns() {
+    use page_core::{ProjectId, Scope, SessionId};
+    for scope in [
+        Scope::Session(SessionId::new("s1").unwrap()),
+        Scope::Project(ProjectId::new("p1").unwrap()),
+    ] {
+        let back = Scope::from_parts(scope.kind().code(), scope.id_str()).unwrap();
+        assert_eq!(back, scope);
+    }
+    assert!(Scope::from_parts("team", "t1").is_err());
+    assert!(Scope::from_parts("session", "").is_err());
+}
