@@ -91,6 +91,7 @@ fn page(id: PageId, page_type: PageType, tokens: LevelTokens, base: f64, rc: f64
         session: None,
         tool_signature: None,
         dirty: false,
+        exists: None,
     }
 }
 

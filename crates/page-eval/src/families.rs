@@ -399,6 +399,7 @@ impl Gen {
             session: None,
             tool_signature: None,
             dirty: false,
+            exists: None,
         }
     }
 

@@ -14,7 +14,7 @@ use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::{FileError, find_traces, import_file};
 use page_policy::{PolicyId, TraceEvent};
 use page_replay::{
-    Directory, KindRetention, ReplayReport, SessionReplay, Trace, convert_with,
+    Directory, KindRetention, Measures, ReplayReport, SessionReplay, Trace, convert_with,
     full_history_tokens, replay_converted,
 };
 use page_tokenizer::{BpeCounter, Encoding};
@@ -217,6 +217,7 @@ pub fn run_real(
                             policy,
                             directory,
                             Trace::Keep,
+                            &Measures::default(),
                         ) {
                             Ok(r) => r,
                             Err(e) => {

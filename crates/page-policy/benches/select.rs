@@ -76,6 +76,7 @@ fn synthetic(n_pages: usize, n_turns: usize, seed: u64) -> Workload {
             session: None,
             tool_signature: None,
             dirty: false,
+            exists: None,
         });
     }
     let mut turns = Vec::with_capacity(n_turns);

@@ -53,28 +53,48 @@ pub enum CostError {
 }
 
 impl Pricing {
+    /// Anthropic with the 5-minute cache (the default).
+    pub const ANTHROPIC_5M: Self = Self::of("anthropic-5m", 1.25, Some(300_000), 1_024);
+    /// Anthropic with the 1-hour cache.
+    pub const ANTHROPIC_1H: Self = Self::of("anthropic-1h", 2.0, Some(3_600_000), 1_024);
+    /// OpenAI's automatic prefix caching.
+    pub const OPENAI: Self = Self::of("openai", 1.25, None, 1_024);
+    /// Gemini's implicit caching.
+    pub const GEMINI: Self = Self::of("gemini", 1.0, None, 2_048);
+
     /// The preset names, in documentation order.
     pub const PRESETS: [&'static str; 4] = ["anthropic-5m", "anthropic-1h", "openai", "gemini"];
+
+    // Every preset reads a cached token at a tenth of the base price.
+    const fn of(
+        preset: &'static str,
+        write: f64,
+        lifetime_ms: Option<i64>,
+        min_cached: u64,
+    ) -> Self {
+        Self {
+            preset,
+            read: 0.1,
+            write,
+            lifetime_ms,
+            min_cached,
+        }
+    }
 
     /// A preset by name (see `../shared/docs/cache-economics.md` for the sources).
     ///
     /// # Errors
     /// [`CostError::UnknownPreset`].
     pub fn preset(name: &str) -> Result<Self, CostError> {
-        let (preset, read, write, lifetime_ms, min_cached) = match name {
-            "anthropic-5m" => ("anthropic-5m", 0.1, 1.25, Some(300_000), 1_024),
-            "anthropic-1h" => ("anthropic-1h", 0.1, 2.0, Some(3_600_000), 1_024),
-            "openai" => ("openai", 0.1, 1.25, None, 1_024),
-            "gemini" => ("gemini", 0.1, 1.0, None, 2_048),
-            other => return Err(CostError::UnknownPreset(other.to_owned())),
-        };
-        Ok(Self {
-            preset,
-            read,
-            write,
-            lifetime_ms,
-            min_cached,
-        })
+        [
+            Self::ANTHROPIC_5M,
+            Self::ANTHROPIC_1H,
+            Self::OPENAI,
+            Self::GEMINI,
+        ]
+        .into_iter()
+        .find(|p| p.preset == name)
+        .ok_or_else(|| CostError::UnknownPreset(name.to_owned()))
     }
 
     /// This pricing with other read and write prices (the preset becomes `custom`).
@@ -273,8 +293,19 @@ impl CostMeter {
 
     /// Bills the next request, sent at `at_ms` (milliseconds since the epoch) when known.
     pub fn push(&mut self, at_ms: Option<i64>, items: &[RequestItem]) -> RequestCost {
-        let hashes: Vec<ContentDigest> = items.iter().map(|i| i.hash).collect();
-        let tokens: Vec<u64> = items.iter().map(|i| u64::from(i.tokens)).collect();
+        let items: Vec<(ContentDigest, u32)> = items.iter().map(|i| (i.hash, i.tokens)).collect();
+        self.push_digests(at_ms, &items)
+    }
+
+    /// [`CostMeter::push`] for a request given as `(digest, tokens)` per item: what a replay
+    /// that bills thousands of requests passes without naming every item.
+    pub fn push_digests(
+        &mut self,
+        at_ms: Option<i64>,
+        items: &[(ContentDigest, u32)],
+    ) -> RequestCost {
+        let hashes: Vec<ContentDigest> = items.iter().map(|i| i.0).collect();
+        let tokens: Vec<u64> = items.iter().map(|i| u64::from(i.1)).collect();
         let sent: u64 = tokens.iter().sum();
         let common = hashes
             .iter()

@@ -207,7 +207,7 @@ impl<'w> PolicyEngine<'w> {
             self.boundary(tu, event);
         }
         for (a, info) in self.available.iter_mut().zip(&w.pages) {
-            *a = info.available_from <= t
+            *a = info.exists_at(t)
                 && (info.session.is_none() || info.session == self.active_session);
         }
         for &p in &plan.updates {
@@ -501,6 +501,7 @@ mod tests {
                     session: None,
                     tool_signature: None,
                     dirty: false,
+                    exists: None,
                 }
             })
             .collect();

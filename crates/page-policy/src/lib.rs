@@ -67,6 +67,6 @@ pub use crate::observer::{
     FaultCounts, InvariantPressure, PressureEvent, ReasonCode, SelectedPage, TraceEvent,
 };
 pub use crate::workload::{
-    Demand, LevelTokens, LifecycleEvent, Recall, RecallAnswer, ToolCall, ValidatedWorkload,
-    WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
+    Demand, Existence, LevelTokens, LifecycleEvent, Recall, RecallAnswer, ToolCall,
+    ValidatedWorkload, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
 };

@@ -118,6 +118,7 @@ fn workload_page(p: &LivePage) -> WorkloadPage {
         session: None,
         tool_signature: None,
         dirty: false,
+        exists: None,
     }
 }
 

@@ -72,6 +72,23 @@ pub struct WorkloadPage {
     /// Whether the page starts dirty (uncommitted state).
     #[serde(default, skip_serializing_if = "is_false")]
     pub dirty: bool,
+    /// The turns at which the page exists; from turn 0 to the end when absent. A replay of a
+    /// recorded session sets it so that no selection sees a page before the message that
+    /// creates it (or after a newer version replaces it). A tool result exists from its first
+    /// call in any case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<Existence>,
+}
+
+/// The turns `[created, retired)` at which a page exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Existence {
+    /// The first turn at which the page exists.
+    pub created: u32,
+    /// The first turn at which it no longer exists; it exists to the end when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<u32>,
 }
 
 #[expect(
@@ -101,6 +118,18 @@ pub struct LevelTokens {
 }
 
 impl LevelTokens {
+    /// The cost at `level`, if the page has that level.
+    #[must_use]
+    pub fn at(self, level: Repr) -> Option<TokenCount> {
+        match level {
+            Repr::Full => self.full,
+            Repr::Compressed => self.compressed,
+            Repr::Structured => self.structured,
+            Repr::Pointer => self.pointer,
+            Repr::None => None,
+        }
+    }
+
     fn to_map(self) -> BTreeMap<Repr, TokenCount> {
         [
             (Repr::Pointer, self.pointer),
@@ -257,10 +286,20 @@ pub(crate) struct PageInfo {
     pub(crate) session: Option<u32>,
     pub(crate) is_tool_result: bool,
     pub(crate) starts_dirty: bool,
-    /// First turn at which the page exists (its first tool call), 0 otherwise.
+    /// First turn at which the page exists: its creation turn, or its first tool call if
+    /// later.
     pub(crate) available_from: usize,
+    /// First turn at which it no longer exists (`usize::MAX`: never retired).
+    pub(crate) available_until: usize,
     /// Rank of the id in byte order, for the artifact's `page_id` tie-break.
     pub(crate) id_rank: u32,
+}
+
+impl PageInfo {
+    /// Whether the page exists at turn `t` (sessions aside).
+    pub(crate) fn exists_at(&self, t: usize) -> bool {
+        self.available_from <= t && t < self.available_until
+    }
 }
 
 /// One demand of a turn after merging tool results, recall hits and explicit demands.
@@ -422,7 +461,7 @@ impl ValidatedWorkload {
                     let info = &mut pages[p as usize];
                     if !info.is_tool_result {
                         info.is_tool_result = true;
-                        info.available_from = t;
+                        info.available_from = info.available_from.max(t);
                     }
                 }
             }
@@ -478,8 +517,12 @@ impl ValidatedWorkload {
                     });
                 };
                 let info = &pages[p as usize];
-                let reason = if info.available_from > t {
+                let reason = if info.available_from > t && info.is_tool_result {
                     Some("is a tool result that no tool call has produced yet")
+                } else if info.available_from > t {
+                    Some("is not created yet at this turn")
+                } else if info.available_until <= t {
+                    Some("is retired before this turn")
                 } else if info.session.is_some() && info.session != active_session {
                     Some("belongs to a session that is not active at this turn")
                 } else {
@@ -572,8 +615,8 @@ impl ValidatedWorkload {
             }
             let mut min_set: u64 = 0;
             for (i, info) in pages.iter().enumerate() {
-                let available = info.available_from <= t
-                    && (info.session.is_none() || info.session == active_session);
+                let available =
+                    info.exists_at(t) && (info.session.is_none() || info.session == active_session);
                 if info.auto_pinned && available && seen_turn[i] != t {
                     min_set += u64::from(info.cost[info.min.index()]);
                 }
@@ -680,6 +723,19 @@ impl ValidatedWorkload {
         // From `none` the first step goes straight to the minimum fidelity, never below it.
         up[Repr::None.index()] = level_u8(min);
         let pin = p.pin.unwrap_or(defaults.default_pin());
+        let (available_from, available_until) = match p.exists {
+            None => (0, usize::MAX),
+            Some(Existence { created, retired }) => {
+                if retired.is_some_and(|r| r <= created) {
+                    return Err(WorkloadError::InconsistentPage {
+                        index: i,
+                        page: p.id.clone(),
+                        reason: "exists.retired must come after exists.created",
+                    });
+                }
+                (created as usize, retired.map_or(usize::MAX, |r| r as usize))
+            }
+        };
         levels.push(lc);
         Ok(PageInfo {
             id: p.id.clone(),
@@ -700,7 +756,8 @@ impl ValidatedWorkload {
             session: None,
             is_tool_result: p.tool_signature.is_some(),
             starts_dirty: p.dirty,
-            available_from: 0,
+            available_from,
+            available_until,
             id_rank: 0,
         })
     }

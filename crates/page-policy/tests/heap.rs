@@ -92,6 +92,7 @@ fn paper_scale() -> Workload {
                 session: None,
                 tool_signature: None,
                 dirty: false,
+                exists: None,
             }
         })
         .collect();

@@ -18,7 +18,7 @@ use page_core::TypeTable;
 use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::{Event, Session};
 use page_policy::PolicyId;
-use page_replay::{Budget, Directory, Trace, replay_session};
+use page_replay::{Budget, Directory, Measures, Trace, replay_session};
 use page_tokenizer::{Encoding, FastBpeCounter};
 
 /// A session of about `events` events: the task, then per step the model's note, a read
@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
                     PolicyId::Clawvm,
                     Directory::On,
                     Trace::Drop,
+                    &Measures::default(),
                 )
                 .expect("replays")
             });

@@ -4,11 +4,37 @@
 use page_core::TokenCount;
 use page_engine::RepresentationBuilder;
 use page_import::Session;
-use page_policy::{FaultCounts, LifecycleEvent, PolicyConfig, PolicyEngine, PolicyId, Simulation};
+use page_policy::{
+    CacheMode, FaultCounts, LifecycleEvent, PolicyConfig, PolicyEngine, PolicyId, Pricing,
+    Simulation,
+};
 use serde::Serialize;
 
+use crate::measure::{ActionMeter, CostReport, QualityReport, RequestRecord};
 use crate::retention::RetentionMeter;
 use crate::{Converted, Directory, ReplayError, RetentionCounts, convert_with};
+
+/// How a replay's requests are billed, and whether they are kept for a dump.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measures {
+    /// The provider's cache prices and rules.
+    pub pricing: Pricing,
+    /// How the cached prefix is found.
+    pub cache_mode: CacheMode,
+    /// Keep every billed request in [`SessionReplay::requests`].
+    pub keep_requests: bool,
+}
+
+impl Default for Measures {
+    /// `anthropic-5m`, `lcp`, no dump.
+    fn default() -> Self {
+        Self {
+            pricing: Pricing::ANTHROPIC_5M,
+            cache_mode: CacheMode::Lcp,
+            keep_requests: false,
+        }
+    }
+}
 
 /// The budget of a replay: tokens, or a fraction of the session's full history.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,8 +166,13 @@ pub struct ReplayReport {
     pub invariant_pressure: u64,
     /// Hard compactions the budget forced.
     pub compactions: usize,
-    /// Retention of specifics after each compaction.
+    /// Retention of specifics after each compaction. A specific counts as recoverable when a
+    /// handle or the directory names it: names only, not content (see `quality`).
     pub retention: RetentionReport,
+    /// Billed input under prompt caching.
+    pub cost: CostReport,
+    /// Quality by content, at every recorded request.
+    pub quality: QualityReport,
     /// Token totals.
     pub tokens: TokenReport,
     /// Whether the session carried a page directory.
@@ -159,6 +190,8 @@ pub struct SessionReplay {
     pub converted: Converted,
     /// The simulation, with its decision trace.
     pub run: Simulation,
+    /// Every billed request, when [`Measures::keep_requests`] asked for them.
+    pub requests: Vec<RequestRecord>,
 }
 
 /// Whether a replay keeps its decision trace. A trace lists every page's level at every turn,
@@ -184,6 +217,7 @@ pub fn replay_session<C: page_core::TokenCounter>(
     policy: PolicyId,
     directory: Directory,
     trace: Trace,
+    measures: &Measures,
 ) -> Result<SessionReplay, ReplayError> {
     let history = full_history_tokens(session, format, builder)?;
     let tokens = budget.resolve(history);
@@ -196,6 +230,7 @@ pub fn replay_session<C: page_core::TokenCounter>(
         policy,
         directory,
         trace,
+        measures,
     )
 }
 
@@ -213,6 +248,7 @@ pub fn replay_converted(
     policy: PolicyId,
     directory: Directory,
     trace: Trace,
+    measures: &Measures,
 ) -> Result<SessionReplay, ReplayError> {
     let tokens = budget;
     let workload = converted
@@ -226,10 +262,20 @@ pub fn replay_converted(
     let mut engine = PolicyEngine::new(&workload, &config, TokenCount::new(tokens));
     engine.set_record_trace(trace == Trace::Keep);
     let mut meter = RetentionMeter::new(&converted, &config);
+    let mut actions = ActionMeter::new(
+        &converted,
+        measures.pricing,
+        measures.cache_mode,
+        measures.keep_requests,
+    );
     let (mut used, mut turns) = (0u64, 0u64);
     let mut compactions = 0;
     let mut last = None;
-    while let Some(stats) = engine.step() {
+    loop {
+        actions.before_turn(engine.next_turn(), engine.residency());
+        let Some(stats) = engine.step() else {
+            break;
+        };
         used += u64::from(stats.tokens_used.get());
         turns += 1;
         let compacted = converted
@@ -252,6 +298,7 @@ pub fn replay_converted(
         meter.measure(turn, engine.residency().iter().copied().enumerate());
     }
     let r = meter.finish();
+    let (cost, quality, requests) = actions.finish();
     let run = engine.into_simulation();
     #[expect(clippy::cast_precision_loss, reason = "token sums stay far below 2^53")]
     let assembled_mean = round(used as f64 / turns.max(1) as f64, 100.0);
@@ -276,6 +323,8 @@ pub fn replay_converted(
             identifiers: r.identifiers.into(),
             measured_turns: r.measured_turns.len(),
         },
+        cost,
+        quality,
         tokens: TokenReport {
             full_history: converted.full_history_tokens,
             assembled_mean,
@@ -287,6 +336,7 @@ pub fn replay_converted(
         report,
         converted,
         run,
+        requests,
     })
 }
 

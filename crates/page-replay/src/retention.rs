@@ -98,7 +98,7 @@ pub fn retention(converted: &Converted, config: &PolicyConfig, run: &Simulation)
 pub struct RetentionMeter<'c> {
     converted: &'c Converted,
     resolves: bool,
-    index: MentionIndex,
+    index: TextIndex,
     out: Retention,
     resident: Vec<bool>,
     reachable: Vec<bool>,
@@ -112,7 +112,7 @@ impl<'c> RetentionMeter<'c> {
         Self {
             converted,
             resolves: config.pointer_resolves_evidence,
-            index: MentionIndex::new(&converted.mentioned),
+            index: TextIndex::of_mentions(&converted.mentioned),
             out: Retention::default(),
             resident: vec![false; n],
             reachable: vec![false; n],
@@ -170,33 +170,49 @@ impl<'c> RetentionMeter<'c> {
     }
 }
 
-/// Which mentions each page text holds: one Aho-Corasick pass per text, at most once per
-/// page and level, so measuring a session is linear in its text (searching every mention in
-/// every prompt was quadratic in the session's length).
-struct MentionIndex {
+/// Which needles (specifics, anchor lines) each page text holds: one Aho-Corasick pass per
+/// text, at most once per page and level, so measuring a session is linear in its text
+/// (searching every needle in every prompt was quadratic in the session's length).
+pub(crate) struct TextIndex {
     /// `None` when the automaton cannot be built (patterns beyond its size limits): then each
     /// pattern is searched on its own, slower and the same.
     automaton: Option<AhoCorasick>,
     patterns: Vec<String>,
-    /// Pattern → the mentions it stands for (a mention's text and its JSON-escaped text are
-    /// both patterns; mentions with equal texts share them).
+    /// Pattern → the needles it stands for (a mention's text and its JSON-escaped text are
+    /// both patterns; needles with equal texts share them).
     owners: Vec<Vec<usize>>,
     memo: HashMap<(usize, Repr), Vec<usize>>,
 }
 
-impl MentionIndex {
-    fn new(mentioned: &[crate::Mention]) -> Self {
+impl TextIndex {
+    /// Needle `m` is mention `m`: its text or its JSON-escaped text (commands inside
+    /// structured tool calls appear escaped).
+    pub(crate) fn of_mentions(mentioned: &[crate::Mention]) -> Self {
+        Self::new(Self::mention_patterns(mentioned).into_iter())
+    }
+
+    /// The patterns of each mention, for an index that holds other needles after them.
+    pub(crate) fn mention_patterns(mentioned: &[crate::Mention]) -> Vec<Vec<String>> {
+        mentioned
+            .iter()
+            .map(|mention| {
+                let escaped = serde_json::Value::String(mention.text.clone()).to_string();
+                let escaped = escaped.trim_matches('"').to_owned();
+                let mut mine = vec![mention.text.clone()];
+                if escaped != mention.text {
+                    mine.push(escaped);
+                }
+                mine
+            })
+            .collect()
+    }
+
+    /// Needle `k` is found wherever one of the `k`th list's patterns is.
+    pub(crate) fn new(needles: impl Iterator<Item = Vec<String>>) -> Self {
         let mut patterns: Vec<String> = Vec::new();
         let mut ids: HashMap<String, usize> = HashMap::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
-        for (m, mention) in mentioned.iter().enumerate() {
-            // Commands inside structured tool calls appear JSON-escaped.
-            let escaped = serde_json::Value::String(mention.text.clone()).to_string();
-            let escaped = escaped.trim_matches('"').to_owned();
-            let mut mine = vec![mention.text.clone()];
-            if escaped != mention.text {
-                mine.push(escaped);
-            }
+        for (m, mine) in needles.enumerate() {
             for p in mine {
                 let id = *ids.entry(p.clone()).or_insert_with(|| {
                     patterns.push(p);
@@ -218,8 +234,8 @@ impl MentionIndex {
         }
     }
 
-    /// Marks in `out` every mention that `text` (page `page` at `level`) holds.
-    fn mark(&mut self, page: usize, level: Repr, text: &str, out: &mut [bool]) {
+    /// Marks in `out` every needle that `text` (page `page` at `level`) holds.
+    pub(crate) fn mark(&mut self, page: usize, level: Repr, text: &str, out: &mut [bool]) {
         let owners = &self.owners;
         let automaton = self.automaton.as_ref();
         let all = &self.patterns;

@@ -97,18 +97,18 @@ fn fault_table_of_the_recorded_sessions() {
         claude-code/todowrite_session | 8 | 3 | 196 | 19 (10%) | 1 0 0 0 0 0 | false | 0/0/0 0/0/0; 0/0/0 0/0/0
         claude-code/todowrite_session | 8 | 3 | 196 | 49 (25%) | 1 0 0 0 0 0 | false | 0/0/0 0/0/0; 0/0/0 0/0/0
         claude-code/todowrite_session | 8 | 3 | 196 | 98 (50%) | 1 0 0 0 0 0 | true | 0/0/0 0/0/0; 0/0/0 0/0/0
-        claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/2; 4/4/4 0/0/2
-        claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 | false | 4/4/4 0/0/2; 4/4/4 0/0/2
-        claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 | true | 2/2/2 0/0/1; 2/2/2 0/0/1
-        swe-agent/swe_main | 16 | 7 | 4386 | 438 (10%) | 16 5 5 0 0 0 | false | 0/25/33 0/2/16; 10/26/33 0/9/16
-        swe-agent/swe_main | 16 | 7 | 4386 | 1096 (25%) | 12 2 2 0 0 0 | false | 7/18/20 0/6/9; 11/16/20 1/6/9
-        swe-agent/swe_main | 16 | 7 | 4386 | 2193 (50%) | 9 2 2 0 0 0 | true | 7/11/11 2/4/7; 8/9/11 2/4/7
-        swe-agent/trajectory | 12 | 5 | 1683 | 168 (10%) | 14 5 5 0 0 0 | false | 13/29/44 0/0/1; 13/29/44 0/0/1
-        swe-agent/trajectory | 12 | 5 | 1683 | 420 (25%) | 10 2 0 0 0 0 | true | 12/14/18 0/0/1; 11/14/18 0/0/1
-        swe-agent/trajectory | 12 | 5 | 1683 | 841 (50%) | 7 1 0 0 0 0 | true | 9/9/11 0/0/1; 9/9/11 0/0/1
-        openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 | false | 0/0/11 0/0/1; 0/0/11 0/0/1
-        openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 | false | 0/4/11 0/0/1; 0/4/11 0/0/1
-        openhands/trajectory | 4 | 3 | 88 | 44 (50%) | 3 0 0 0 0 0 | false | 9/10/11 0/0/1; 9/10/11 0/0/1
+        claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 | false | 4/4/4 0/2/2; 4/4/4 0/2/2
+        claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 | false | 4/4/4 0/2/2; 4/4/4 0/2/2
+        claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 | true | 2/2/2 0/1/1; 2/2/2 0/1/1
+        swe-agent/swe_main | 16 | 7 | 4386 | 438 (10%) | 16 5 5 0 0 0 | false | 0/27/33 0/8/16; 14/26/33 5/16/16
+        swe-agent/swe_main | 16 | 7 | 4386 | 1096 (25%) | 12 2 2 0 0 0 | false | 10/18/20 4/9/9; 11/16/20 6/9/9
+        swe-agent/swe_main | 16 | 7 | 4386 | 2193 (50%) | 9 2 1 0 0 0 | true | 8/11/11 4/7/7; 9/10/11 4/7/7
+        swe-agent/trajectory | 12 | 5 | 1683 | 168 (10%) | 14 5 2 0 0 0 | false | 18/29/44 0/0/1; 13/30/44 0/1/1
+        swe-agent/trajectory | 12 | 5 | 1683 | 420 (25%) | 10 2 0 0 0 0 | true | 13/14/18 0/1/1; 12/14/18 0/1/1
+        swe-agent/trajectory | 12 | 5 | 1683 | 841 (50%) | 7 1 0 0 0 0 | true | 9/9/11 0/1/1; 9/9/11 0/1/1
+        openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 | false | 6/6/11 1/1/1; 6/6/11 1/1/1
+        openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 | false | 6/8/11 1/1/1; 6/8/11 1/1/1
+        openhands/trajectory | 4 | 3 | 88 | 44 (50%) | 3 0 0 0 0 0 | false | 9/11/11 0/1/1; 9/11/11 0/1/1
         aider/preamble | 4 | 2 | 588 | 58 (10%) | 1 0 0 0 0 0 | false | 0/4/4 0/0/0; 0/4/4 0/0/0
         aider/preamble | 4 | 2 | 588 | 147 (25%) | 1 0 0 0 0 0 | false | 2/4/4 0/0/0; 2/4/4 0/0/0
         aider/preamble | 4 | 2 | 588 | 294 (50%) | 1 0 0 0 0 0 | true | 4/4/4 0/0/0; 4/4/4 0/0/0
@@ -145,15 +145,15 @@ const ALL_FIXTURES: [&str; 13] = [
 ];
 
 /// Retention of paths and commands under ClawVM at 5–50% of each session's history, without
-/// and with the page directory, summed over every fixture session; and the sessions where the
-/// directory did not make every path and command recoverable, with the measured reason.
+/// and with the page directory, summed over every fixture session (names: a handle or the
+/// directory names a specific), beside quality by content (what the recorded actions used,
+/// found in the context their request was sent with) and the billed-input ratio.
 ///
-/// Checked invariant: wherever the directory's pointer was resident at every measurement point,
-/// every path and command mentioned so far was recoverable.
+/// Checked invariants: hits, page-ins and faults partition the same uses with and without the
+/// directory; without a directory nothing is paged in.
 #[test]
 fn retention_with_and_without_the_page_directory() {
-    use page_policy::TraceEvent;
-    use page_replay::{Budget, DIRECTORY_PAGE, Directory, Trace, replay_session};
+    use page_replay::{Budget, Directory, Measures, Trace, replay_session};
 
     let builder = RepresentationBuilder::new(
         BpeCounter::new(Encoding::O200kBase).unwrap(),
@@ -168,17 +168,19 @@ fn retention_with_and_without_the_page_directory() {
             .join(rel);
         let t = import(&std::fs::read_to_string(&path).unwrap(), None).unwrap();
         for s in t.sessions {
-            sessions.push((rel, t.format, s));
+            sessions.push((t.format, s));
         }
     }
     let mut out = String::from(
-        "fraction | directory | paths resident/recoverable/total | commands resident/recoverable/total | recoverable % paths, commands\n",
+        "fraction | directory | names: paths resident/named/total | names: commands resident/named/total | content: hits/page-ins/faults | billed input / no compaction\n",
     );
-    let mut misses = String::new();
     for fraction in [0.05, 0.10, 0.20, 0.35, 0.50] {
+        let mut uses = Vec::new();
         for directory in [Directory::Off, Directory::On] {
             let (mut p, mut c) = (RetentionCounts::default(), RetentionCounts::default());
-            for (rel, format, session) in &sessions {
+            let (mut hits, mut page_ins, mut faults) = (0, 0, 0);
+            let (mut billed, mut baseline) = (0.0, 0.0);
+            for (format, session) in &sessions {
                 let r = replay_session(
                     session,
                     format.name(),
@@ -186,7 +188,8 @@ fn retention_with_and_without_the_page_directory() {
                     Budget::fraction(fraction).unwrap(),
                     PolicyId::Clawvm,
                     directory,
-                    Trace::Keep,
+                    Trace::Drop,
+                    &Measures::default(),
                 )
                 .unwrap();
                 let ret = &r.report.retention;
@@ -195,60 +198,24 @@ fn retention_with_and_without_the_page_directory() {
                     sum.resident += k.resident;
                     sum.recoverable += k.recoverable;
                 }
+                let q = r.report.quality;
                 if directory == Directory::Off {
-                    continue;
-                }
-                // Was the directory's handle in the prompt at every measurement point?
-                let measured = retention(
-                    &r.converted,
-                    &PolicyConfig::preset(PolicyId::Clawvm),
-                    &r.run,
-                )
-                .measured_turns;
-                let missing = measured
-                    .iter()
-                    .filter(|&&t| {
-                        !r.run.trace.iter().any(|e| {
-                            matches!(e, TraceEvent::Selection { turn, pages, .. }
-                                if *turn == t && pages.iter().any(|s| s.page.as_str() == DIRECTORY_PAGE))
-                        })
-                    })
-                    .count();
-                let full = ret.paths.recoverable == ret.paths.total
-                    && ret.commands.recoverable == ret.commands.total;
-                if missing == 0 {
-                    assert!(
-                        full,
-                        "{rel}/{} at {fraction}: handle resident, yet {ret:?}",
+                    assert_eq!(
+                        q.page_ins, 0,
+                        "{}: a page-in without a directory",
                         session.id
                     );
-                } else {
-                    let dir_tokens = r.converted.workload.pages[0].tokens.pointer.unwrap().get();
-                    let _ = writeln!(
-                        misses,
-                        "{rel}/{} @ {:.0}%: budget {} (history {}), directory pointer {dir_tokens} tokens, not resident at {missing} of {} points; paths {}/{}, commands {}/{}",
-                        session.id,
-                        fraction * 100.0,
-                        r.report.budget,
-                        r.report.tokens.full_history,
-                        measured.len(),
-                        ret.paths.recoverable,
-                        ret.paths.total,
-                        ret.commands.recoverable,
-                        ret.commands.total,
-                    );
                 }
+                hits += q.hits;
+                page_ins += q.page_ins;
+                faults += q.faults;
+                billed += r.report.cost.billed_input;
+                baseline += r.report.cost.billed_input_no_compaction;
             }
-            let pct = |k: RetentionCounts| {
-                if k.total == 0 {
-                    100.0
-                } else {
-                    k.recoverable as f64 * 100.0 / k.total as f64
-                }
-            };
+            uses.push(hits + page_ins + faults);
             let _ = writeln!(
                 out,
-                "{:.0}% | {} | {}/{}/{} | {}/{}/{} | {:.1}, {:.1}",
+                "{:.0}% | {} | {}/{}/{} | {}/{}/{} | {hits}/{page_ins}/{faults} | {:.3}",
                 fraction * 100.0,
                 if directory == Directory::On {
                     "on"
@@ -261,30 +228,25 @@ fn retention_with_and_without_the_page_directory() {
                 c.resident,
                 c.recoverable,
                 c.total,
-                pct(p),
-                pct(c),
+                billed / baseline,
             );
         }
+        assert_eq!(
+            uses[0], uses[1],
+            "the directory changed what the actions used"
+        );
     }
-    out.push_str("sessions where the directory left a path or command unrecoverable:\n");
-    out.push_str(&misses);
     expect![[r#"
-        fraction | directory | paths resident/recoverable/total | commands resident/recoverable/total | recoverable % paths, commands
-        5% | off | 32/160/407 | 3/24/76 | 39.3, 31.6
-        5% | on | 36/407/407 | 3/76/76 | 100.0, 100.0
-        10% | off | 51/142/298 | 3/5/49 | 47.7, 10.2
-        10% | on | 46/298/298 | 3/49/49 | 100.0, 100.0
-        20% | off | 77/136/183 | 2/7/28 | 74.3, 25.0
-        20% | on | 84/183/183 | 2/28/28 | 100.0, 100.0
-        35% | off | 79/115/128 | 3/5/17 | 89.8, 29.4
-        35% | on | 84/128/128 | 3/17/17 | 100.0, 100.0
-        50% | off | 84/103/106 | 3/6/20 | 97.2, 30.0
-        50% | on | 82/106/106 | 4/20/20 | 100.0, 100.0
-        sessions where the directory left a path or command unrecoverable:
-        claude-code/edge_cases.jsonl/todowrite_session @ 5%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
-        claude-code/edge_cases.jsonl/todowrite_session @ 10%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
-        claude-code/edge_cases.jsonl/todowrite_session @ 20%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
-        claude-code/edge_cases.jsonl/todowrite_session @ 35%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
-        claude-code/edge_cases.jsonl/todowrite_session @ 50%: budget 1 (history 0), directory pointer 3 tokens, not resident at 1 of 1 points; paths 0/0, commands 0/0
+        fraction | directory | names: paths resident/named/total | names: commands resident/named/total | content: hits/page-ins/faults | billed input / no compaction
+        5% | off | 42/171/407 | 5/44/76 | 12/0/69 | 0.125
+        5% | on | 41/284/407 | 5/54/76 | 9/28/44 | 0.642
+        10% | off | 68/160/298 | 4/20/49 | 23/0/58 | 0.292
+        10% | on | 64/273/298 | 4/43/49 | 23/39/19 | 0.986
+        20% | off | 98/151/183 | 6/17/28 | 45/0/36 | 0.552
+        20% | on | 108/170/183 | 6/25/28 | 40/26/15 | 1.019
+        35% | off | 85/121/128 | 6/15/17 | 60/0/21 | 0.893
+        35% | on | 81/123/128 | 6/17/17 | 56/14/11 | 1.291
+        50% | off | 90/104/106 | 7/18/20 | 65/0/16 | 0.989
+        50% | on | 94/106/106 | 11/20/20 | 64/11/6 | 1.292
     "#]].assert_eq(&out);
 }

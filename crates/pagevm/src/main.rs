@@ -79,6 +79,22 @@ enum Command {
         /// Replay without the page directory (for comparison).
         #[arg(long)]
         no_directory: bool,
+        /// Prompt-cache pricing: anthropic-5m, anthropic-1h, openai, gemini.
+        #[arg(long, default_value = "anthropic-5m")]
+        preset: String,
+        /// Override the preset's price of a cached token (multiple of the base input price).
+        #[arg(long)]
+        read_price: Option<f64>,
+        /// Override the preset's price of an uncached token.
+        #[arg(long)]
+        write_price: Option<f64>,
+        /// How the cached prefix is found: lcp (automatic prefix caching) or breakpoint.
+        #[arg(long, default_value = "lcp")]
+        cache_mode: String,
+        /// Write every billed request to this file as JSON Lines (session, policy, request,
+        /// at_ms, items with page, level, tokens and hash), to recompute the cost.
+        #[arg(long)]
+        requests: Option<PathBuf>,
         /// Print JSON instead of the table.
         #[arg(long)]
         json: bool,
@@ -135,6 +151,11 @@ fn main() -> Result<()> {
             budget_fraction,
             policy,
             no_directory,
+            preset,
+            read_price,
+            write_price,
+            cache_mode,
+            requests,
             json,
         } => {
             let budget = match (budget, budget_fraction) {
@@ -151,6 +172,14 @@ fn main() -> Result<()> {
                 } else {
                     page_replay::Directory::On
                 },
+                measures: replay::parse_measures(
+                    &preset,
+                    read_price,
+                    write_price,
+                    &cache_mode,
+                    requests.is_some(),
+                )?,
+                requests,
                 json,
             })
         }

@@ -9,8 +9,8 @@ use anyhow::{Context as _, Result, bail};
 use page_core::TypeTable;
 use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::{Format, import_file};
-use page_policy::PolicyId;
-use page_replay::{Budget, Directory, ReplayReport, Trace, replay_session};
+use page_policy::{CacheMode, PolicyId, Pricing};
+use page_replay::{Budget, Directory, Measures, ReplayReport, Trace, replay_session};
 use page_tokenizer::{BpeCounter, Encoding};
 
 /// What `pagevm replay` was asked.
@@ -21,7 +21,32 @@ pub(crate) struct Request {
     pub(crate) budget: Budget,
     pub(crate) policies: Vec<PolicyId>,
     pub(crate) directory: Directory,
+    pub(crate) measures: Measures,
+    /// Where to write every billed request.
+    pub(crate) requests: Option<PathBuf>,
     pub(crate) json: bool,
+}
+
+/// Parses `--preset`, the price overrides and `--cache-mode`.
+pub(crate) fn parse_measures(
+    preset: &str,
+    read: Option<f64>,
+    write: Option<f64>,
+    mode: &str,
+    keep_requests: bool,
+) -> Result<Measures> {
+    let mut pricing = Pricing::preset(preset).context("--preset")?;
+    if read.is_some() || write.is_some() {
+        pricing = pricing
+            .with_prices(read.unwrap_or(pricing.read), write.unwrap_or(pricing.write))
+            .context("--read-price/--write-price")?;
+    }
+    let cache_mode: CacheMode = mode.parse().context("--cache-mode")?;
+    Ok(Measures {
+        pricing,
+        cache_mode,
+        keep_requests,
+    })
 }
 
 /// Parses `--format`: `auto` detects per file.
@@ -64,6 +89,14 @@ pub(crate) fn run(req: &Request) -> Result<()> {
         bail!("no trace files under {}", req.trace.display());
     }
     let single = req.trace.is_file();
+    // Created before the work starts, so a path that cannot be written fails at once.
+    let mut dump = match &req.requests {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("--requests {}", path.display()))?,
+        )),
+        None => None,
+    };
     for file in found.files {
         let transcript = match import_file(&file, req.format) {
             Ok(t) => t,
@@ -96,12 +129,30 @@ pub(crate) fn run(req: &Request) -> Result<()> {
                     policy,
                     req.directory,
                     Trace::Drop,
+                    &req.measures,
                 ) {
-                    Ok(r) => reports.push(r.report),
+                    Ok(r) => {
+                        if let Some(out) = &mut dump {
+                            for record in &r.requests {
+                                let line = serde_json::json!({
+                                    "session": r.report.session,
+                                    "policy": r.report.policy,
+                                    "request": record.request,
+                                    "at_ms": record.at_ms,
+                                    "items": record.items,
+                                });
+                                writeln!(out, "{line}")?;
+                            }
+                        }
+                        reports.push(r.report);
+                    }
                     Err(e) => writeln!(stderr, "{}: skipped: {e}", file.display())?,
                 }
             }
         }
+    }
+    if let Some(mut out) = dump {
+        out.flush()?;
     }
     if reports.is_empty() {
         bail!("no sessions found in {}", req.trace.display());
@@ -117,17 +168,30 @@ pub(crate) fn run(req: &Request) -> Result<()> {
     Ok(())
 }
 
-/// The human-readable table: one row per session and policy.
+/// The human-readable table: one row per session and policy. Retention's middle figure counts
+/// specifics a handle or the directory names (names, not content); quality by content and
+/// billed input are measured at every recorded request.
 pub(crate) fn table(reports: &[ReplayReport]) -> String {
     let mut out = String::from(
-        "| session | format | policy | budget | turns | calls | faults | min fits | paths res/rec/total | commands res/rec/total | identifiers res/rec/total | history tokens | assembled mean |\n|---|---|---|---:|---:|---:|---:|---|---|---|---|---:|---:|\n",
+        "| session | format | policy | budget | turns | calls | faults | min fits | paths res/names/total | commands res/names/total | identifiers res/names/total | hits/page-ins/faults | edit anchors | billed input | × no compaction | cache read | rewrites /100 | history tokens | assembled mean |\n|---|---|---|---:|---:|---:|---:|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in reports {
         let k =
             |c: page_replay::KindRetention| format!("{}/{}/{}", c.resident, c.recoverable, c.total);
+        let q = &r.quality;
+        let anchors = if q.edit_anchors == 0 {
+            "-".to_owned()
+        } else {
+            format!(
+                "{:.0}% of {} ({} refetch)",
+                q.edit_anchor_coverage * 100.0,
+                q.edit_anchors,
+                q.edit_refetches
+            )
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{}/{} | {} | {:.1} | {:.3} | {:.3} | {:.2} | {} | {:.2} |",
             r.session,
             r.format,
             r.policy,
@@ -139,6 +203,14 @@ pub(crate) fn table(reports: &[ReplayReport]) -> String {
             k(r.retention.paths),
             k(r.retention.commands),
             k(r.retention.identifiers),
+            q.hits,
+            q.page_ins,
+            q.faults,
+            anchors,
+            r.cost.billed_input,
+            r.cost.ratio_to_no_compaction,
+            r.cost.cache_read_share,
+            r.cost.prefix_rewrites_per_100,
             r.tokens.full_history,
             r.tokens.assembled_mean,
         );

@@ -54,6 +54,7 @@ pub(crate) fn parse(name: &str, text: &str) -> Workload {
                 session: None,
                 tool_signature: None,
                 dirty: false,
+                exists: None,
             };
             for kv in words {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));

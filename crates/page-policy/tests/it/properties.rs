@@ -95,6 +95,7 @@ fn build(pages: &[PageSpec], turns: &[TurnSpec]) -> Workload {
             session: None,
             tool_signature: None,
             dirty,
+            exists: None,
         });
     }
     let n = out_pages.len();
