@@ -180,7 +180,7 @@ pub fn convert_with<C: TokenCounter>(
                 match builder.evidence(&id, &input) {
                     Ok(mut built) => {
                         let cmd = command_of(args_json);
-                        let uses = c.uses_of(args_json, cmd.as_deref());
+                        let uses = c.uses_of(&call_values(args_json), cmd.as_deref());
                         // The call is sent with its result: a specific in its arguments is in
                         // the prompt wherever the result's full or compressed text is (the
                         // structured form quotes the call itself, the pointer does not).
@@ -197,7 +197,7 @@ pub fn convert_with<C: TokenCounter>(
                             let turn = c.turns.len();
                             c.mention(SpecificKind::Command, cmd.clone(), turn);
                         }
-                        let mention = format!("{args_json}\n{output}");
+                        let mention = format!("{}\n{output}", call_values(args_json));
                         let signature = built.signature.clone();
                         c.add_tool_page(id, tool, built.signature, built.representations, &mention);
                         if let (Some(cmd), Some(page)) = (cmd, c.signatures.get(&signature)) {
@@ -536,6 +536,34 @@ impl Converter<'_> {
                 required_repr: None,
             });
         }
+    }
+}
+
+/// The values of a tool call's arguments, one per line: what its specifics are read from (its
+/// keys, `file_path` or `old_string`, name no file and no identifier of the session). Text
+/// that is not JSON is taken as it is.
+fn call_values(args_json: &str) -> String {
+    fn walk(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::String(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            serde_json::Value::Object(fields) => fields.values().for_each(|i| walk(i, out)),
+            other => {
+                out.push_str(&other.to_string());
+                out.push('\n');
+            }
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(args_json) {
+        Ok(v) => {
+            let mut out = String::new();
+            walk(&v, &mut out);
+            out
+        }
+        Err(_) => args_json.to_owned(),
     }
 }
 

@@ -380,3 +380,7 @@ impl<'c> ActionMeter<'c> {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0 + 0.0
 }
+
+#[cfg(test)]
+#[path = "measure_tests.rs"]
+mod tests;
