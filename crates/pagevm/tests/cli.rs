@@ -167,6 +167,112 @@ fn replay_json_of_a_fixture_session() {
     }
 }
 
+/// The billed input `replay --json` reports is recomputed here from the `--requests` dump alone,
+/// with the published rule (longest common prefix of item hashes with the previous request,
+/// nothing cached past the lifetime or under the minimum), for two presets and both modes.
+#[test]
+fn replay_billed_input_is_recomputed_from_the_request_dump() {
+    let trace = fixture("");
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("requests.jsonl");
+    for (preset, mode, read, write, life_ms, min) in [
+        (
+            "anthropic-5m",
+            "lcp",
+            0.1,
+            1.25,
+            Some(300_000_i64),
+            1_024_u64,
+        ),
+        ("gemini", "lcp", 0.1, 1.0, None, 2_048),
+        ("openai", "breakpoint", 0.1, 1.25, None, 1_024),
+    ] {
+        let out = pagevm(&[
+            "replay",
+            "--trace",
+            &trace,
+            "--budget-fraction",
+            "0.5",
+            "--policy",
+            "all",
+            "--preset",
+            preset,
+            "--cache-mode",
+            mode,
+            "--requests",
+            dump.to_str().unwrap(),
+            "--json",
+        ]);
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        // One replay's requests run from request 0 on, in the order of the rows.
+        let mut replays: Vec<Vec<serde_json::Value>> = Vec::new();
+        for line in fs::read_to_string(&dump).unwrap().lines() {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            if r["request"] == 0 {
+                replays.push(Vec::new());
+            }
+            replays.last_mut().unwrap().push(r);
+        }
+        let rows: Vec<_> = rows.iter().filter(|r| r["cost"]["requests"] != 0).collect();
+        assert_eq!(rows.len(), replays.len(), "{preset}");
+        let mut cached_somewhere = false;
+        for (row, requests) in rows.iter().zip(&replays) {
+            assert_eq!(row["session"], requests[0]["session"]);
+            assert_eq!(row["policy"], requests[0]["policy"]);
+            let (mut billed, mut earlier): (f64, Vec<Vec<(String, u64)>>) = (0.0, Vec::new());
+            let mut last_at: Option<i64> = None;
+            for r in requests {
+                let items: Vec<(String, u64)> = r["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| {
+                        (
+                            i["hash"].as_str().unwrap().to_owned(),
+                            i["tokens"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect();
+                let prefix_len = |other: &Vec<(String, u64)>| {
+                    items
+                        .iter()
+                        .zip(other)
+                        .take_while(|(a, b)| a.0 == b.0)
+                        .count()
+                };
+                let common = match mode {
+                    "lcp" => earlier.last().map_or(0, prefix_len),
+                    _ => earlier
+                        .iter()
+                        .filter(|e| prefix_len(e) == e.len())
+                        .map(Vec::len)
+                        .max()
+                        .unwrap_or(0),
+                };
+                let at = r["at_ms"].as_i64();
+                let expired =
+                    matches!((life_ms, last_at, at), (Some(l), Some(a), Some(b)) if b - a > l);
+                let prefix: u64 = items[..common].iter().map(|i| i.1).sum();
+                let sent: u64 = items.iter().map(|i| i.1).sum();
+                let cached = if expired || prefix < min { 0 } else { prefix };
+                cached_somewhere |= cached > 0;
+                billed += cached as f64 * read + (sent - cached) as f64 * write;
+                last_at = at.or(last_at);
+                earlier.push(items);
+            }
+            let reported = row["cost"]["billed_input"].as_f64().unwrap();
+            assert!(
+                (reported - billed).abs() < 0.051,
+                "{preset} {mode} {}/{}: reported {reported}, recomputed {billed}",
+                row["session"],
+                row["policy"]
+            );
+        }
+        // The fixtures' prefixes pass Anthropic's and OpenAI's minimum, not Gemini's.
+        assert_eq!(cached_somewhere, min < 2_048, "{preset}: cache reads");
+    }
+}
+
 #[test]
 fn replay_prints_a_table_and_rejects_bad_arguments() {
     let trace = fixture("codex");
@@ -186,6 +292,16 @@ fn replay_prints_a_table_and_rejects_bad_arguments() {
         (
             vec!["--budget-fraction", "1.5"],
             "budget fraction must be in (0, 1]",
+        ),
+        (
+            vec!["--preset", "azure"],
+            "unknown pricing preset \"azure\"",
+        ),
+        (vec!["--cache-mode", "lru"], "unknown cache mode \"lru\""),
+        (vec!["--read-price=-1"], "read must be a finite number"),
+        (
+            vec!["--requests", "/nonexistent-dir/requests.jsonl"],
+            "--requests /nonexistent-dir/requests.jsonl",
         ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_pagevm"))
