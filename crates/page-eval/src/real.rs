@@ -5,7 +5,8 @@
 //! Sessions are read with page-import (any format it detects), converted with page-replay
 //! (exact o200k token costs from page-engine's builders, the page directory on) and simulated
 //! with page-policy. ClawVM is also replayed without the directory, so the report can show what
-//! the directory changes.
+//! the directory changes. Every run is also billed under prompt caching and measured by
+//! content at each recorded request (page-replay's `CostReport` and `QualityReport`).
 
 use std::path::Path;
 
@@ -14,8 +15,8 @@ use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::{FileError, find_traces, import_file};
 use page_policy::{PolicyId, TraceEvent};
 use page_replay::{
-    Directory, KindRetention, Measures, ReplayReport, SessionReplay, Trace, convert_with,
-    full_history_tokens, replay_converted,
+    CostReport, Directory, KindRetention, Measures, QualityReport, ReplayReport, SessionReplay,
+    Trace, convert_with, full_history_tokens, replay_converted,
 };
 use page_tokenizer::{BpeCounter, Encoding};
 use serde::Serialize;
@@ -73,6 +74,10 @@ pub struct RealRow {
     pub full_history_tokens: u64,
     /// Mean assembled tokens per turn.
     pub assembled_mean_tokens: Fixed2,
+    /// Billed input under prompt caching (`anthropic-5m`, `lcp`), beside no compaction.
+    pub cost: CostReport,
+    /// Quality by content at every recorded request.
+    pub quality: QualityReport,
     /// The decision trace, relative to the output directory.
     pub trace: String,
 }
@@ -322,6 +327,8 @@ fn row(file: &str, fraction: f64, r: &ReplayReport, trace: String) -> RealRow {
         identifiers: r.retention.identifiers,
         full_history_tokens: r.tokens.full_history,
         assembled_mean_tokens: Fixed(r.tokens.assembled_mean),
+        cost: r.cost.clone(),
+        quality: r.quality,
         trace,
     }
 }

@@ -485,6 +485,81 @@ pub fn report_html(eval: &Evaluation) -> String {
             ),
         ));
 
+        // Cost and quality by content, side by side.
+        let ratio = |code: &str, i: usize| {
+            let rows = at(code, i);
+            let billed: f64 = rows.iter().map(|r| r.cost.billed_input).sum();
+            let base: f64 = rows.iter().map(|r| r.cost.billed_input_no_compaction).sum();
+            if base > 0.0 { billed / base } else { 0.0 }
+        };
+        h.push_str(&line_chart(
+            "chart-real-billed",
+            "Billed input under prompt caching, as a multiple of no compaction (anthropic-5m, lcp), vs budget",
+            "× no compaction",
+            &flabels,
+            &policy_series(ratio, fractions.len()),
+        ));
+        h.push_str(&line_chart(
+            "chart-real-content-faults",
+            "Faults by content (specifics a recorded action used that its context neither held nor named) vs budget",
+            "faults by content",
+            &flabels,
+            &policy_series(
+                |code, i| at(code, i).iter().map(|r| r.quality.faults as f64).sum(),
+                fractions.len(),
+            ),
+        ));
+        h.push_str("<table><tr><th class=\"l\">policy</th><th>budget</th><th>billed × no compaction</th><th>cache read</th><th>rewrites /100 requests</th><th>hits</th><th>page-ins</th><th>faults</th><th>pages read</th><th>edits measured</th><th>anchor coverage</th><th>edit refetches</th></tr>\n");
+        for p in PolicyId::ALL {
+            let code = p.code();
+            for (i, l) in flabels.iter().enumerate() {
+                let rows = at(code, i);
+                let sum = |f: &dyn Fn(&crate::real::RealRow) -> u64| {
+                    rows.iter().map(|r| f(r)).sum::<u64>()
+                };
+                let sent: u64 =
+                    sum(&|r| (r.cost.mean_tokens_sent * r.cost.requests as f64).round() as u64);
+                let cached: f64 = rows
+                    .iter()
+                    .map(|r| {
+                        r.cost.cache_read_share * r.cost.mean_tokens_sent * r.cost.requests as f64
+                    })
+                    .sum();
+                let requests = sum(&|r| r.cost.requests);
+                let rewrites: f64 = rows
+                    .iter()
+                    .map(|r| r.cost.prefix_rewrites_per_100 * r.cost.requests as f64 / 100.0)
+                    .sum();
+                let lines_present: f64 = rows
+                    .iter()
+                    .map(|r| r.quality.edit_anchor_coverage * r.quality.edit_anchors as f64)
+                    .sum();
+                let edits = sum(&|r| r.quality.edit_anchors);
+                let _ = writeln!(
+                    h,
+                    "<tr><td class=\"l\">{code}</td><td>{l}</td><td>{:.3}</td><td>{:.3}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{edits}</td><td>{}</td><td>{}</td></tr>",
+                    ratio(code, i),
+                    if sent == 0 { 0.0 } else { cached / sent as f64 },
+                    if requests == 0 {
+                        0.0
+                    } else {
+                        rewrites * 100.0 / requests as f64
+                    },
+                    sum(&|r| r.quality.hits),
+                    sum(&|r| r.quality.page_ins),
+                    sum(&|r| r.quality.faults),
+                    sum(&|r| r.quality.pages_read),
+                    if edits == 0 {
+                        "-".to_owned()
+                    } else {
+                        format!("{:.1}%", lines_present * 100.0 / edits as f64)
+                    },
+                    sum(&|r| r.quality.edit_refetches),
+                );
+            }
+        }
+        h.push_str("</table>\n<p class=\"note\">Measured at every recorded model request, against the context that request was sent with (the selection of the turn before it); the replay is causal: a page exists from the turn that creates it and the directory holds only what was ingested before its latest rebuild. Billed input: Σ (cached × 0.1 + uncached × 1.25) in units of the base input price, with the cached prefix the longest common prefix of item hashes with the previous request (nothing under 1,024 tokens or after 5 minutes); no compaction sends every page created so far at full. Hits: a specific the action used is in the rendered text of a page in its context (the directory aside); page-ins: only the directory names it, so the model reads the page back (each read one more billed request); faults: neither. Anchor coverage: the share of the lines an edit quoted that were in its context, over edits whose old text came from earlier history (sums and shares pooled over sessions; per-edit means in the JSON rows). See docs/evaluation.md.</p>\n");
+
         // Retention.
         let ret = &summary.real_retention;
         let pick = |dir: bool, f: &dyn Fn(&crate::real::RetentionRow) -> f64| -> Vec<f64> {
@@ -562,7 +637,7 @@ pub fn report_html(eval: &Evaluation) -> String {
                 pct(r.commands.recoverable, r.commands.total),
             );
         }
-        h.push_str("</table>\n<p class=\"note\">Counts are summed over every measurement point (each compaction, or the last turn) of every session. Resident: the text is in the assembled prompt. Recoverable: resident, or inside a page whose handle is in the prompt and resolves; the page directory is a hard-pinned page whose pointer (3 tokens) is always resident and whose full form maps every specific to the pages holding it. For reference, LLM summary compaction was measured keeping 9.8% of file paths and 0.2% of commands on real sessions.</p>\n");
+        h.push_str("</table>\n<p class=\"note\">Counts are summed over every measurement point (each compaction, or the last turn) of every session. Resident: the text is in the assembled prompt. Recoverable (names only): resident, or inside a page whose handle is in the prompt and resolves, the page directory included (a hard-pinned page whose full form maps every specific mentioned before its latest rebuild to the pages holding it); a name is not content, see quality by content above. For reference, LLM summary compaction was measured keeping 9.8% of file paths and 0.2% of commands on real sessions.</p>\n");
 
         // Per-policy totals.
         h.push_str("<table><tr><th class=\"l\">policy</th>");
@@ -594,7 +669,7 @@ pub fn report_html(eval: &Evaluation) -> String {
         h.push_str("</table>\n");
 
         if let Some(res) = &eval.real.residency {
-            h.push_str("<h2>Per-turn residency</h2>\n<p>The largest recorded session under ClawVM at 10% of its history: one row per page (<code>dir</code> is the page directory, <code>b…</code> bootstrap, <code>plan</code>, <code>c…</code> conversation, <code>e…</code> evidence), one column per turn; red ticks mark the hard compactions the budget forced. In the workload format every page exists from turn 0, so prefetch may hold a pointer or a structured form of a page before the turn that creates it (see docs/evaluation.md, Not done).</p>\n");
+            h.push_str("<h2>Per-turn residency</h2>\n<p>The largest recorded session under ClawVM at 10% of its history: one row per page (<code>dir</code> is the page directory, <code>b…</code> bootstrap, <code>plan</code>, <code>c…</code> conversation, <code>e…</code> evidence), one column per turn; red ticks mark the hard compactions the budget forced. A page exists from the turn that creates it; each compaction rebuilds the directory (<code>dir-1</code>, <code>dir-2</code>, …) from what was ingested before it.</p>\n");
             h.push_str(&heatmap(res));
         }
 
