@@ -25,6 +25,7 @@ mod progress;
 mod real;
 mod render;
 mod report;
+mod report_cost;
 mod run;
 mod schema;
 mod summary;

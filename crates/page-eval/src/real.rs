@@ -221,8 +221,10 @@ pub fn run_real(
                             budget,
                             policy,
                             directory,
-                            Trace::Keep,
-                            &Measures::default(),
+                            &Measures {
+                                trace: Trace::Keep,
+                                ..Measures::default()
+                            },
                         ) {
                             Ok(r) => r,
                             Err(e) => {

@@ -18,7 +18,7 @@ use page_core::TypeTable;
 use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::{Event, Session};
 use page_policy::PolicyId;
-use page_replay::{Budget, Directory, Measures, Trace, replay_session};
+use page_replay::{Budget, Directory, Measures, replay_session};
 use page_tokenizer::{Encoding, FastBpeCounter};
 
 /// A session of about `events` events: the task, then per step the model's note, a read
@@ -80,7 +80,6 @@ fn bench(c: &mut Criterion) {
                     Budget::Fraction(0.25),
                     PolicyId::Clawvm,
                     Directory::On,
-                    Trace::Drop,
                     &Measures::default(),
                 )
                 .expect("replays")

@@ -90,6 +90,7 @@ pub(crate) struct ActionMeter<'c> {
     cost: CostMeter,
     baseline: CostMeter,
     baseline_items: Vec<(ContentDigest, u32)>,
+    /// The first page not yet in `baseline_items`.
     baseline_pages: usize,
     next_request: usize,
     next_action: usize,
@@ -251,16 +252,13 @@ impl<'c> ActionMeter<'c> {
             self.quality.pages_read += 1;
             self.bill(at_ms);
         }
-        // The baseline sends every page created so far at full, the directory aside.
-        let created: Vec<usize> = (directory_pages..c.created_at.len())
-            .filter(|&p| c.created_at[p] < turn)
-            .collect();
-        if created.len() > self.baseline_pages {
-            for &p in &created[self.baseline_pages..] {
-                let item = self.item(p, Repr::Full);
-                self.baseline_items.push(item);
-            }
-            self.baseline_pages = created.len();
+        // The baseline sends every page created so far at full, the directory aside; pages
+        // are in creation order after the directory's versions.
+        self.baseline_pages = self.baseline_pages.max(directory_pages);
+        while self.baseline_pages < c.created_at.len() && c.created_at[self.baseline_pages] < turn {
+            let item = self.item(self.baseline_pages, Repr::Full);
+            self.baseline_items.push(item);
+            self.baseline_pages += 1;
         }
         self.baseline.push_digests(at_ms, &self.baseline_items);
     }

@@ -62,6 +62,17 @@ const ALL_FIVE: &str = "    let offset_bytes = compute_offset(input);\n    let h
 /// Three lines of the file and two the agent made up.
 const THREE_OF_FIVE: &str = "    let offset_bytes = compute_offset(input);\n    let header_len = read_length(offset_bytes);\n    validate_magic(input, header_len);\n    check_version_field(input);\n    log_header_state(input);";
 
+/// Name, old text, directory, levels by page id (others absent), then the expected hits,
+/// page-ins, faults and pages read, and anchor coverage.
+type Case = (
+    &'static str,
+    &'static str,
+    Directory,
+    &'static [(&'static str, Repr)],
+    [u64; 4],
+    f64,
+);
+
 #[test]
 fn each_context_classifies_the_same_uses() {
     let builder = RepresentationBuilder::new(
@@ -74,7 +85,7 @@ fn each_context_classifies_the_same_uses() {
     // The edit uses the path and the seven identifiers the read introduced (the last row: five
     // of them), and the one the instruction introduced.
     #[rustfmt::skip]
-    let cases: &[(&str, &str, Directory, &[(&str, Repr)], [u64; 4], f64)] = &[
+    let cases: &[Case] = &[
         ("everything at full", ALL_FIVE, Directory::On,
             &[("e1", Repr::Full), ("c3", Repr::Full), ("dir-2", Repr::Pointer)], [9, 0, 0, 0], 1.0),
         ("the directory names what the read held, not the newer instruction", ALL_FIVE, Directory::On,

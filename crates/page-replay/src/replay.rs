@@ -14,9 +14,11 @@ use crate::measure::{ActionMeter, CostReport, QualityReport, RequestRecord};
 use crate::retention::RetentionMeter;
 use crate::{Converted, Directory, ReplayError, RetentionCounts, convert_with};
 
-/// How a replay's requests are billed, and whether they are kept for a dump.
+/// How a replay's requests are billed, and what it keeps besides its report.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measures {
+    /// Whether the decision trace is kept.
+    pub trace: Trace,
     /// The provider's cache prices and rules.
     pub pricing: Pricing,
     /// How the cached prefix is found.
@@ -26,9 +28,10 @@ pub struct Measures {
 }
 
 impl Default for Measures {
-    /// `anthropic-5m`, `lcp`, no dump.
+    /// No trace, `anthropic-5m`, `lcp`, no dump.
     fn default() -> Self {
         Self {
+            trace: Trace::Drop,
             pricing: Pricing::ANTHROPIC_5M,
             cache_mode: CacheMode::Lcp,
             keep_requests: false,
@@ -216,7 +219,6 @@ pub fn replay_session<C: page_core::TokenCounter>(
     budget: Budget,
     policy: PolicyId,
     directory: Directory,
-    trace: Trace,
     measures: &Measures,
 ) -> Result<SessionReplay, ReplayError> {
     let history = full_history_tokens(session, format, builder)?;
@@ -229,7 +231,6 @@ pub fn replay_session<C: page_core::TokenCounter>(
         tokens,
         policy,
         directory,
-        trace,
         measures,
     )
 }
@@ -247,7 +248,6 @@ pub fn replay_converted(
     budget: u32,
     policy: PolicyId,
     directory: Directory,
-    trace: Trace,
     measures: &Measures,
 ) -> Result<SessionReplay, ReplayError> {
     let tokens = budget;
@@ -260,7 +260,7 @@ pub fn replay_converted(
         })?;
     let config = PolicyConfig::preset(policy);
     let mut engine = PolicyEngine::new(&workload, &config, TokenCount::new(tokens));
-    engine.set_record_trace(trace == Trace::Keep);
+    engine.set_record_trace(measures.trace == Trace::Keep);
     let mut meter = RetentionMeter::new(&converted, &config);
     let mut actions = ActionMeter::new(
         &converted,

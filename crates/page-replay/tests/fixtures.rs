@@ -153,7 +153,7 @@ const ALL_FIXTURES: [&str; 13] = [
 /// directory; without a directory nothing is paged in.
 #[test]
 fn retention_with_and_without_the_page_directory() {
-    use page_replay::{Budget, Directory, Measures, Trace, replay_session};
+    use page_replay::{Budget, Directory, Measures, replay_session};
 
     let builder = RepresentationBuilder::new(
         BpeCounter::new(Encoding::O200kBase).unwrap(),
@@ -188,7 +188,6 @@ fn retention_with_and_without_the_page_directory() {
                     Budget::fraction(fraction).unwrap(),
                     PolicyId::Clawvm,
                     directory,
-                    Trace::Drop,
                     &Measures::default(),
                 )
                 .unwrap();

@@ -43,6 +43,7 @@ pub(crate) fn parse_measures(
     }
     let cache_mode: CacheMode = mode.parse().context("--cache-mode")?;
     Ok(Measures {
+        trace: Trace::Drop,
         pricing,
         cache_mode,
         keep_requests,
@@ -128,7 +129,6 @@ pub(crate) fn run(req: &Request) -> Result<()> {
                     req.budget,
                     policy,
                     req.directory,
-                    Trace::Drop,
                     &req.measures,
                 ) {
                     Ok(r) => {
