@@ -37,7 +37,9 @@ pub use crate::families::{
 };
 pub use crate::output::{MANIFEST, OutputDir};
 pub use crate::progress::{NoProgress, Progress};
-pub use crate::real::{REAL_FRACTIONS, RealResults, RealRow, Residency, RetentionRow, run_real};
+pub use crate::real::{
+    CostQualityRow, REAL_FRACTIONS, RealResults, RealRow, Residency, RetentionRow, run_real,
+};
 pub use crate::render::{
     headline_table, real_table, summary_csv, summary_json, summary_md, tier1_line,
 };

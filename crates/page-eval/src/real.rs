@@ -27,7 +27,7 @@ use crate::run::trace_jsonl;
 use crate::summary::{FaultCounts, Fixed, Fixed2, Fixed3};
 
 /// Budgets of the real-session replay, as fractions of each session's full history.
-pub const REAL_FRACTIONS: [f64; 6] = [0.05, 0.10, 0.15, 0.25, 0.35, 0.50];
+pub const REAL_FRACTIONS: [f64; 7] = [0.05, 0.10, 0.15, 0.25, 0.35, 0.50, 0.75];
 
 /// One replay of one recorded session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,6 +98,107 @@ pub struct RetentionRow {
     pub identifiers: KindRetention,
 }
 
+/// Cost and quality by content of one policy at one budget fraction, summed over every
+/// session: the table `summary.md` and the report print.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostQualityRow {
+    /// The policy.
+    pub policy: String,
+    /// The budget as a fraction of each session's history.
+    pub budget_fraction: Fixed2,
+    /// Whether the sessions carried the page directory.
+    pub directory: bool,
+    /// Σ billed input, in units of the base input price.
+    pub billed_input: Fixed<1>,
+    /// Σ billed input with the whole history at full on every request.
+    pub billed_input_no_compaction: Fixed<1>,
+    /// Their ratio.
+    pub ratio_to_no_compaction: Fixed3,
+    /// Σ cached / Σ sent.
+    pub cache_read_share: Fixed3,
+    /// Prefix rewrites per 100 requests.
+    pub prefix_rewrites_per_100: Fixed2,
+    /// Requests billed.
+    pub requests: u64,
+    /// Uses of a specific found in the rendered context.
+    pub hits: u64,
+    /// Uses served by reading a page the directory named.
+    pub page_ins: u64,
+    /// Uses the context neither held nor named.
+    pub faults: u64,
+    /// Pages read back.
+    pub pages_read: u64,
+    /// Edits measured for anchor coverage.
+    pub edit_anchors: u64,
+    /// Anchor lines present / anchor lines, pooled over edits.
+    pub edit_anchor_coverage: Fixed3,
+    /// Edits under the coverage floor.
+    pub edit_refetches: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct CostQualitySums {
+    billed: f64,
+    baseline: f64,
+    sent: u64,
+    cached: u64,
+    rewrites: u64,
+    requests: u64,
+    quality: QualityReport,
+}
+
+impl CostQualitySums {
+    fn add(&mut self, r: &ReplayReport) {
+        let (c, q) = (&r.cost, &r.quality);
+        self.billed += c.billed_input;
+        self.baseline += c.billed_input_no_compaction;
+        self.sent += c.tokens_sent;
+        self.cached += c.tokens_cached;
+        self.rewrites += c.prefix_rewrites;
+        self.requests += c.requests;
+        let s = &mut self.quality;
+        s.hits += q.hits;
+        s.page_ins += q.page_ins;
+        s.faults += q.faults;
+        s.pages_read += q.pages_read;
+        s.edit_anchors += q.edit_anchors;
+        s.anchor_lines += q.anchor_lines;
+        s.anchor_lines_present += q.anchor_lines_present;
+        s.edit_refetches += q.edit_refetches;
+    }
+
+    #[expect(clippy::cast_precision_loss, reason = "sums stay far below 2^53")]
+    fn row(&self, policy: PolicyId, fraction: f64, directory: bool) -> CostQualityRow {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let q = &self.quality;
+        CostQualityRow {
+            policy: policy.code().to_owned(),
+            budget_fraction: Fixed(fraction),
+            directory,
+            billed_input: Fixed(self.billed),
+            billed_input_no_compaction: Fixed(self.baseline),
+            ratio_to_no_compaction: Fixed(ratio(self.billed, self.baseline)),
+            cache_read_share: Fixed(ratio(self.cached as f64, self.sent as f64)),
+            prefix_rewrites_per_100: Fixed(ratio(
+                self.rewrites as f64 * 100.0,
+                self.requests as f64,
+            )),
+            requests: self.requests,
+            hits: q.hits,
+            page_ins: q.page_ins,
+            faults: q.faults,
+            pages_read: q.pages_read,
+            edit_anchors: q.edit_anchors,
+            edit_anchor_coverage: Fixed(if q.anchor_lines == 0 {
+                1.0
+            } else {
+                ratio(q.anchor_lines_present as f64, q.anchor_lines as f64)
+            }),
+            edit_refetches: q.edit_refetches,
+        }
+    }
+}
+
 /// Which page was resident at which level, per turn, in one run: the report's heatmap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Residency {
@@ -118,6 +219,8 @@ pub struct RealResults {
     pub rows: Vec<RealRow>,
     /// ClawVM retention per fraction, directory off and on.
     pub retention: Vec<RetentionRow>,
+    /// Cost and quality per policy and fraction with the directory, and ClawVM's without.
+    pub cost_quality: Vec<CostQualityRow>,
     /// The heatmap run: ClawVM on the largest session at 10% of its history.
     pub residency: Option<Residency>,
     /// Import diagnostics and sessions that could not be replayed, `file: message`.
@@ -152,6 +255,9 @@ pub fn run_real(
     let mut out = RealResults::default();
     // (fraction index, directory) → sums.
     let mut sums = vec![[RetentionSums::default(); 2]; REAL_FRACTIONS.len()];
+    // (fraction index, directory, policy index) → sums.
+    let mut costs =
+        vec![[[CostQualitySums::default(); PolicyId::ALL.len()]; 2]; REAL_FRACTIONS.len()];
     let mut largest: Option<(u64, String, SessionReplay)> = None;
     let found = find_traces(dir).map_err(EvalError::Traces)?;
     for skipped in &found.skipped {
@@ -235,6 +341,9 @@ pub fn run_real(
                         if policy == PolicyId::Clawvm {
                             sums[fi][di].add(&r.report);
                         }
+                        if let Some(pi) = PolicyId::ALL.iter().position(|&p| p == policy) {
+                            costs[fi][di][pi].add(&r.report);
+                        }
                         if directory == Directory::Off {
                             continue;
                         }
@@ -270,6 +379,17 @@ pub fn run_real(
                 commands: s.commands,
                 identifiers: s.identifiers,
             });
+        }
+    }
+    for (fi, &fraction) in REAL_FRACTIONS.iter().enumerate() {
+        for (pi, &policy) in PolicyId::ALL.iter().enumerate() {
+            for di in [1, 0] {
+                let s = &costs[fi][di][pi];
+                // Without the directory only ClawVM runs.
+                if di == 1 || policy == PolicyId::Clawvm {
+                    out.cost_quality.push(s.row(policy, fraction, di == 1));
+                }
+            }
         }
     }
     out.residency = largest.map(|(_, rel, r)| residency(&rel, &r));

@@ -126,6 +126,36 @@ pub fn real_table(summary: &Summary) -> String {
     out
 }
 
+/// Billed input and quality by content on the recorded sessions, one row per budget fraction,
+/// policy and directory setting. Embedded in `summary.md`; the report draws the same rows.
+#[must_use]
+fn cost_quality_table(summary: &Summary) -> String {
+    let mut out = String::from(
+        "| budget | policy | directory | billed × no compaction | cache read | rewrites /100 | requests | hits | page-ins | faults | pages read | edits | anchor coverage | edit refetches |\n|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in &summary.real_cost_quality {
+        let _ = writeln!(
+            out,
+            "| {:.0}% | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.budget_fraction.0 * 100.0,
+            r.policy,
+            if r.directory { "on" } else { "off" },
+            r.ratio_to_no_compaction,
+            r.cache_read_share,
+            r.prefix_rewrites_per_100,
+            r.requests,
+            r.hits,
+            r.page_ins,
+            r.faults,
+            r.pages_read,
+            r.edit_anchors,
+            r.edit_anchor_coverage,
+            r.edit_refetches,
+        );
+    }
+    out
+}
+
 /// The Tier-1 verdict line, e.g. `Tier-1 gates: 6/6 passed`.
 #[must_use]
 pub fn tier1_line(summary: &Summary) -> String {
@@ -234,6 +264,11 @@ pub fn summary_md(summary: &Summary) -> String {
             "\n## Recorded sessions (faults summed over sessions; retention summed over measurement points)\n"
         );
         out.push_str(&real_table(summary));
+        let _ = writeln!(
+            out,
+            "\n## Recorded sessions: billed input (anthropic-5m, lcp) and quality by content\n"
+        );
+        out.push_str(&cost_quality_table(summary));
     }
 
     let _ = writeln!(out, "\n## Sweep\n");

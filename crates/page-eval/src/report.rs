@@ -37,7 +37,7 @@ fn style(policy: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -485,7 +485,12 @@ pub fn report_html(eval: &Evaluation) -> String {
             ),
         ));
 
-        crate::report_cost::cost_and_quality(&mut h, real, &fractions, &flabels);
+        crate::report_cost::cost_and_quality(
+            &mut h,
+            &summary.real_cost_quality,
+            &fractions,
+            &flabels,
+        );
 
         // Retention.
         let ret = &summary.real_retention;

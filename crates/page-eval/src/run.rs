@@ -216,6 +216,7 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
             headline,
             real_sessions: real.rows.clone(),
             real_retention: real.retention.clone(),
+            real_cost_quality: real.cost_quality.clone(),
         },
         workloads,
         traces,

@@ -210,4 +210,8 @@ pub struct Summary {
     /// without the page directory (absent when no sessions were given).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub real_retention: Vec<crate::real::RetentionRow>,
+    /// Billed input under prompt caching and quality by content on the recorded sessions, per
+    /// policy and budget fraction (absent when no sessions were given).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub real_cost_quality: Vec<crate::real::CostQualityRow>,
 }

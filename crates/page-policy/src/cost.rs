@@ -199,7 +199,9 @@ pub struct CostSummary {
     pub billed_input: f64,
     /// `tokens_cached / tokens_sent` (0 without requests).
     pub cache_read_share: f64,
-    /// Requests that rewrote the previous request's prefix, per 100 requests.
+    /// Requests that rewrote the previous request's prefix.
+    pub prefix_rewrites: u64,
+    /// The same per 100 requests.
     pub prefix_rewrites_per_100: f64,
     /// Mean tokens sent per request.
     pub mean_tokens_sent: f64,
@@ -380,6 +382,7 @@ impl CostMeter {
             } else {
                 round(self.cached as f64 / self.sent as f64, 1000.0)
             },
+            prefix_rewrites: self.rewrites,
             prefix_rewrites_per_100: round(per(self.rewrites as f64 * 100.0), 100.0),
             mean_tokens_sent: round(per(self.sent as f64), 100.0),
             max_tokens_sent: self.max_sent,

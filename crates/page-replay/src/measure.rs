@@ -30,9 +30,15 @@ pub struct CostReport {
     pub billed_input_no_compaction: f64,
     /// `billed_input / billed_input_no_compaction`, three decimals.
     pub ratio_to_no_compaction: f64,
-    /// Σ cached / Σ sent.
+    /// Σ tokens sent.
+    pub tokens_sent: u64,
+    /// Σ tokens read from the cache.
+    pub tokens_cached: u64,
+    /// `tokens_cached / tokens_sent`.
     pub cache_read_share: f64,
-    /// Requests whose cached prefix is shorter than the previous request, per 100.
+    /// Requests whose common prefix with the previous request is shorter than that request.
+    pub prefix_rewrites: u64,
+    /// The same per 100 requests.
     pub prefix_rewrites_per_100: f64,
     /// Requests billed: the recorded ones and one per page read.
     pub requests: u64,
@@ -58,8 +64,11 @@ pub struct QualityReport {
     pub pages_read: u64,
     /// Edits whose old text came from earlier history (measured for anchor coverage).
     pub edit_anchors: u64,
-    /// Σ anchor lines present / Σ anchor lines over those edits, three decimals (1 without
-    /// edits).
+    /// Their anchor lines.
+    pub anchor_lines: u64,
+    /// Of those, present in the context the edit was sent with (after its page-ins).
+    pub anchor_lines_present: u64,
+    /// `anchor_lines_present / anchor_lines`, three decimals (1 without edits).
     pub edit_anchor_coverage: f64,
     /// Edits under [`ANCHOR_COVERAGE_FLOOR`]: the agent would have read the file again.
     pub edit_refetches: u64,
@@ -99,8 +108,6 @@ pub(crate) struct ActionMeter<'c> {
     /// The page and level of each of `items`.
     item_pages: Vec<(usize, Repr)>,
     quality: QualityReport,
-    anchor_lines: u64,
-    anchor_present: u64,
     billed: u64,
     keep_records: bool,
     records: Vec<RequestRecord>,
@@ -150,8 +157,6 @@ impl<'c> ActionMeter<'c> {
                 directory: !converted.directory.is_empty(),
                 ..QualityReport::default()
             },
-            anchor_lines: 0,
-            anchor_present: 0,
             billed: 0,
             keep_records,
             records: Vec::new(),
@@ -286,8 +291,8 @@ impl<'c> ActionMeter<'c> {
             .filter(|&n| self.present[n])
             .count();
         self.quality.edit_anchors += 1;
-        self.anchor_lines += lines.len() as u64;
-        self.anchor_present += present as u64;
+        self.quality.anchor_lines += lines.len() as u64;
+        self.quality.anchor_lines_present += present as u64;
         #[expect(clippy::cast_precision_loss, reason = "line counts are small")]
         if (present as f64) < ANCHOR_COVERAGE_FLOOR * lines.len() as f64 {
             self.quality.edit_refetches += 1;
@@ -349,10 +354,10 @@ impl<'c> ActionMeter<'c> {
         let mut quality = self.quality;
         #[expect(clippy::cast_precision_loss, reason = "line counts are small")]
         {
-            quality.edit_anchor_coverage = if self.anchor_lines == 0 {
+            quality.edit_anchor_coverage = if quality.anchor_lines == 0 {
                 1.0
             } else {
-                round3(self.anchor_present as f64 / self.anchor_lines as f64)
+                round3(quality.anchor_lines_present as f64 / quality.anchor_lines as f64)
             };
         }
         let cost = CostReport {
@@ -365,7 +370,10 @@ impl<'c> ActionMeter<'c> {
             } else {
                 0.0
             },
+            tokens_sent: s.tokens_sent,
+            tokens_cached: s.tokens_cached,
             cache_read_share: s.cache_read_share,
+            prefix_rewrites: s.prefix_rewrites,
             prefix_rewrites_per_100: s.prefix_rewrites_per_100,
             requests: s.requests,
             mean_tokens_sent: s.mean_tokens_sent,

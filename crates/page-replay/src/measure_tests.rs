@@ -158,6 +158,8 @@ fn each_context_classifies_the_same_uses() {
             faults: *faults,
             pages_read: *read,
             edit_anchors: 1,
+            anchor_lines: 5,
+            anchor_lines_present: (*coverage * 5.0).round() as u64,
             edit_anchor_coverage: *coverage,
             edit_refetches: u64::from(*coverage < super::ANCHOR_COVERAGE_FLOOR),
             directory: *directory == Directory::On,
