@@ -123,3 +123,43 @@ fn rejects_duplicate_pages() {
         expect!["pages[2]: page id e1 appears twice"],
     );
 }
+
+/// `exists` bounds where a page may be named, and the engine never selects it outside.
+#[test]
+fn a_page_exists_only_from_its_creation_until_its_retirement() {
+    use page_core::{Repr, TokenCount};
+    use page_policy::{Existence, PolicyConfig, PolicyEngine, PolicyId};
+
+    let with_e1 = |created: u32, retired: Option<u32>, text: &str| {
+        let mut w = parse("w", &format!("{PAGES}\n{text}"));
+        w.pages[1].exists = Some(Existence { created, retired });
+        w
+    };
+    check(
+        &with_e1(2, Some(2), "demand boot\n"),
+        expect!["pages[1] (e1): exists.retired must come after exists.created"],
+    );
+    check(
+        &with_e1(1, None, "demand e1\n"),
+        expect!["turns[0].demands[0].page: page e1 is not created yet at this turn"],
+    );
+    check(
+        &with_e1(0, Some(1), "demand boot\nturn\ndemand e1\n"),
+        expect!["turns[1].demands[0].page: page e1 is retired before this turn"],
+    );
+    // Created at turn 1, retired at turn 3: resident at most at turns 1 and 2, though a budget
+    // of 1,000 tokens holds everything at every turn.
+    let w = with_e1(1, Some(3), "demand boot\nturn\nturn\nturn\n")
+        .validate()
+        .unwrap();
+    let mut engine = PolicyEngine::new(
+        &w,
+        &PolicyConfig::preset(PolicyId::Clawvm),
+        TokenCount::new(1_000),
+    );
+    let mut resident = Vec::new();
+    while engine.step().is_some() {
+        resident.push(engine.residency()[1] != Repr::None);
+    }
+    assert_eq!(resident, [false, true, true, false]);
+}
