@@ -17,7 +17,9 @@ use page_policy::{
 };
 
 use crate::directory::{self, DirectorySource, DirectoryVersion};
-use crate::{Action, Converted, Directory, Mention, ReplayError, Request, SpecificKind, anchors};
+use page_engine::anchors;
+
+use crate::{Action, Converted, Directory, Mention, ReplayError, Request, SpecificKind};
 
 /// Converts one session. `family` labels the workload (the source format); `budget` places
 /// the compactions. No page directory (see [`convert_with`]).

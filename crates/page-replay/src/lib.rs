@@ -60,7 +60,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod anchors;
 mod convert;
 mod directory;
 mod measure;
@@ -160,7 +159,7 @@ pub struct Action {
     /// The specifics it names that were mentioned before its request (indices into
     /// [`Converted::mentioned`]): what it needed its context to hold.
     pub uses: Vec<usize>,
-    /// For an edit, the lines of old text it quotes ([`anchors`]).
+    /// For an edit, the lines of old text it quotes ([`page_engine::anchors`]).
     pub anchors: Vec<String>,
 }
 

@@ -1,13 +1,14 @@
 //! Prints the side-by-side table (Zeph 0.21.4's deterministic paths against the adapter) for
 //! the recorded sessions under the folders given on the command line:
-//! `cargo run --release -p pagevm-zeph --example side_by_side -- DIR...`; with `--cpu` first,
-//! the CPU time per turn of each path instead.
+//! `cargo run --release -p pagevm-zeph --example side_by_side -- DIR...`; with `--cpu`, the
+//! CPU time per turn of each path instead; with `--json`, each path's `cost` and `quality` per
+//! budget share (the shape `pagevm replay --json` prints).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pagevm_zeph::ZephTokens;
-use pagevm_zeph::compare::{CompareConfig, History, session_to_messages, table};
+use pagevm_zeph::compare::{CompareConfig, History, json, session_to_messages, table};
 use pagevm_zeph::replay::Workload;
 
 /// Timed replays of each path, interleaved so a slow stretch of a shared machine falls on all
@@ -102,42 +103,33 @@ fn cpu_table(histories: &[History]) -> Result<String, pagevm_zeph::AdapterError>
     Ok(out)
 }
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            files(&p, out);
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("jsonl" | "json" | "traj" | "md")
-        ) {
-            out.push(p);
-        }
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let cpu = args.first().is_some_and(|a| a == "--cpu");
-    if cpu {
-        args.remove(0);
-    }
-    let mut paths = Vec::new();
-    for d in &args {
-        files(Path::new(d), &mut paths);
-    }
+    let mut flag = |name: &str| match args.iter().position(|a| a == name) {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    };
+    let (cpu, as_json) = (flag("--cpu"), flag("--json"));
     let mut histories: Vec<History> = Vec::new();
-    for p in &paths {
-        let text = std::fs::read_to_string(p)?;
-        // Files that are not a trace (licences, indexes) are skipped, as the importer says.
-        let Ok(t) = page_import::import(&text, None) else {
-            continue;
-        };
-        histories.extend(t.sessions.iter().map(session_to_messages));
+    for d in &args {
+        for p in page_import::find_traces(Path::new(d))?.files {
+            // Files that are not a trace (licences, indexes) are skipped, as the importer says.
+            let Ok(t) = page_import::import_file(&p, None) else {
+                continue;
+            };
+            histories.extend(t.sessions.iter().map(session_to_messages));
+        }
+    }
+    if as_json {
+        let rows = json(&histories, &CompareConfig::default(), &[0.75, 0.5, 0.25])?;
+        #[expect(clippy::print_stdout, reason = "the example's output is the JSON")]
+        {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        return Ok(());
     }
     let messages: usize = histories.iter().map(|(m, _)| m.len()).sum();
     let mut out = format!("{} sessions, {messages} messages\n\n", histories.len());

@@ -5,8 +5,11 @@
 //! The observer. Before each model message (an assistant message: text and tool calls) the
 //! strategy's context is what the model would have seen. Every specific that message uses
 //! (a file path or identifier in its text or tool arguments, a shell command it runs) that an
-//! earlier tool result or message introduced is looked up in that context's text: absent means
-//! one fault (the recorded model needed it; this harness had thrown it away). Also counted:
+//! earlier tool result or message introduced is looked up in that context (the `measure`
+//! module): in its text, a hit; named only by the page directory, a page-in (the model reads
+//! the message back, one more billed request); neither, a fault (the recorded model needed it;
+//! this harness had thrown it away). Each request is billed under prompt caching beside the
+//! whole history sent every time, and each edit's anchor lines are looked up. Also counted:
 //! orphaned tool pairs in each context (what a provider rejects), tokens, contexts over the
 //! budget, and the retention of paths and commands (the share of those seen so far that the
 //! context still contains).
@@ -15,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use page_engine::specifics;
 use page_import::{Event, Session};
+use page_policy::{CacheMode, Pricing};
 use zeph_context::budget::ContextBudget;
 use zeph_context::manager::ContextManager;
 use zeph_context::typed_page::{
@@ -25,6 +29,7 @@ use zeph_llm::provider::{Message, MessagePart, Role};
 use crate::AdapterError;
 use crate::compactor::{AdapterConfig, PagedCompactor};
 use crate::convert::{Diagnostic, UnitKind, structure};
+use crate::measure::{Cost, Quality, RequestMeter, context_text, holds};
 use crate::pages::command_of;
 use crate::tokens::ZephTokens;
 use crate::zeph_paths::{ZephPaths, zeph_classify};
@@ -140,9 +145,11 @@ pub enum Strategy {
 pub struct Counts {
     /// Model messages observed.
     pub turns: usize,
-    /// Specifics a model message used that its context no longer held.
-    pub faults: usize,
-    /// Of `faults`, those in turns whose minimum-fidelity set (the system prompt and verbatim
+    /// Hits, page-ins and faults of the specifics model messages used, and edit anchors.
+    pub quality: Quality,
+    /// Billed input of the requests.
+    pub cost: Cost,
+    /// Of `quality.faults`, those in turns whose minimum-fidelity set (the system prompt and verbatim
     /// messages, and the newest message at its smallest level) fits the budget: the faults a
     /// policy controls. The rest are physical insufficiency (the ClawVM paper's split).
     pub controllable_faults: usize,
@@ -196,7 +203,8 @@ impl Counts {
 
     fn add(&mut self, o: &Counts) {
         self.turns += o.turns;
-        self.faults += o.faults;
+        self.quality.add(&o.quality);
+        self.cost.add(&o.cost);
         self.controllable_faults += o.controllable_faults;
         self.insufficient_turns += o.insufficient_turns;
         self.orphaned_pairs += o.orphaned_pairs;
@@ -228,6 +236,10 @@ pub struct CompareConfig {
     pub idle_every_turn: bool,
     /// `compaction_preserve_tail`.
     pub preserve_tail: usize,
+    /// How requests are billed.
+    pub pricing: Pricing,
+    /// How the cached prefix is found.
+    pub cache_mode: CacheMode,
 }
 
 impl Default for CompareConfig {
@@ -239,6 +251,8 @@ impl Default for CompareConfig {
             keep_recent: 3,
             idle_every_turn: false,
             preserve_tail: 6,
+            pricing: Pricing::ANTHROPIC_5M,
+            cache_mode: CacheMode::Lcp,
         }
     }
 }
@@ -336,35 +350,6 @@ fn introduced(msg: &Message) -> BTreeSet<String> {
     out
 }
 
-fn context_text(ctx: &[Message]) -> String {
-    let mut s = String::new();
-    for m in ctx
-        .iter()
-        .filter(|m| m.metadata.visibility.is_agent_visible())
-    {
-        s.push_str(&m.content);
-        for p in &m.parts {
-            // Tool inputs are sent as JSON, not in the flattened content.
-            if let MessagePart::ToolUse { input, .. } = p {
-                s.push_str(&input.to_string());
-            }
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// Whether a context's text holds a specific: verbatim, or JSON-escaped as tool arguments are
-/// sent (a multi-line command is never verbatim in a tool call's input).
-fn holds(text: &str, specific: &str) -> bool {
-    if text.contains(specific) {
-        return true;
-    }
-    let escaped = serde_json::Value::String(specific.to_owned()).to_string();
-    let inner = &escaped[1..escaped.len() - 1];
-    inner != specific && text.contains(inner)
-}
-
 /// Orphaned tool parts of what a provider would see, by message `db_id` and tool id.
 fn orphan_keys(messages: &[Message]) -> BTreeSet<(Option<i64>, String, bool)> {
     let seen: Vec<Message> = messages
@@ -393,23 +378,19 @@ struct Seen {
     kept: BTreeSet<String>,
 }
 
-/// The observer's view of one context before model message `next`; `fits` says whether the
-/// turn's minimum-fidelity set fits the budget.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one observation's inputs, all distinct"
-)]
+/// The observer's view of one context before a model message (its structure, size and
+/// retention; what the message used is `measure`'s); `fits` says whether the turn's
+/// minimum-fidelity set fits the budget.
 fn observe(
     c: &mut Counts,
     prefix: &[Message],
     ctx: &[Message],
     tokens: &ZephTokens,
     budget: usize,
-    next: &Message,
     seen: &Seen,
     fits: bool,
 ) {
-    let (known, kept) = (&seen.known, &seen.kept);
+    let kept = &seen.kept;
     let text = context_text(ctx);
     let n = tokens.context(ctx);
     c.turns += 1;
@@ -423,12 +404,6 @@ fn observe(
             c.input_orphans_sent += 1;
         } else {
             c.orphaned_pairs += 1;
-        }
-    }
-    for s in used(next) {
-        if known.contains(&s) && !holds(&text, &s) {
-            c.faults += 1;
-            c.controllable_faults += usize::from(fits);
         }
     }
     for s in kept {
@@ -558,6 +533,10 @@ pub fn compare_with(
         config.gap_minutes,
     );
     let mut adapter = PagedCompactor::with_tokens(config.adapter(), tokens.clone())?;
+    let mut meters = [
+        RequestMeter::new(config.pricing, config.cache_mode),
+        RequestMeter::new(config.pricing, config.cache_mode),
+    ];
     let mut zeph_msgs: Vec<Message> = Vec::new();
     let mut out: BTreeMap<Strategy, Counts> = BTreeMap::new();
     let mut seen = Seen::default();
@@ -570,6 +549,12 @@ pub fn compare_with(
         let now_ts = at.unwrap_or(0) / 1000;
         if msg.role == Role::Assistant && i > 0 {
             let fits = minimum_set(&mut adapter, &messages[..i])? <= config.budget;
+            let uses: BTreeSet<String> = used(msg).intersection(&seen.known).cloned().collect();
+            let mut measure = |c: &mut Counts, meter: &mut RequestMeter, ctx: &[Message]| {
+                let q = meter.request(&messages[..i], ctx, msg, &uses, at, &tokens);
+                c.controllable_faults += if fits { q.faults } else { 0 };
+                c.quality.add(&q);
+            };
             // Zeph: the pipeline runs on its in-place vector; the request is that vector after
             // prepare_context's trim.
             let mut t = zeph.turn(&mut zeph_msgs, idle, now_ts);
@@ -581,10 +566,10 @@ pub fn compare_with(
                 &request,
                 &tokens,
                 config.budget,
-                msg,
                 &seen,
                 fits,
             );
+            measure(zc, &mut meters[0], &request);
             invariant_checks(zc, &request, &originals, &tokens);
             // pagevm: the full history stays; the view is assembled under Zeph's hard
             // threshold, so it does not trigger Zeph's hard tier, with the headroom up to the
@@ -603,10 +588,10 @@ pub fn compare_with(
                 &view.messages,
                 &tokens,
                 config.budget,
-                msg,
                 &seen,
                 fits,
             );
+            measure(pc, &mut meters[1], &view.messages);
             invariant_checks(pc, &view.messages, &originals, &tokens);
         }
         for p in &msg.parts {
@@ -631,6 +616,11 @@ pub fn compare_with(
         seen.known.extend(introduced(msg));
         seen.kept.extend(retained_kinds(msg));
         zeph_msgs.push(msg.clone());
+    }
+    for (strategy, meter) in [Strategy::Zeph, Strategy::Pagevm].into_iter().zip(&meters) {
+        if let Some(c) = out.get_mut(&strategy) {
+            c.cost = meter.finish();
+        }
     }
     // pagevm types by structure, so only Zeph's prefix classifier can misclassify.
     if let Some(z) = out.get_mut(&Strategy::Zeph) {
@@ -665,6 +655,80 @@ pub fn observed_turns(messages: &[Message]) -> usize {
         .count()
 }
 
+/// Every history replayed at `ratio` of its own size, summed per path.
+fn totals(
+    tokens: &ZephTokens,
+    histories: &[History],
+    config: &CompareConfig,
+    ratio: f64,
+) -> Result<BTreeMap<Strategy, Counts>, AdapterError> {
+    let config = CompareConfig {
+        budget: 0,
+        budget_ratio: Some(ratio),
+        ..config.clone()
+    };
+    let mut runs = Vec::with_capacity(histories.len());
+    for (messages, times) in histories {
+        runs.push(compare_with(tokens, messages, times, &config)?);
+    }
+    Ok(total(&runs))
+}
+
+/// The side-by-side as JSON: per budget share and path, `cost` and `quality` in the shape
+/// `pagevm replay --json` prints them, and the structural counts.
+///
+/// # Errors
+/// [`AdapterError`] when the adapter fails on a history.
+pub fn json(
+    histories: &[History],
+    config: &CompareConfig,
+    ratios: &[f64],
+) -> Result<serde_json::Value, AdapterError> {
+    let tokens = ZephTokens::new();
+    let round = |x: f64, scale: f64| (x * scale).round() / scale + 0.0;
+    let mut rows = Vec::new();
+    for &ratio in ratios {
+        for (s, c) in &totals(&tokens, histories, config, ratio)? {
+            let (q, k) = (&c.quality, &c.cost);
+            rows.push(serde_json::json!({
+                "budget_share": ratio,
+                "path": match s {
+                    Strategy::Zeph => "zeph",
+                    Strategy::Pagevm => "pagevm",
+                },
+                "turns": c.turns,
+                "cost": {
+                    "preset": config.pricing.preset,
+                    "cache_mode": config.cache_mode.code(),
+                    "billed_input": round(k.billed_input, 10.0),
+                    "billed_input_no_compaction": round(k.billed_input_no_compaction, 10.0),
+                    "ratio_to_no_compaction": round(k.ratio_to_no_compaction(), 1000.0),
+                    "cache_read_share": round(k.cache_read_share(), 1000.0),
+                    "prefix_rewrites_per_100": round(k.prefix_rewrites_per_100(), 100.0),
+                    "requests": k.requests,
+                    "mean_tokens_sent": round(k.mean_tokens_sent(), 100.0),
+                    "max_tokens_sent": k.max_tokens_sent,
+                },
+                "quality": {
+                    "hits": q.hits,
+                    "page_ins": q.page_ins,
+                    "faults": q.faults,
+                    "pages_read": q.pages_read,
+                    "edit_anchors": q.edit_anchors,
+                    "edit_anchor_coverage": round(q.edit_anchor_coverage(), 1000.0),
+                    "edit_refetches": q.edit_refetches,
+                    "directory": *s == Strategy::Pagevm,
+                },
+                "controllable_faults": c.controllable_faults,
+                "orphaned_pairs": c.orphaned_pairs,
+                "over_budget": c.over_budget,
+                "retention": round(c.retention(), 1000.0),
+            }));
+        }
+    }
+    Ok(serde_json::Value::Array(rows))
+}
+
 /// The side-by-side table (markdown) over `histories`, one pair of rows per budget share.
 ///
 /// # Errors
@@ -677,28 +741,21 @@ pub fn table(
     use std::fmt::Write as _;
     let tokens = ZephTokens::new();
     let mut out = String::from(
-        "| budget (share of the history) | path | turns | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for &ratio in ratios {
-        let config = CompareConfig {
-            budget: 0,
-            budget_ratio: Some(ratio),
-            ..config.clone()
-        };
-        let mut runs = Vec::with_capacity(histories.len());
-        for (messages, times) in histories {
-            runs.push(compare_with(&tokens, messages, times, &config)?);
-        }
-        for (s, c) in &total(&runs) {
+        for (s, c) in &totals(&tokens, histories, config, ratio)? {
             let name = match s {
                 Strategy::Zeph => "Zeph 0.21.4",
                 Strategy::Pagevm => "pagevm adapter",
             };
             let _ = writeln!(
                 out,
-                "| {ratio} | {name} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} |",
+                "| {ratio} | {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} | {:.3} | {:.3} | {:.1} | {:.3} ({}) |",
                 c.turns,
-                c.faults,
+                c.quality.hits,
+                c.quality.page_ins,
+                c.quality.faults,
                 c.controllable_faults,
                 c.insufficient_turns,
                 c.orphaned_pairs,
@@ -710,6 +767,11 @@ pub fn table(
                 c.misclassified,
                 c.invariant_violations,
                 c.invariant_checks,
+                c.cost.ratio_to_no_compaction(),
+                c.cost.cache_read_share(),
+                c.cost.prefix_rewrites_per_100(),
+                c.quality.edit_anchor_coverage(),
+                c.quality.edit_anchors,
             );
         }
     }

@@ -14,6 +14,11 @@ use crate::tokens::ZephTokens;
 /// First line of the page directory.
 const HEADER: &str = "[page directory: page id: what it holds]";
 
+/// Whether `m` is a page directory message.
+pub(crate) fn is_directory(m: &Message) -> bool {
+    m.content.starts_with(HEADER)
+}
+
 /// One page's line: its id, then the facts no rendered text shows, key ones (paths, the
 /// command) before identifiers.
 #[derive(Debug)]

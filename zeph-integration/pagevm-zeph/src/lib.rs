@@ -47,6 +47,7 @@
 
 mod compactor;
 pub mod compare;
+pub mod measure;
 mod convert;
 mod directory;
 mod invariant;
