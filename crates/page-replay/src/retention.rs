@@ -91,8 +91,8 @@ pub fn retention(converted: &Converted, config: &PolicyConfig, run: &Simulation)
 /// after the last turn when none compacted.
 ///
 /// At each measurement point the assembled prompt is the text of the selected pages at their
-/// selected levels, leaving out pages not created yet (the workload format makes every page
-/// available from turn 0); only specifics first mentioned at or before that turn count (a
+/// selected levels, leaving out pages not created yet (a workload without `exists` makes every
+/// page available from turn 0); only specifics first mentioned at or before that turn count (a
 /// prompt cannot retain what has not happened yet). A specific matches if its text, or its
 /// JSON-escaped text (commands inside structured tool calls), occurs in one page's text.
 pub struct RetentionMeter<'c> {

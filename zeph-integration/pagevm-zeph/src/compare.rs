@@ -550,7 +550,7 @@ pub fn compare_with(
         if msg.role == Role::Assistant && i > 0 {
             let fits = minimum_set(&mut adapter, &messages[..i])? <= config.budget;
             let uses: BTreeSet<String> = used(msg).intersection(&seen.known).cloned().collect();
-            let mut measure = |c: &mut Counts, meter: &mut RequestMeter, ctx: &[Message]| {
+            let measure = |c: &mut Counts, meter: &mut RequestMeter, ctx: &[Message]| {
                 let q = meter.request(&messages[..i], ctx, msg, &uses, at, &tokens);
                 c.controllable_faults += if fits { q.faults } else { 0 };
                 c.quality.add(&q);

@@ -47,10 +47,10 @@
 
 mod compactor;
 pub mod compare;
-pub mod measure;
 mod convert;
 mod directory;
 mod invariant;
+pub mod measure;
 mod pages;
 mod render;
 pub mod replay;

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use page_core::ContentDigest;
 use page_engine::anchors;
 use page_policy::{CacheMode, CostMeter, Pricing};
-use serde::Serialize;
 use zeph_llm::provider::{Message, MessagePart};
 
 use crate::directory::is_directory;
@@ -17,7 +16,7 @@ use crate::tokens::ZephTokens;
 const ANCHOR_COVERAGE_FLOOR: f64 = 0.9;
 
 /// Quality by content, summed over requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quality {
     /// Uses of a specific found in the context's text outside the page directory.
     pub hits: usize,
@@ -62,7 +61,7 @@ impl Quality {
 }
 
 /// Billed input, summed over requests and histories.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Cost {
     /// Σ billed input, in units of the base input price (page-ins included).
     pub billed_input: f64,
@@ -206,7 +205,10 @@ impl RequestMeter {
             let past: String = history.iter().map(text_of).collect();
             let known = lines.iter().filter(|l| past.contains(l.as_str())).count();
             if known * 2 >= lines.len() {
-                let present = lines.iter().filter(|l| content.contains(l.as_str())).count();
+                let present = lines
+                    .iter()
+                    .filter(|l| content.contains(l.as_str()))
+                    .count();
                 q.edit_anchors = 1;
                 q.anchor_lines = lines.len();
                 q.anchor_lines_present = present;

@@ -45,14 +45,14 @@ fn histories() -> Vec<History> {
 fn side_by_side_on_recorded_traces() {
     let t = table(&histories(), &CompareConfig::default(), &[0.75, 0.5, 0.25]).unwrap();
     expect![[r#"
-        | budget (share of the history) | path | turns | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |
-        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-        | 0.75 | Zeph 0.21.4 | 42 | 0 | 0 | 0 | 0 | 1 | 0 | 760 | 3469 | 0.876 | 29 | 0 / 0 |
-        | 0.75 | pagevm adapter | 42 | 0 | 0 | 0 | 0 | 0 | 0 | 785 | 3226 | 0.986 | 0 | 0 / 7 |
-        | 0.5 | Zeph 0.21.4 | 42 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 |
-        | 0.5 | pagevm adapter | 42 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 |
-        | 0.25 | Zeph 0.21.4 | 42 | 12 | 6 | 12 | 0 | 0 | 7 | 313 | 1463 | 0.297 | 29 | 0 / 0 |
-        | 0.25 | pagevm adapter | 42 | 3 | 0 | 12 | 0 | 0 | 12 | 385 | 1630 | 0.690 | 0 | 0 / 12 |
+        | budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |
+        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+        | 0.75 | Zeph 0.21.4 | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 760 | 3469 | 0.876 | 29 | 0 / 0 | 1.073 | 0.477 | 16.7 | 1.000 (1) |
+        | 0.75 | pagevm adapter | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 785 | 3226 | 0.986 | 0 | 0 / 7 | 1.314 | 0.362 | 28.6 | 1.000 (1) |
+        | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
+        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 | 1.042 | 0.444 | 36.4 | 1.000 (1) |
+        | 0.25 | Zeph 0.21.4 | 42 | 6 | 0 | 12 | 6 | 12 | 0 | 0 | 7 | 313 | 1463 | 0.297 | 29 | 0 / 0 | 0.304 | 0.668 | 23.8 | 1.000 (1) |
+        | 0.25 | pagevm adapter | 42 | 11 | 4 | 3 | 0 | 12 | 0 | 0 | 12 | 385 | 1630 | 0.690 | 0 | 0 / 12 | 0.595 | 0.487 | 48.9 | 0.000 (1) |
     "#]].assert_eq(&t);
 }
 
@@ -68,9 +68,9 @@ fn side_by_side_when_every_turn_is_idle() {
     )
     .unwrap();
     expect![[r#"
-        | budget (share of the history) | path | turns | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations |
-        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-        | 0.5 | Zeph 0.21.4 | 42 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 |
-        | 0.5 | pagevm adapter | 42 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 |
+        | budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |
+        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+        | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
+        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 | 1.042 | 0.444 | 36.4 | 1.000 (1) |
     "#]].assert_eq(&t);
 }
