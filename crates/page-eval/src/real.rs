@@ -136,6 +136,46 @@ pub struct CostQualityRow {
     pub edit_refetches: u64,
 }
 
+impl CostQualityRow {
+    /// The column headers of [`CostQualityRow::cells`].
+    pub(crate) const HEADERS: [&'static str; 14] = [
+        "budget",
+        "policy",
+        "directory",
+        "billed × no compaction",
+        "cache read",
+        "rewrites /100",
+        "requests",
+        "hits",
+        "page-ins",
+        "faults",
+        "pages read",
+        "edits",
+        "anchor coverage",
+        "edit refetches",
+    ];
+
+    /// The row as table cells, for every renderer (Markdown, HTML).
+    pub(crate) fn cells(&self) -> [String; 14] {
+        [
+            format!("{:.0}%", self.budget_fraction.0 * 100.0),
+            self.policy.clone(),
+            (if self.directory { "on" } else { "off" }).to_owned(),
+            self.ratio_to_no_compaction.to_string(),
+            self.cache_read_share.to_string(),
+            self.prefix_rewrites_per_100.to_string(),
+            self.requests.to_string(),
+            self.hits.to_string(),
+            self.page_ins.to_string(),
+            self.faults.to_string(),
+            self.pages_read.to_string(),
+            self.edit_anchors.to_string(),
+            self.edit_anchor_coverage.to_string(),
+            self.edit_refetches.to_string(),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct CostQualitySums {
     billed: f64,

@@ -130,28 +130,21 @@ pub fn real_table(summary: &Summary) -> String {
 /// policy and directory setting. Embedded in `summary.md`; the report draws the same rows.
 #[must_use]
 fn cost_quality_table(summary: &Summary) -> String {
-    let mut out = String::from(
-        "| budget | policy | directory | billed × no compaction | cache read | rewrites /100 | requests | hits | page-ins | faults | pages read | edits | anchor coverage | edit refetches |\n|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    use crate::real::CostQualityRow;
+    let align = |h: &str| {
+        if matches!(h, "policy" | "directory") {
+            "---"
+        } else {
+            "---:"
+        }
+    };
+    let mut out = format!(
+        "| {} |\n|{}|\n",
+        CostQualityRow::HEADERS.join(" | "),
+        CostQualityRow::HEADERS.map(align).join("|")
     );
     for r in &summary.real_cost_quality {
-        let _ = writeln!(
-            out,
-            "| {:.0}% | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.budget_fraction.0 * 100.0,
-            r.policy,
-            if r.directory { "on" } else { "off" },
-            r.ratio_to_no_compaction,
-            r.cache_read_share,
-            r.prefix_rewrites_per_100,
-            r.requests,
-            r.hits,
-            r.page_ins,
-            r.faults,
-            r.pages_read,
-            r.edit_anchors,
-            r.edit_anchor_coverage,
-            r.edit_refetches,
-        );
+        let _ = writeln!(out, "| {} |", r.cells().join(" | "));
     }
     out
 }

@@ -39,26 +39,20 @@ pub(crate) fn cost_and_quality(
             fractions.len(),
         ),
     ));
-    h.push_str("<table><tr><th>budget</th><th class=\"l\">policy</th><th class=\"l\">directory</th><th>billed × no compaction</th><th>cache read</th><th>rewrites /100 requests</th><th>requests</th><th>hits</th><th>page-ins</th><th>faults</th><th>pages read</th><th>edits measured</th><th>anchor coverage</th><th>edit refetches</th></tr>\n");
+    let left = |h: &str| matches!(h, "policy" | "directory");
+    h.push_str("<table><tr>");
+    for head in CostQualityRow::HEADERS {
+        let class = if left(head) { " class=\"l\"" } else { "" };
+        let _ = write!(h, "<th{class}>{}</th>", esc(head));
+    }
+    h.push_str("</tr>\n");
     for r in rows {
-        let _ = writeln!(
-            h,
-            "<tr><td>{:.0}%</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.budget_fraction.0 * 100.0,
-            esc(&r.policy),
-            if r.directory { "on" } else { "off" },
-            r.ratio_to_no_compaction,
-            r.cache_read_share,
-            r.prefix_rewrites_per_100,
-            r.requests,
-            r.hits,
-            r.page_ins,
-            r.faults,
-            r.pages_read,
-            r.edit_anchors,
-            r.edit_anchor_coverage,
-            r.edit_refetches,
-        );
+        h.push_str("<tr>");
+        for (head, cell) in CostQualityRow::HEADERS.iter().zip(r.cells()) {
+            let class = if left(head) { " class=\"l\"" } else { "" };
+            let _ = write!(h, "<td{class}>{}</td>", esc(&cell));
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</table>\n<p class=\"note\">Measured at every recorded model request (a run of consecutive assistant messages and tool calls is one response), against the context that request was sent with: the selection of the turn before it. The replay is causal: a page exists from the turn that creates it, and the directory lists only what was ingested before its latest rebuild (one per compaction). Billed input: Σ (cached × 0.1 + uncached × 1.25) in units of the base input price, the cached prefix being the longest common prefix of item hashes with the previous request (nothing under 1,024 tokens or after 5 minutes); no compaction sends every page created so far at full. Hits: a specific the action used is in the rendered text of a page in its context (the directory aside); page-ins: only the directory names it, so the model reads the page back (each read is one more billed request); faults: neither. Anchor coverage: the share of the lines an edit quoted that were in its context, over edits whose old text came from earlier history; an edit under 90 % is a refetch. See docs/evaluation.md.</p>\n");
 }
