@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use expect_test::expect;
-use pagevm_zeph::compare::{CompareConfig, History, session_to_messages, table};
+use pagevm_zeph::compare::{CompareConfig, History, json, session_to_messages, table};
 
 fn traces() -> Vec<(String, PathBuf)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
@@ -73,4 +73,48 @@ fn side_by_side_when_every_turn_is_idle() {
         | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
         | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 | 1.042 | 0.444 | 36.4 | 1.000 (1) |
     "#]].assert_eq(&t);
+}
+
+/// `--json` carries the two objects `pagevm replay --json` prints, per path; both paths are
+/// measured on the same uses (what the recorded messages used does not depend on the path)
+/// and billed against the same no-compaction baseline.
+#[test]
+fn side_by_side_json_measures_both_paths_on_the_same_uses() {
+    let rows = json(&histories(), &CompareConfig::default(), &[0.5, 0.25]).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for pair in rows.chunks(2) {
+        let uses = |r: &serde_json::Value| {
+            let q = &r["quality"];
+            ["hits", "page_ins", "faults"]
+                .map(|k| q[k].as_u64().unwrap())
+                .iter()
+                .sum::<u64>()
+        };
+        assert_eq!(pair[0]["path"], "zeph");
+        assert_eq!(pair[1]["path"], "pagevm");
+        assert_eq!(uses(&pair[0]), uses(&pair[1]));
+        assert!(uses(&pair[0]) > 0);
+        assert_eq!(
+            pair[0]["cost"]["billed_input_no_compaction"],
+            pair[1]["cost"]["billed_input_no_compaction"]
+        );
+        // Zeph's path has no page directory, so nothing is paged in.
+        assert_eq!(pair[0]["quality"]["page_ins"], 0);
+        for key in [
+            "preset",
+            "billed_input",
+            "ratio_to_no_compaction",
+            "cache_read_share",
+            "prefix_rewrites_per_100",
+            "requests",
+            "mean_tokens_sent",
+            "max_tokens_sent",
+        ] {
+            assert!(!pair[1]["cost"][key].is_null(), "cost.{key}");
+        }
+        for key in ["edit_anchors", "edit_anchor_coverage", "directory"] {
+            assert!(!pair[1]["quality"][key].is_null(), "quality.{key}");
+        }
+    }
 }
