@@ -6,8 +6,10 @@
 //!   `summary.{json,csv,md}`, `report/index.html`, the generated workloads and the decision
 //!   traces to `DIR` (default `out/eval`).
 //! - `pagevm replay --trace PATH [--format F] [--budget N | --budget-fraction F] [--policy P]
-//!   [--json]` replays recorded agent sessions (a file, or every file under a directory) and
-//!   prints faults, retention of specifics and token totals per session and policy.
+//!   [--directory on|off|both] [--preset P] [--cache-mode M] [--requests FILE] [--json]`
+//!   replays recorded agent sessions (a file, or every file under a directory) and prints
+//!   faults, retention of specifics, billed input under prompt caching and quality by content
+//!   per session, policy and directory setting.
 //! - `pagevm gates [--json]` runs the six Tier-1 gates end to end through the lifecycle engine.
 //! - `pagevm bench [--json]` times the policy engine per turn and measures its peak heap with
 //!   the counting allocator installed below.
@@ -76,8 +78,11 @@ enum Command {
         /// retrieval_only), or all.
         #[arg(long, default_value = "clawvm")]
         policy: String,
-        /// Replay without the page directory (for comparison).
-        #[arg(long)]
+        /// The page directory: on, off, or both (each replay twice, side by side).
+        #[arg(long, default_value = "on")]
+        directory: String,
+        /// Replay without the page directory (the same as `--directory off`).
+        #[arg(long, conflicts_with = "directory")]
         no_directory: bool,
         /// Prompt-cache pricing: anthropic-5m, anthropic-1h, openai, gemini.
         #[arg(long, default_value = "anthropic-5m")]
@@ -150,6 +155,7 @@ fn main() -> Result<()> {
             budget,
             budget_fraction,
             policy,
+            directory,
             no_directory,
             preset,
             read_price,
@@ -167,11 +173,11 @@ fn main() -> Result<()> {
                 format: replay::parse_format(&format)?,
                 budget,
                 policies: replay::parse_policies(&policy)?,
-                directory: if no_directory {
-                    page_replay::Directory::Off
+                directories: replay::parse_directory(if no_directory {
+                    "off"
                 } else {
-                    page_replay::Directory::On
-                },
+                    &directory
+                })?,
                 measures: replay::parse_measures(
                     &preset,
                     read_price,

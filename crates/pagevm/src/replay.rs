@@ -20,11 +20,22 @@ pub(crate) struct Request {
     pub(crate) format: Option<Format>,
     pub(crate) budget: Budget,
     pub(crate) policies: Vec<PolicyId>,
-    pub(crate) directory: Directory,
+    /// The directory settings to replay under, in order.
+    pub(crate) directories: Vec<Directory>,
     pub(crate) measures: Measures,
     /// Where to write every billed request.
     pub(crate) requests: Option<PathBuf>,
     pub(crate) json: bool,
+}
+
+/// Parses `--directory`: `on`, `off`, or `both` (off, then on).
+pub(crate) fn parse_directory(s: &str) -> Result<Vec<Directory>> {
+    Ok(match s {
+        "on" => vec![Directory::On],
+        "off" => vec![Directory::Off],
+        "both" => vec![Directory::Off, Directory::On],
+        other => bail!("--directory {other:?}: expected on, off or both"),
+    })
 }
 
 /// Parses `--preset`, the price overrides and `--cache-mode`.
@@ -121,14 +132,18 @@ pub(crate) fn run(req: &Request) -> Result<()> {
             )?;
         }
         for session in &transcript.sessions {
-            for &policy in &req.policies {
+            for (&policy, &directory) in req
+                .policies
+                .iter()
+                .flat_map(|p| req.directories.iter().map(move |d| (p, d)))
+            {
                 match replay_session(
                     session,
                     transcript.format.name(),
                     &builder,
                     req.budget,
                     policy,
-                    req.directory,
+                    directory,
                     &req.measures,
                 ) {
                     Ok(r) => {
@@ -173,7 +188,7 @@ pub(crate) fn run(req: &Request) -> Result<()> {
 /// billed input are measured at every recorded request.
 pub(crate) fn table(reports: &[ReplayReport]) -> String {
     let mut out = String::from(
-        "| session | format | policy | budget | turns | calls | faults | min fits | paths res/names/total | commands res/names/total | identifiers res/names/total | hits/page-ins/faults | edit anchors | billed input | × no compaction | cache read | rewrites /100 | history tokens | assembled mean |\n|---|---|---|---:|---:|---:|---:|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n",
+        "| session | format | policy | directory | budget | turns | calls | faults | min fits | paths res/names/total | commands res/names/total | identifiers res/names/total | hits/page-ins/faults | edit anchors | billed input | × no compaction | cache read | rewrites /100 | history tokens | assembled mean |\n|---|---|---|---|---:|---:|---:|---:|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in reports {
         let k =
@@ -191,10 +206,11 @@ pub(crate) fn table(reports: &[ReplayReport]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{}/{} | {} | {:.1} | {:.3} | {:.3} | {:.2} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{}/{} | {} | {:.1} | {:.3} | {:.3} | {:.2} | {} | {:.2} |",
             r.session,
             r.format,
             r.policy,
+            if r.directory { "on" } else { "off" },
             r.budget,
             r.turns,
             r.tool_calls,

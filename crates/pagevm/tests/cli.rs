@@ -279,13 +279,30 @@ fn replay_prints_a_table_and_rejects_bad_arguments() {
     let out = pagevm(&["replay", "--trace", &trace, "--budget", "120"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.starts_with("| session | format | policy | budget |"),
+        text.starts_with("| session | format | policy | directory | budget |"),
         "{text}"
     );
     assert!(
-        text.contains("| 0199a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b | codex | clawvm | 120 |"),
+        text.contains("| 0199a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b | codex | clawvm | on | 120 |"),
         "{text}"
     );
+    // Both directory settings, side by side, in one run.
+    let out = pagevm(&[
+        "replay",
+        "--trace",
+        &trace,
+        "--budget",
+        "120",
+        "--directory",
+        "both",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for setting in ["off", "on"] {
+        assert!(
+            text.contains(&format!("| codex | clawvm | {setting} | 120 |")),
+            "{text}"
+        );
+    }
     for (args, message) in [
         (vec!["--format", "cursor"], "unknown format \"cursor\""),
         (vec!["--policy", "fifo"], "--policy \"fifo\""),
