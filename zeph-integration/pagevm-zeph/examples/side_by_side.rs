@@ -146,6 +146,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &CompareConfig::default(),
         &[0.75, 0.5, 0.25],
     )?);
+    out.push_str("\nthe adapter without its page directory:\n\n");
+    out.push_str(&table(
+        &histories,
+        &CompareConfig {
+            directory: false,
+            ..CompareConfig::default()
+        },
+        &[0.5, 0.25],
+    )?);
     out.push_str("\nmicrocompact firing every turn:\n\n");
     out.push_str(&table(
         &histories,

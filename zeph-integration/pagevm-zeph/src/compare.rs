@@ -236,6 +236,8 @@ pub struct CompareConfig {
     pub idle_every_turn: bool,
     /// `compaction_preserve_tail`.
     pub preserve_tail: usize,
+    /// Whether the adapter renders its page directory.
+    pub directory: bool,
     /// How requests are billed.
     pub pricing: Pricing,
     /// How the cached prefix is found.
@@ -251,6 +253,7 @@ impl Default for CompareConfig {
             keep_recent: 3,
             idle_every_turn: false,
             preserve_tail: 6,
+            directory: true,
             pricing: Pricing::ANTHROPIC_5M,
             cache_mode: CacheMode::Lcp,
         }
@@ -265,6 +268,7 @@ impl CompareConfig {
             preserve_tail: self.preserve_tail,
             microcompact_gap_minutes: self.gap_minutes,
             microcompact_keep_recent: self.keep_recent,
+            directory: self.directory,
             ..AdapterConfig::default()
         }
     }
@@ -717,7 +721,7 @@ pub fn json(
                     "edit_anchors": q.edit_anchors,
                     "edit_anchor_coverage": round(q.edit_anchor_coverage(), 1000.0),
                     "edit_refetches": q.edit_refetches,
-                    "directory": *s == Strategy::Pagevm,
+                    "directory": *s == Strategy::Pagevm && config.directory,
                 },
                 "controllable_faults": c.controllable_faults,
                 "orphaned_pairs": c.orphaned_pairs,
