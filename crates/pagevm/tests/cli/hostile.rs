@@ -226,7 +226,7 @@ fn cases() -> Vec<Case> {
                 ])
             },
             succeeds: true,
-            says: "| codex | clawvm | 200 |",
+            says: "| codex | clawvm | on | 200 |",
             untouched: None,
         },
         Case {
