@@ -3,6 +3,26 @@
 
 use serde_json::Value;
 
+/// An edit whose anchor lines are less present than this in its context counts as a refetch:
+/// the agent would have had to read the file again to quote it.
+pub const COVERAGE_FLOOR: f64 = 0.9;
+
+/// Whether an edit with `lines` anchor lines, `known` of them in earlier history, is measured:
+/// its old text came from history (at least half of it) rather than from the agent's own
+/// knowledge of the file.
+#[must_use]
+pub fn came_from_history(known: usize, lines: usize) -> bool {
+    lines > 0 && known * 2 >= lines
+}
+
+/// Whether a measured edit with `present` of its `lines` anchor lines in context is a refetch
+/// (under [`COVERAGE_FLOOR`]).
+#[must_use]
+#[expect(clippy::cast_precision_loss, reason = "line counts are small")]
+pub fn is_refetch(present: usize, lines: usize) -> bool {
+    (present as f64) < COVERAGE_FLOOR * lines as f64
+}
+
 /// An anchor line shorter than this (trimmed) is not counted: `}` or `else:` occur almost
 /// anywhere and would make every context look like it held the file.
 const MIN_ANCHOR_CHARS: usize = 6;

@@ -74,7 +74,7 @@ use thiserror::Error;
 
 pub use crate::convert::{convert, convert_with};
 pub use crate::directory::DirectoryVersion;
-pub use crate::measure::{ANCHOR_COVERAGE_FLOOR, CostReport, QualityReport, RequestRecord};
+pub use crate::measure::{CostReport, QualityReport, RequestRecord};
 pub use crate::replay::{
     Budget, KindRetention, Measures, ReplayReport, RetentionReport, SessionReplay, TokenReport,
     Trace, full_history_tokens, replay_converted, replay_session,

@@ -6,16 +6,13 @@
 use std::collections::HashMap;
 
 use page_core::{ContentDigest, PageId, Repr};
+use page_engine::anchors;
 use page_policy::{CacheMode, CostMeter, Pricing, RequestItem};
 use serde::Serialize;
 
 use crate::Converted;
 use crate::directory::DirectoryVersion;
 use crate::retention::TextIndex;
-
-/// An edit whose anchor lines are less present than this in its context counts as a refetch:
-/// the agent would have had to read the file again to quote it.
-pub const ANCHOR_COVERAGE_FLOOR: f64 = 0.9;
 
 /// Billed input of a replay (see docs/evaluation.md, "Cost under prompt caching").
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,7 +67,8 @@ pub struct QualityReport {
     pub anchor_lines_present: u64,
     /// `anchor_lines_present / anchor_lines`, three decimals (1 without edits).
     pub edit_anchor_coverage: f64,
-    /// Edits under [`ANCHOR_COVERAGE_FLOOR`]: the agent would have read the file again.
+    /// Edits under [`page_engine::anchors::COVERAGE_FLOOR`]: the agent would have read the
+    /// file again.
     pub edit_refetches: u64,
     /// Whether the replay had a directory.
     pub directory: bool,
@@ -104,6 +102,11 @@ pub(crate) struct ActionMeter<'c> {
     next_request: usize,
     next_action: usize,
     present: Vec<bool>,
+    /// Needles in the full text of a page created before the current request (grown as the
+    /// replay goes, for edit anchors).
+    history: Vec<bool>,
+    /// The first page not yet marked in `history`.
+    history_pages: usize,
     items: Vec<(ContentDigest, u32)>,
     /// The page and level of each of `items`.
     item_pages: Vec<(usize, Repr)>,
@@ -151,6 +154,8 @@ impl<'c> ActionMeter<'c> {
             next_request: 0,
             next_action: 0,
             present: vec![false; next],
+            history: vec![false; next],
+            history_pages: converted.directory.len(),
             items: Vec::new(),
             item_pages: Vec::new(),
             quality: QualityReport {
@@ -268,35 +273,29 @@ impl<'c> ActionMeter<'c> {
         self.baseline.push_digests(at_ms, &self.baseline_items);
     }
 
-    /// Anchor coverage of action `a`'s edit, sent before `turn`: measured when at least half
-    /// of its lines are in the full text of a page created before (the old text came from
-    /// history rather than from the agent's own knowledge).
+    /// Anchor coverage of action `a`'s edit, sent before `turn`, when its old text came from
+    /// the full text of pages created before ([`anchors::came_from_history`]).
     fn edit(&mut self, a: usize, turn: usize) {
         let c = self.converted;
-        let lines = &c.actions[a].anchors;
-        let start = self.anchor_start[a];
-        let mut history = vec![false; self.present.len()];
-        for p in c.directory.len()..c.created_at.len() {
-            if c.created_at[p] < turn
-                && let Some(text) = c.texts[p].get(&Repr::Full)
-            {
-                self.index.mark(p, Repr::Full, text, &mut history);
+        // Pages are in creation order after the directory's versions, and requests come in
+        // turn order: each page's full text is searched once.
+        while self.history_pages < c.created_at.len() && c.created_at[self.history_pages] < turn {
+            let p = self.history_pages;
+            if let Some(text) = c.texts[p].get(&Repr::Full) {
+                self.index.mark(p, Repr::Full, text, &mut self.history);
             }
+            self.history_pages += 1;
         }
-        let known = (start..start + lines.len()).filter(|&n| history[n]).count();
-        if known * 2 < lines.len() {
+        let lines = self.anchor_start[a]..self.anchor_start[a] + c.actions[a].anchors.len();
+        let known = lines.clone().filter(|&n| self.history[n]).count();
+        if !anchors::came_from_history(known, lines.len()) {
             return;
         }
-        let present = (start..start + lines.len())
-            .filter(|&n| self.present[n])
-            .count();
+        let present = lines.clone().filter(|&n| self.present[n]).count();
         self.quality.edit_anchors += 1;
         self.quality.anchor_lines += lines.len() as u64;
         self.quality.anchor_lines_present += present as u64;
-        #[expect(clippy::cast_precision_loss, reason = "line counts are small")]
-        if (present as f64) < ANCHOR_COVERAGE_FLOOR * lines.len() as f64 {
-            self.quality.edit_refetches += 1;
-        }
+        self.quality.edit_refetches += u64::from(anchors::is_refetch(present, lines.len()));
     }
 
     fn item(&mut self, page: usize, level: Repr) -> (ContentDigest, u32) {

@@ -161,7 +161,7 @@ fn each_context_classifies_the_same_uses() {
             anchor_lines: 5,
             anchor_lines_present: (*coverage * 5.0).round() as u64,
             edit_anchor_coverage: *coverage,
-            edit_refetches: u64::from(*coverage < super::ANCHOR_COVERAGE_FLOOR),
+            edit_refetches: u64::from(*coverage < page_engine::anchors::COVERAGE_FLOOR),
             directory: *directory == Directory::On,
         };
         if q != want {

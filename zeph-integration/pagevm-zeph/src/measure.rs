@@ -12,9 +12,6 @@ use zeph_llm::provider::{Message, MessagePart};
 use crate::directory::is_directory;
 use crate::tokens::ZephTokens;
 
-/// An edit whose anchor lines are less present than this in its context counts as a refetch.
-const ANCHOR_COVERAGE_FLOOR: f64 = 0.9;
-
 /// Quality by content, summed over requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quality {
@@ -32,7 +29,7 @@ pub struct Quality {
     pub anchor_lines: usize,
     /// Of those, in the context the edit was sent with (after its page-ins).
     pub anchor_lines_present: usize,
-    /// Edits under 90 % coverage.
+    /// Edits under [`anchors::COVERAGE_FLOOR`].
     pub edit_refetches: usize,
 }
 
@@ -204,7 +201,7 @@ impl RequestMeter {
         if !lines.is_empty() {
             let past: String = history.iter().map(text_of).collect();
             let known = lines.iter().filter(|l| past.contains(l.as_str())).count();
-            if known * 2 >= lines.len() {
+            if anchors::came_from_history(known, lines.len()) {
                 let present = lines
                     .iter()
                     .filter(|l| content.contains(l.as_str()))
@@ -212,10 +209,7 @@ impl RequestMeter {
                 q.edit_anchors = 1;
                 q.anchor_lines = lines.len();
                 q.anchor_lines_present = present;
-                #[expect(clippy::cast_precision_loss, reason = "line counts are small")]
-                if (present as f64) < ANCHOR_COVERAGE_FLOOR * lines.len() as f64 {
-                    q.edit_refetches = 1;
-                }
+                q.edit_refetches = usize::from(anchors::is_refetch(present, lines.len()));
             }
         }
         // The request, then one more per message read back, at the tail.
