@@ -241,7 +241,7 @@ impl Trie {
         }
     }
 
-    fn insert(&mut self, hashes: &[ContentDigest]) {
+    fn insert<'h>(&mut self, hashes: impl Iterator<Item = &'h ContentDigest>) {
         let mut node = 0;
         for h in hashes {
             node = match self.children[node].get(h) {
@@ -259,9 +259,9 @@ impl Trie {
     }
 
     /// Items of the longest inserted sequence that is a prefix of `hashes`.
-    fn longest_prefix(&self, hashes: &[ContentDigest]) -> usize {
+    fn longest_prefix<'h>(&self, hashes: impl Iterator<Item = &'h ContentDigest>) -> usize {
         let (mut node, mut best) = (0, 0);
-        for (depth, h) in hashes.iter().enumerate() {
+        for (depth, h) in hashes.enumerate() {
             match self.children[node].get(h) {
                 Some(&next) => node = next,
                 None => break,
@@ -306,24 +306,25 @@ impl CostMeter {
         at_ms: Option<i64>,
         items: &[(ContentDigest, u32)],
     ) -> RequestCost {
-        let hashes: Vec<ContentDigest> = items.iter().map(|i| i.0).collect();
-        let tokens: Vec<u64> = items.iter().map(|i| u64::from(i.1)).collect();
-        let sent: u64 = tokens.iter().sum();
-        let common = hashes
+        // No per-request buffers: a replay bills thousands of requests of thousands of items.
+        let tokens =
+            |items: &[(ContentDigest, u32)]| -> u64 { items.iter().map(|i| u64::from(i.1)).sum() };
+        let sent = tokens(items);
+        let common = items
             .iter()
             .zip(&self.previous)
-            .take_while(|(a, b)| a == b)
+            .take_while(|(a, b)| a.0 == **b)
             .count();
         let rewrote_prefix = self.requests > 0 && common < self.previous.len();
         let prefix_items = match self.mode {
             CacheMode::Lcp => common,
-            CacheMode::Breakpoint => self.trie.longest_prefix(&hashes),
+            CacheMode::Breakpoint => self.trie.longest_prefix(items.iter().map(|i| &i.0)),
         };
         let expired = match (self.pricing.lifetime_ms, self.previous_at, at_ms) {
             (Some(life), Some(before), Some(now)) => now.saturating_sub(before) > life,
             _ => false,
         };
-        let prefix: u64 = tokens[..prefix_items].iter().sum();
+        let prefix = tokens(&items[..prefix_items]);
         let cached = if expired || prefix < self.pricing.min_cached {
             0
         } else {
@@ -342,9 +343,10 @@ impl CostMeter {
         self.rewrites += u64::from(rewrote_prefix);
         self.max_sent = self.max_sent.max(sent);
         if self.mode == CacheMode::Breakpoint {
-            self.trie.insert(&hashes);
+            self.trie.insert(items.iter().map(|i| &i.0));
         }
-        self.previous = hashes;
+        self.previous.clear();
+        self.previous.extend(items.iter().map(|i| i.0));
         if at_ms.is_some() {
             self.previous_at = at_ms;
         }
