@@ -136,6 +136,10 @@ pub(crate) struct RequestMeter {
     cost: CostMeter,
     baseline: CostMeter,
     items: Vec<(ContentDigest, u32)>,
+    /// The baseline's request: the history so far, which only grows.
+    baseline_items: Vec<(ContentDigest, u32)>,
+    /// Messages of the history already in `baseline_items` (visible or not).
+    baseline_len: usize,
 }
 
 impl RequestMeter {
@@ -144,11 +148,13 @@ impl RequestMeter {
             cost: CostMeter::new(pricing, mode),
             baseline: CostMeter::new(pricing, mode),
             items: Vec::new(),
+            baseline_items: Vec::new(),
+            baseline_len: 0,
         }
     }
 
     /// Measures the request `ctx` (what the path sends before model message `next`) of a
-    /// history whose messages so far are `history`; `uses` are the specifics `next` names
+    /// history whose messages so far are `history` (the same history, longer at each call); `uses` are the specifics `next` names
     /// that an earlier message introduced.
     pub(crate) fn request(
         &mut self,
@@ -222,10 +228,12 @@ impl RequestMeter {
             self.cost.push_digests(at_ms, &self.items);
         }
         q.pages_read = reads.len();
-        self.items.clear();
-        self.items
-            .extend(history.iter().filter(visible).map(|m| item(m, tokens)));
-        self.baseline.push_digests(at_ms, &self.items);
+        // The history is append-only: each message is hashed once for the baseline.
+        let new = history.get(self.baseline_len..).unwrap_or_default();
+        self.baseline_items
+            .extend(new.iter().filter(visible).map(|m| item(m, tokens)));
+        self.baseline_len = history.len();
+        self.baseline.push_digests(at_ms, &self.baseline_items);
         q
     }
 
