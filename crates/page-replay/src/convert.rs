@@ -73,7 +73,6 @@ pub fn convert_with<C: TokenCounter>(
         texts: Vec::new(),
         mentioned: Vec::new(),
         mention_index: HashMap::new(),
-        holders: HashMap::new(),
         created_at: Vec::new(),
         compactions: Vec::new(),
         actions: Vec::new(),
@@ -220,11 +219,6 @@ pub fn convert_with<C: TokenCounter>(
     if c.pages.is_empty() {
         return Err(ReplayError::Empty(session.id.clone()));
     }
-    for m in &mut c.mentioned {
-        if let Some(pages) = c.holders.get(&(m.kind, m.text.clone())) {
-            m.holders.clone_from(pages);
-        }
-    }
     let versions = if directory == Directory::On {
         c.directory(builder)?
     } else {
@@ -267,8 +261,6 @@ struct Converter<'a> {
     mentioned: Vec<Mention>,
     // Specific → its index in `mentioned`.
     mention_index: HashMap<(SpecificKind, String), usize>,
-    // Specific → every page holding it, in the order they appeared (the page directory).
-    holders: HashMap<(SpecificKind, String), Vec<PageId>>,
     created_at: Vec<usize>,
     // Turns that begin with a compaction.
     compactions: Vec<usize>,
@@ -280,10 +272,13 @@ struct Converter<'a> {
 
 impl Converter<'_> {
     /// Records that `page` holds the specific `text`.
+    /// A specific is always mentioned before a page is recorded as holding it.
     fn hold(&mut self, kind: SpecificKind, text: &str, page: &PageId) {
-        let pages = self.holders.entry((kind, text.to_owned())).or_default();
-        if !pages.contains(page) {
-            pages.push(page.clone());
+        if let Some(&m) = self.mention_index.get(&(kind, text.to_owned())) {
+            let pages = &mut self.mentioned[m].holders;
+            if !pages.contains(page) {
+                pages.push(page.clone());
+            }
         }
     }
 
