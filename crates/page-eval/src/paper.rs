@@ -3,13 +3,15 @@
 use page_policy::{Feature, PolicyId};
 
 /// Table 4: mean explicit faults per configuration and thrash index, by policy. LRU's row is
-/// the paper's statement that LRU has zero faults and ClawVM's thrash.
-pub(crate) const fn table4(policy: PolicyId) -> (f64, f64) {
+/// the paper's statement that LRU has zero faults and ClawVM's thrash. `None` for a policy the
+/// paper did not run.
+pub(crate) const fn table4(policy: PolicyId) -> Option<(f64, f64)> {
     match policy {
-        PolicyId::RetrievalOnly => (67.75, 3.993),
-        PolicyId::RetrievalOnlyCached => (10.75, 1.642),
-        PolicyId::CompactionHybrid => (1.42, 1.017),
-        PolicyId::Clawvm | PolicyId::Lru | PolicyId::OracleH3 => (0.0, 0.901),
+        PolicyId::RetrievalOnly => Some((67.75, 3.993)),
+        PolicyId::RetrievalOnlyCached => Some((10.75, 1.642)),
+        PolicyId::CompactionHybrid => Some((1.42, 1.017)),
+        PolicyId::Clawvm | PolicyId::Lru | PolicyId::OracleH3 => Some((0.0, 0.901)),
+        PolicyId::CacheStable => None,
     }
 }
 

@@ -33,6 +33,7 @@ fn style(policy: &str) -> (&'static str, &'static str) {
         "compaction_hybrid" => ("#9467bd", ""),
         "clawvm" => ("#2ca02c", ""),
         "lru" => ("#1f77b4", "6 3"),
+        "cache_stable" => ("#000000", ""),
         _ => ("#555555", "2 3"),
     }
 }

@@ -63,7 +63,7 @@ impl EvalPlan {
 
     fn n_steps(&self) -> u64 {
         let families = self.families.len() as u64;
-        let policies = PolicyId::ALL.len() as u64;
+        let policies = PolicyId::PAPER.len() as u64;
         let gates = 6;
         let sweep = families * policies * self.budgets.len() as u64;
         let ablations = families * (1 + Feature::PAPER_ABLATIONS.len() as u64);
@@ -121,7 +121,7 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
     let mut sweep = Vec::new();
     for (family, w) in &validated {
         let mut rows = Vec::new();
-        for policy in PolicyId::ALL {
+        for policy in PolicyId::PAPER {
             for &budget in &plan.budgets {
                 let sim = simulate(w, &PolicyConfig::preset(policy), TokenCount::new(budget));
                 keep(
@@ -180,7 +180,7 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
         let w = validate(&scenario.workload()?)?;
         let budget = scenario.budget();
         let mut rows = Vec::new();
-        for policy in PolicyId::ALL {
+        for policy in PolicyId::PAPER {
             let sim = simulate(&w, &PolicyConfig::preset(policy), TokenCount::new(budget));
             keep(
                 format!("traces/adversarial/{}__{policy}.jsonl", scenario.code()),
@@ -340,9 +340,9 @@ fn adversarial_row(scenario: Scenario, sim: &Simulation, budget: u32) -> Adversa
 
 #[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^53")]
 fn headline(sweep: &[SweepRow]) -> Vec<HeadlineRow> {
-    PolicyId::ALL
+    PolicyId::PAPER
         .into_iter()
-        .map(|policy| {
+        .filter_map(|policy| {
             let rows: Vec<&SweepRow> = sweep.iter().filter(|r| r.policy == policy.code()).collect();
             let n = rows.len().max(1) as f64;
             let faults: u64 = rows.iter().map(|r| r.total_faults).sum();
@@ -352,8 +352,8 @@ fn headline(sweep: &[SweepRow]) -> Vec<HeadlineRow> {
                 .iter()
                 .filter(|r| r.min_fidelity_fits && r.total_faults > 0)
                 .count() as u64;
-            let (paper_faults, paper_thrash) = paper::table4(policy);
-            HeadlineRow {
+            let (paper_faults, paper_thrash) = paper::table4(policy)?;
+            Some(HeadlineRow {
                 policy: policy.code().to_owned(),
                 mean_faults: Fixed(faults as f64 / n),
                 mean_thrash: Fixed(thrash / n),
@@ -361,7 +361,7 @@ fn headline(sweep: &[SweepRow]) -> Vec<HeadlineRow> {
                 faulty_fitting_configs: faulty,
                 paper_mean_faults: Some(Fixed(paper_faults)),
                 paper_thrash: Some(Fixed(paper_thrash)),
-            }
+            })
         })
         .collect()
 }

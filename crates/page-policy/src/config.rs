@@ -1,5 +1,6 @@
-//! The six policies of the paper as flag sets, their scoring weights, and the switches the
-//! ablations turn off one at a time.
+//! The paper's six policies and pagevm's cache-stable one as flag sets, their scoring weights,
+//! the watermarks of cache-stable paging, and the switches the ablations turn off one at a
+//! time.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,7 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// The six policies of the paper's evaluation, by the artifact's ids.
+/// The six policies of the paper's evaluation, by the artifact's ids, and pagevm's
+/// cache-stable paging.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -26,17 +28,33 @@ pub enum PolicyId {
     Clawvm,
     /// ClawVM's structure with a bounded-lookahead (h = 3) upgrade score.
     OracleH3,
+    /// ClawVM's selector and scores, run only at degradation events: append-only between
+    /// them, batched between two watermarks, priced by position, page-ins at the tail
+    /// ([`Paging::CacheStable`]). Not one of the paper's policies.
+    CacheStable,
 }
 
 impl PolicyId {
-    /// Every policy, in the order of the paper's Table 4 (LRU after ClawVM).
-    pub const ALL: [PolicyId; 6] = [
+    /// The paper's six policies, in the order of its Table 4 (LRU after ClawVM): what the
+    /// reproduction sweeps.
+    pub const PAPER: [PolicyId; 6] = [
         PolicyId::RetrievalOnly,
         PolicyId::RetrievalOnlyCached,
         PolicyId::CompactionHybrid,
         PolicyId::Clawvm,
         PolicyId::Lru,
         PolicyId::OracleH3,
+    ];
+
+    /// Every policy: the paper's six, then `cache_stable`.
+    pub const ALL: [PolicyId; 7] = [
+        PolicyId::RetrievalOnly,
+        PolicyId::RetrievalOnlyCached,
+        PolicyId::CompactionHybrid,
+        PolicyId::Clawvm,
+        PolicyId::Lru,
+        PolicyId::OracleH3,
+        PolicyId::CacheStable,
     ];
 
     /// The stable code (the artifact's policy id).
@@ -49,6 +67,7 @@ impl PolicyId {
             PolicyId::Lru => "lru",
             PolicyId::Clawvm => "clawvm",
             PolicyId::OracleH3 => "oracle_h3",
+            PolicyId::CacheStable => "cache_stable",
         }
     }
 }
@@ -236,6 +255,146 @@ impl FromStr for Feature {
     }
 }
 
+/// When levels change: every turn (the paper), or only at degradation events.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Paging {
+    /// Every turn re-decides every page's level.
+    PerTurn,
+    /// Append-only between degradation events; see the crate README, "Cache-stable paging".
+    CacheStable(Watermarks),
+}
+
+/// The triggers of cache-stable paging: a degradation event starts when the context would
+/// exceed `high × budget`, takes it down to `low × budget` in one rewrite, and happens only if
+/// it frees at least `min_free` tokens (unless the context is above the budget itself).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, try_from = "WatermarksSpec")]
+pub struct Watermarks {
+    high: f64,
+    low: f64,
+    min_free: u32,
+    rewrite_weight: f64,
+}
+
+/// The unchecked form of [`Watermarks`], as written in a configuration.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct WatermarksSpec {
+    high: f64,
+    low: f64,
+    min_free: u32,
+    rewrite_weight: f64,
+}
+
+impl TryFrom<WatermarksSpec> for Watermarks {
+    type Error = WatermarksError;
+
+    fn try_from(s: WatermarksSpec) -> Result<Self, Self::Error> {
+        Watermarks::new(s.high, s.low, s.min_free)?.with_rewrite_weight(s.rewrite_weight)
+    }
+}
+
+/// Watermarks that cannot work: each error names the value at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Error)]
+#[non_exhaustive]
+pub enum WatermarksError {
+    /// `low` and `high` must satisfy 0 < low < high ≤ 1.
+    #[error("watermarks must satisfy 0 < low < high <= 1, got low {low} and high {high}")]
+    Order {
+        /// The low watermark given.
+        low: f64,
+        /// The high watermark given.
+        high: f64,
+    },
+    /// The rewrite weight must be finite and not negative.
+    #[error("rewrite_weight must be finite and >= 0, got {0}")]
+    RewriteWeight(f64),
+}
+
+impl Default for Watermarks {
+    /// High 90 %, low 60 %, at least 1,024 tokens freed (the smallest prefix a provider
+    /// caches), rewrite weight 1.
+    fn default() -> Self {
+        Self {
+            high: 0.9,
+            low: 0.6,
+            min_free: 1024,
+            rewrite_weight: 1.0,
+        }
+    }
+}
+
+impl Watermarks {
+    /// Validated watermarks with the default rewrite weight.
+    ///
+    /// # Errors
+    /// [`WatermarksError::Order`] unless `0 < low < high <= 1`.
+    pub fn new(high: f64, low: f64, min_free: u32) -> Result<Self, WatermarksError> {
+        if !(low > 0.0 && low < high && high <= 1.0) {
+            return Err(WatermarksError::Order { low, high });
+        }
+        Ok(Self {
+            high,
+            low,
+            min_free,
+            ..Self::default()
+        })
+    }
+
+    /// The same watermarks with another weight of the rewrite price in the keep score (0:
+    /// utility alone decides what degrades).
+    ///
+    /// # Errors
+    /// [`WatermarksError::RewriteWeight`] when `w` is negative or not finite.
+    pub fn with_rewrite_weight(self, w: f64) -> Result<Self, WatermarksError> {
+        if w.is_finite() && w >= 0.0 {
+            Ok(Self {
+                rewrite_weight: w,
+                ..self
+            })
+        } else {
+            Err(WatermarksError::RewriteWeight(w))
+        }
+    }
+
+    /// The fraction of the budget that starts a degradation event.
+    #[must_use]
+    pub fn high(self) -> f64 {
+        self.high
+    }
+
+    /// The fraction of the budget a degradation event goes down to.
+    #[must_use]
+    pub fn low(self) -> f64 {
+        self.low
+    }
+
+    /// The fewest tokens a degradation event must free to happen.
+    #[must_use]
+    pub fn min_free(self) -> u32 {
+        self.min_free
+    }
+
+    /// The weight of the rewrite price (the share of the context after a page) in the score
+    /// that keeps a page at its level.
+    #[must_use]
+    pub fn rewrite_weight(self) -> f64 {
+        self.rewrite_weight
+    }
+
+    /// `floor(fraction × budget)`, saturating.
+    pub(crate) fn of(fraction: f64, budget: u32) -> u32 {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a fraction in (0, 1] of a u32, floored"
+        )]
+        let t = (f64::from(budget) * fraction).floor() as u32;
+        t
+    }
+}
+
 /// A policy: the artifact's flags plus the weights. Every combination is valid; a preset is
 /// the paper's row, and each flag can be switched alone for ablations.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -265,6 +424,8 @@ pub struct PolicyConfig {
     pub multisession_budget_scale: f64,
     /// Scoring and recency constants.
     pub weights: Weights,
+    /// When levels change.
+    pub paging: Paging,
 }
 
 impl PolicyConfig {
@@ -282,6 +443,7 @@ impl PolicyConfig {
             surface_recall_reasons: true,
             multisession_budget_scale: 1.0,
             weights: Weights::default(),
+            paging: Paging::PerTurn,
         };
         let retrieval = Self {
             auto_pin_hard: false,
@@ -314,6 +476,10 @@ impl PolicyConfig {
             PolicyId::Clawvm => full,
             PolicyId::OracleH3 => Self {
                 upgrade_mode: UpgradeMode::Oracle { horizon: 3 },
+                ..full
+            },
+            PolicyId::CacheStable => Self {
+                paging: Paging::CacheStable(Watermarks::default()),
                 ..full
             },
         }

@@ -396,3 +396,42 @@ impl CostMeter {
 fn round(x: f64, scale: f64) -> f64 {
     (x * scale).round() / scale + 0.0
 }
+
+/// The fewest prefix rewrites any context manager needs under a budget, the yardstick beside a
+/// measured count: every new message is sent once in full, and between two rewrites each
+/// request extends the one before it, so what was added since the last rewrite has to fit the
+/// budget. Fed with what each request adds, it counts greedily, which is the minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RewriteFloor {
+    budget: u64,
+    since: u64,
+    count: u64,
+}
+
+impl RewriteFloor {
+    /// A floor for `budget` tokens.
+    #[must_use]
+    pub fn new(budget: u32) -> Self {
+        Self {
+            budget: u64::from(budget),
+            since: 0,
+            count: 0,
+        }
+    }
+
+    /// The next request adds `tokens` of new content.
+    pub fn push(&mut self, tokens: u64) {
+        if self.since > 0 && self.since + tokens > self.budget {
+            self.count += 1;
+            self.since = tokens;
+        } else {
+            self.since += tokens;
+        }
+    }
+
+    /// Rewrites forced so far.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}

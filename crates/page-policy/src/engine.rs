@@ -5,12 +5,27 @@ use page_core::{Boundary, FaultKind, Repr, TokenCount};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::PolicyConfig;
+use crate::config::{Paging, PolicyConfig};
 use crate::observer::{
     FaultCounts, FaultObserver, InvariantPressure, ReasonCode, SelectedPage, TraceEvent,
 };
 use crate::selector::{RepresentationSelector, SelectInput};
 use crate::workload::{EventPlan, RecallPlan, ValidatedWorkload};
+
+#[path = "stable.rs"]
+mod stable;
+
+/// One item of a prompt, in the order it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromptItem {
+    /// The page, by its index in the workload.
+    pub page: usize,
+    /// Its level (`full` for a read).
+    pub level: Repr,
+    /// A copy of the page's full text read back at the tail; the page itself sits earlier at
+    /// its own level, or not at all.
+    pub read: bool,
+}
 
 /// The result of replaying a workload under one policy and budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -99,6 +114,8 @@ pub struct PolicyEngine<'w> {
     min_fidelity_fits: bool,
     selector: RepresentationSelector,
     observer: FaultObserver,
+    /// The prompt as sent, under cache-stable paging.
+    prompt: stable::Prompt,
 }
 
 fn turn_u32(t: usize) -> u32 {
@@ -146,6 +163,7 @@ impl<'w> PolicyEngine<'w> {
                 record: true,
                 ..FaultObserver::default()
             },
+            prompt: stable::Prompt::default(),
         };
         engine.rewind();
         engine
@@ -172,6 +190,7 @@ impl<'w> PolicyEngine<'w> {
         self.bootstrap_check_pending = false;
         self.min_fidelity_fits = true;
         self.selector.resize(pages.len());
+        self.prompt.resize(pages.len());
         self.observer.reset();
     }
 
@@ -186,6 +205,64 @@ impl<'w> PolicyEngine<'w> {
     #[must_use]
     pub fn residency(&self) -> &[Repr] {
         &self.resident
+    }
+
+    /// The prompt after the last turn, in the order it is sent: each page at its level, in page
+    /// order under the per-turn policies; under cache-stable paging, in the order pages entered
+    /// and were read back (a read is a copy of the page's full text).
+    pub fn prompt(&self) -> impl Iterator<Item = PromptItem> + '_ {
+        let per_turn = matches!(self.config.paging, Paging::PerTurn);
+        let page_order = self
+            .resident
+            .iter()
+            .take(if per_turn { usize::MAX } else { 0 })
+            .enumerate()
+            .filter(|(_, l)| **l != Repr::None)
+            .map(|(page, &level)| PromptItem {
+                page,
+                level,
+                read: false,
+            });
+        let items = self.prompt.items.iter().map(|i| PromptItem {
+            page: i.page as usize,
+            level: i.level,
+            read: i.read,
+        });
+        page_order.chain(items)
+    }
+
+    /// The model reads page `page` back. Under cache-stable paging its full text is appended
+    /// at the tail of the prompt (after a degradation event, when the read would cross the high
+    /// watermark) and stays until the next degradation event; returns whether the prompt now
+    /// holds it. The per-turn policies decide every level again at the next turn, so for them
+    /// a read lasts the request it was made for, nothing is kept, and this returns `false`.
+    pub fn page_in(&mut self, page: usize) -> bool {
+        let Paging::CacheStable(marks) = self.config.paging else {
+            return false;
+        };
+        if page >= self.resident.len() {
+            return false;
+        }
+        if self.resident[page] == Repr::Full || self.prompt.was_read(page) {
+            return true;
+        }
+        let tokens = self.workload.pages[page].cost[Repr::Full.index()];
+        let high = crate::config::Watermarks::of(marks.high(), self.effective_budget);
+        if self.prompt.tokens + u64::from(tokens) > u64::from(high) && self.next_turn > 0 {
+            self.prompt.entered = self.prompt.items.len();
+            self.degrade(self.next_turn - 1, marks, tokens);
+            self.write_effective_levels();
+            self.resident.copy_from_slice(&self.selector.selected);
+        }
+        self.prompt.push_read(page, tokens);
+        self.resident[page] = Repr::Full;
+        true
+    }
+
+    /// Degradation events that rewrote the prompt (cache-stable paging; 0 otherwise).
+    #[must_use]
+    pub fn rewrites(&self) -> u64 {
+        self.prompt.rewrites
     }
 
     /// The budget the policy runs with.
@@ -232,16 +309,21 @@ impl<'w> PolicyEngine<'w> {
         if plan.min_set_tokens > u64::from(self.effective_budget) {
             self.min_fidelity_fits = false;
         }
-        self.selector.select(
-            w,
-            &self.config,
-            &SelectInput {
-                turn: t,
-                budget: self.effective_budget,
-                available: &self.available,
-                recency: &self.recency,
-            },
-        );
+        match self.config.paging {
+            Paging::PerTurn => self.selector.select(
+                w,
+                &self.config,
+                &SelectInput {
+                    turn: t,
+                    budget: self.effective_budget,
+                    available: &self.available,
+                    recency: &self.recency,
+                    cap: None,
+                    bonus: None,
+                },
+            ),
+            Paging::CacheStable(marks) => self.select_stable(t, marks),
+        }
         if self.observer.record {
             let pages = w
                 .pages
@@ -361,8 +443,13 @@ impl<'w> PolicyEngine<'w> {
                     .fault(tu, Some(&w.pages[pi].id), FaultKind::FlushMiss, reason);
             }
         }
-        // The boundary destroys the assembled context; the next selection rebuilds it.
-        self.resident.fill(Repr::None);
+        // The boundary destroys the assembled context; the next selection rebuilds it. Under
+        // cache-stable paging the pager is the compactor: a compaction changes nothing sent.
+        let stable = matches!(self.config.paging, Paging::CacheStable(_));
+        if !(stable && matches!(event, EventPlan::Compaction(_))) {
+            self.resident.fill(Repr::None);
+            self.prompt.clear();
+        }
         match event {
             EventPlan::Compaction(_) => self.bootstrap_check_pending = true,
             EventPlan::SessionEnd => self.active_session = None,

@@ -56,11 +56,14 @@ mod observer;
 mod selector;
 mod workload;
 
-pub use crate::config::{Feature, ParsePolicyError, PolicyConfig, PolicyId, UpgradeMode, Weights};
-pub use crate::cost::{
-    CacheMode, CostError, CostMeter, CostSummary, Pricing, RequestCost, RequestItem,
+pub use crate::config::{
+    Feature, Paging, ParsePolicyError, PolicyConfig, PolicyId, UpgradeMode, Watermarks,
+    WatermarksError, Weights,
 };
-pub use crate::engine::{PolicyEngine, Simulation, TurnStats, simulate};
+pub use crate::cost::{
+    CacheMode, CostError, CostMeter, CostSummary, Pricing, RequestCost, RequestItem, RewriteFloor,
+};
+pub use crate::engine::{PolicyEngine, PromptItem, Simulation, TurnStats, simulate};
 pub use crate::error::WorkloadError;
 pub use crate::live::{LivePage, LiveSelection, select_live};
 pub use crate::observer::{

@@ -82,6 +82,8 @@ pub fn select_live(
             budget: budget.get(),
             available: &available,
             recency: &recency,
+            cap: None,
+            bonus: None,
         },
     );
     Ok(LiveSelection {

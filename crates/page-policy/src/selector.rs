@@ -14,6 +14,11 @@
 //!   `(score / Δtokens, page_id, level)` descending, applied when it is exactly one step above
 //!   the page's current level and fits.
 //!
+//! A degradation event of cache-stable paging runs the same phases with two inputs more: a cap
+//! per page (its level in the prompt already sent: a selection may lower a level, never raise
+//! it) and a keep bonus per page (the price of rewriting the prompt from that page on), added
+//! to its Phase 2 score.
+//!
 //! All buffers live in the selector and are reused from turn to turn.
 
 use page_core::Repr;
@@ -28,6 +33,10 @@ pub(crate) struct SelectInput<'a> {
     /// Whether each page is available (produced and in the active session) at this turn.
     pub(crate) available: &'a [bool],
     pub(crate) recency: &'a [f64],
+    /// The highest level each page may get (cache-stable degradation events).
+    pub(crate) cap: Option<&'a [Repr]>,
+    /// Added to each page's Phase 2 score (the rewrite price of cache-stable paging).
+    pub(crate) bonus: Option<&'a [f64]>,
 }
 
 /// The selector's reusable state. `selected` holds the last selection.
@@ -115,6 +124,17 @@ impl RepresentationSelector {
             }
             self.required[pi] = self.required[pi].max(d.level);
         }
+        if let Some(cap) = input.cap {
+            // What the cap leaves out of a requirement is served elsewhere (a page-in at the
+            // tail); a page the cap excludes is not required here at all.
+            for &(p, _) in &self.order {
+                let pi = p as usize;
+                self.required[pi] = self.required[pi].min(cap[pi]);
+            }
+            let required = &self.required;
+            self.order
+                .retain(|&(p, _)| required[p as usize] != Repr::None);
+        }
         for (k, entry) in self.order.iter_mut().enumerate() {
             entry.1 = u32::try_from(k).unwrap_or(u32::MAX);
         }
@@ -142,7 +162,12 @@ impl RepresentationSelector {
             for &p in &w.prefetch_order {
                 let pi = p as usize;
                 let info = &pages[pi];
-                if input.available[pi] && self.selected[pi] == Repr::None && info.prefetchable {
+                let capped = input.cap.is_some_and(|c| c[pi] < Repr::Pointer);
+                if input.available[pi]
+                    && self.selected[pi] == Repr::None
+                    && info.prefetchable
+                    && !capped
+                {
                     let cost = info.cost[Repr::Pointer.index()];
                     if cost <= left {
                         self.selected[pi] = Repr::Pointer;
@@ -192,7 +217,10 @@ impl RepresentationSelector {
                     + weights.recency * recency
                     + weights.recompute_cost * info.recompute_cost
             };
-            let score = match config.upgrade_mode {
+            let cap = input
+                .cap
+                .map_or(NO_LEVEL, |c| u8::try_from(c[pi].index()).unwrap_or(0));
+            let mut score = match config.upgrade_mode {
                 UpgradeMode::None => continue,
                 UpgradeMode::Lru => recency,
                 UpgradeMode::Recency => {
@@ -206,6 +234,9 @@ impl RepresentationSelector {
                     clawvm() + weights.oracle_future * f64::from(f)
                 }
             };
+            if let Some(bonus) = input.bonus {
+                score += bonus[pi];
+            }
             let rank = u128::from(info.id_rank);
             // A step can apply only after every earlier step of the same page has applied,
             // i.e. only if it sorts after all of them. The chain is cut at the first step
@@ -216,7 +247,7 @@ impl RepresentationSelector {
             let mut prev_key = u128::MAX;
             loop {
                 let next = info.up[cur];
-                if next == NO_LEVEL {
+                if next == NO_LEVEL || (cap != NO_LEVEL && next > cap) {
                     break;
                 }
                 let ni = usize::from(next);

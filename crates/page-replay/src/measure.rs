@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use page_core::{ContentDigest, PageId, Repr};
 use page_engine::anchors;
-use page_policy::{CacheMode, CostMeter, Pricing, RequestItem};
+use page_policy::{CacheMode, CostMeter, PolicyEngine, Pricing, RequestItem, RewriteFloor};
 use serde::Serialize;
 
 use crate::Converted;
@@ -37,6 +37,9 @@ pub struct CostReport {
     pub prefix_rewrites: u64,
     /// The same per 100 requests.
     pub prefix_rewrites_per_100: f64,
+    /// The fewest prefix rewrites any context manager needs under this budget
+    /// ([`page_policy::RewriteFloor`] over what each recorded request adds).
+    pub rewrite_floor: u64,
     /// Requests billed: the recorded ones and one per page read.
     pub requests: u64,
     /// Mean tokens sent per request.
@@ -85,6 +88,24 @@ pub struct RequestRecord {
     pub items: Vec<RequestItem>,
 }
 
+/// What the meter reads from the policy replaying the session.
+pub(crate) trait Pager {
+    /// The prompt in the order it is sent: page index and level.
+    fn prompt(&self) -> impl Iterator<Item = (usize, Repr)>;
+    /// The model reads `page` back; whether the prompt keeps its text from now on.
+    fn page_in(&mut self, page: usize) -> bool;
+}
+
+impl Pager for PolicyEngine<'_> {
+    fn prompt(&self) -> impl Iterator<Item = (usize, Repr)> {
+        PolicyEngine::prompt(self).map(|i| (i.page, i.level))
+    }
+
+    fn page_in(&mut self, page: usize) -> bool {
+        PolicyEngine::page_in(self, page)
+    }
+}
+
 /// Measures cost and quality request by request as the policy engine replays.
 pub(crate) struct ActionMeter<'c> {
     converted: &'c Converted,
@@ -97,6 +118,7 @@ pub(crate) struct ActionMeter<'c> {
     cost: CostMeter,
     baseline: CostMeter,
     baseline_items: Vec<(ContentDigest, u32)>,
+    floor: RewriteFloor,
     /// The first page not yet in `baseline_items`.
     baseline_pages: usize,
     next_request: usize,
@@ -119,6 +141,7 @@ pub(crate) struct ActionMeter<'c> {
 impl<'c> ActionMeter<'c> {
     pub(crate) fn new(
         converted: &'c Converted,
+        budget: u32,
         pricing: Pricing,
         mode: CacheMode,
         keep_records: bool,
@@ -150,6 +173,7 @@ impl<'c> ActionMeter<'c> {
             cost: CostMeter::new(pricing, mode),
             baseline: CostMeter::new(pricing, mode),
             baseline_items: Vec::new(),
+            floor: RewriteFloor::new(budget),
             baseline_pages: 0,
             next_request: 0,
             next_action: 0,
@@ -168,30 +192,30 @@ impl<'c> ActionMeter<'c> {
         }
     }
 
-    /// Measures every request sent before `turn`, whose context is `residency` (each page's
-    /// level after the previous turn's selection).
-    pub(crate) fn before_turn(&mut self, turn: usize, residency: &[Repr]) {
+    /// Measures every request sent before `turn`, whose context is the pager's prompt after
+    /// the previous turn; the pages each request reads back are paged in.
+    pub(crate) fn before_turn(&mut self, turn: usize, engine: &mut impl Pager) {
         while let Some(r) = self.converted.requests.get(self.next_request) {
             if r.turn != turn {
                 break;
             }
             self.next_request += 1;
-            self.request(self.next_request - 1, residency);
+            self.request(self.next_request - 1, engine);
         }
     }
 
-    fn request(&mut self, request: usize, residency: &[Repr]) {
+    fn request(&mut self, request: usize, engine: &mut impl Pager) {
         let c = self.converted;
         let turn = c.requests[request].turn;
         let at_ms = c.requests[request].at_ms;
         let directory_pages = c.directory.len();
-        // The context: every existing page at its level, in page order.
+        // The context: the prompt, in the order it is sent.
         self.present.fill(false);
         self.items.clear();
         self.item_pages.clear();
         let mut directory: Option<(&DirectoryVersion, Repr)> = None;
-        for (i, &level) in residency.iter().enumerate() {
-            if level == Repr::None || c.created_at[i] >= turn {
+        for (i, level) in engine.prompt() {
+            if c.created_at[i] >= turn {
                 continue;
             }
             self.push(i, level);
@@ -258,18 +282,25 @@ impl<'c> ActionMeter<'c> {
         // Bill the request, then one more per page read.
         self.bill(at_ms);
         for &p in &reads {
-            self.push(p, Repr::Full);
+            if engine.page_in(p) {
+                self.load(engine, turn);
+            } else {
+                self.push(p, Repr::Full);
+            }
             self.quality.pages_read += 1;
             self.bill(at_ms);
         }
         // The baseline sends every page created so far at full, the directory aside; pages
         // are in creation order after the directory's versions.
         self.baseline_pages = self.baseline_pages.max(directory_pages);
+        let mut added = 0;
         while self.baseline_pages < c.created_at.len() && c.created_at[self.baseline_pages] < turn {
             let item = self.item(self.baseline_pages, Repr::Full);
+            added += u64::from(item.1);
             self.baseline_items.push(item);
             self.baseline_pages += 1;
         }
+        self.floor.push(added);
         self.baseline.push_digests(at_ms, &self.baseline_items);
     }
 
@@ -313,6 +344,17 @@ impl<'c> ActionMeter<'c> {
             .at(level)
             .map_or(0, page_core::TokenCount::get);
         (hash, tokens)
+    }
+
+    /// Replaces the request being built with the engine's prompt (pages created before `turn`).
+    fn load(&mut self, engine: &impl Pager, turn: usize) {
+        self.items.clear();
+        self.item_pages.clear();
+        for (i, level) in engine.prompt() {
+            if self.converted.created_at[i] < turn {
+                self.push(i, level);
+            }
+        }
     }
 
     /// Adds page `page` at `level` to the request being built.
@@ -374,6 +416,7 @@ impl<'c> ActionMeter<'c> {
             cache_read_share: s.cache_read_share,
             prefix_rewrites: s.prefix_rewrites,
             prefix_rewrites_per_100: s.prefix_rewrites_per_100,
+            rewrite_floor: self.floor.count(),
             requests: s.requests,
             mean_tokens_sent: s.mean_tokens_sent,
             max_tokens_sent: s.max_tokens_sent,

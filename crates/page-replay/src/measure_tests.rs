@@ -145,12 +145,18 @@ fn each_context_classifies_the_same_uses() {
             })
             .collect();
         let turn = converted.requests[edit.request].turn;
-        let mut meter = ActionMeter::new(&converted, Pricing::ANTHROPIC_5M, CacheMode::Lcp, true);
+        let mut meter = ActionMeter::new(
+            &converted,
+            u32::MAX,
+            Pricing::ANTHROPIC_5M,
+            CacheMode::Lcp,
+            true,
+        );
         // Earlier requests against an empty context, then the edit's against the case's.
         for t in 0..turn {
-            meter.before_turn(t, &vec![Repr::None; residency.len()]);
+            meter.before_turn(t, &mut Fixed(vec![Repr::None; residency.len()]));
         }
-        meter.before_turn(turn, &residency);
+        meter.before_turn(turn, &mut Fixed(residency));
         let (_, q, requests) = meter.finish();
         let want = QualityReport {
             hits: *hits,
@@ -174,4 +180,21 @@ fn each_context_classifies_the_same_uses() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A context that holds each page at a fixed level and keeps no read.
+struct Fixed(Vec<Repr>);
+
+impl super::Pager for Fixed {
+    fn prompt(&self) -> impl Iterator<Item = (usize, Repr)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l != Repr::None)
+            .map(|(p, &l)| (p, l))
+    }
+
+    fn page_in(&mut self, _page: usize) -> bool {
+        false
+    }
 }

@@ -264,6 +264,7 @@ pub fn replay_converted(
     let mut meter = RetentionMeter::new(&converted, &config);
     let mut actions = ActionMeter::new(
         &converted,
+        tokens,
         measures.pricing,
         measures.cache_mode,
         measures.keep_requests,
@@ -272,7 +273,7 @@ pub fn replay_converted(
     let mut compactions = 0;
     let mut last = None;
     loop {
-        actions.before_turn(engine.next_turn(), engine.residency());
+        actions.before_turn(engine.next_turn(), &mut engine);
         let Some(stats) = engine.step() else {
             break;
         };

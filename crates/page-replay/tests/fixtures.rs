@@ -36,7 +36,7 @@ fn fault_table_of_the_recorded_sessions() {
     )
     .unwrap();
     let mut out = String::from(
-        "session | turns | calls | history tokens | budget | faults ro roc ch clawvm lru oracle | min set fits | retention resident/recoverable/total: clawvm paths commands; compaction_hybrid paths commands\n",
+        "session | turns | calls | history tokens | budget | faults ro roc ch clawvm lru oracle stable | min set fits | retention resident/recoverable/total: clawvm paths commands; compaction_hybrid paths commands\n",
     );
     for rel in FIXTURES {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -93,37 +93,37 @@ fn fault_table_of_the_recorded_sessions() {
         }
     }
     expect![[r#"
-        session | turns | calls | history tokens | budget | faults ro roc ch clawvm lru oracle | min set fits | retention resident/recoverable/total: clawvm paths commands; compaction_hybrid paths commands
-        claude-code/todowrite_session | 8 | 3 | 196 | 19 (10%) | 1 0 0 0 0 0 | false | 0/0/0 0/0/0; 0/0/0 0/0/0
-        claude-code/todowrite_session | 8 | 3 | 196 | 49 (25%) | 1 0 0 0 0 0 | false | 0/0/0 0/0/0; 0/0/0 0/0/0
-        claude-code/todowrite_session | 8 | 3 | 196 | 98 (50%) | 1 0 0 0 0 0 | true | 0/0/0 0/0/0; 0/0/0 0/0/0
-        claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 | false | 4/4/4 0/2/2; 4/4/4 0/2/2
-        claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 | false | 4/4/4 0/2/2; 4/4/4 0/2/2
-        claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 | true | 2/2/2 0/1/1; 2/2/2 0/1/1
-        swe-agent/swe_main | 16 | 7 | 4386 | 438 (10%) | 17 5 5 0 0 0 | false | 0/27/33 0/8/16; 14/26/33 5/16/16
-        swe-agent/swe_main | 16 | 7 | 4386 | 1096 (25%) | 13 2 2 0 0 0 | false | 10/18/20 4/9/9; 11/16/20 6/9/9
-        swe-agent/swe_main | 16 | 7 | 4386 | 2193 (50%) | 10 2 0 0 0 0 | true | 8/11/11 4/7/7; 8/11/11 4/7/7
-        swe-agent/trajectory | 12 | 5 | 1683 | 168 (10%) | 14 5 2 0 0 0 | false | 18/29/44 0/0/1; 13/30/44 0/1/1
-        swe-agent/trajectory | 12 | 5 | 1683 | 420 (25%) | 10 2 0 0 0 0 | true | 13/14/18 0/1/1; 12/14/18 0/1/1
-        swe-agent/trajectory | 12 | 5 | 1683 | 841 (50%) | 7 1 0 0 0 0 | true | 9/9/11 0/1/1; 9/9/11 0/1/1
-        openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 | false | 6/6/11 1/1/1; 6/6/11 1/1/1
-        openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 | false | 6/8/11 1/1/1; 6/8/11 1/1/1
-        openhands/trajectory | 4 | 3 | 88 | 44 (50%) | 3 0 0 0 0 0 | false | 9/11/11 0/1/1; 9/11/11 0/1/1
-        aider/preamble | 4 | 2 | 588 | 58 (10%) | 1 0 0 0 0 0 | false | 0/4/4 0/0/0; 0/4/4 0/0/0
-        aider/preamble | 4 | 2 | 588 | 147 (25%) | 1 0 0 0 0 0 | false | 2/4/4 0/0/0; 2/4/4 0/0/0
-        aider/preamble | 4 | 2 | 588 | 294 (50%) | 1 0 0 0 0 0 | true | 4/4/4 0/0/0; 4/4/4 0/0/0
-        aider/session-1 | 1 | 1 | 97 | 9 (10%) | 0 0 0 0 0 0 | false | 0/0/2 0/0/0; 0/0/2 0/0/0
-        aider/session-1 | 1 | 1 | 97 | 24 (25%) | 0 0 0 0 0 0 | false | 0/0/2 0/0/0; 0/0/2 0/0/0
-        aider/session-1 | 1 | 1 | 97 | 48 (50%) | 0 0 0 0 0 0 | false | 0/2/2 0/0/0; 0/2/2 0/0/0
-        aider/session-2 | 6 | 4 | 748 | 74 (10%) | 2 0 0 0 0 0 | false | 0/9/9 0/0/0; 0/9/9 0/0/0
-        aider/session-2 | 6 | 4 | 748 | 187 (25%) | 2 0 0 0 0 0 | false | 6/6/6 0/0/0; 4/6/6 0/0/0
-        aider/session-2 | 6 | 4 | 748 | 374 (50%) | 2 0 0 0 0 0 | false | 6/6/6 0/0/0; 6/6/6 0/0/0
-        aider/session-3 | 6 | 3 | 198 | 19 (10%) | 3 0 0 0 0 0 | false | 0/0/10 0/0/0; 0/0/10 0/0/0
-        aider/session-3 | 6 | 3 | 198 | 49 (25%) | 3 0 0 0 0 0 | false | 0/6/10 0/0/0; 0/6/10 0/0/0
-        aider/session-3 | 6 | 3 | 198 | 99 (50%) | 2 0 0 0 0 0 | true | 2/6/6 0/0/0; 2/6/6 0/0/0
-        aider/session-4 | 2 | 1 | 572 | 57 (10%) | 0 0 0 0 0 0 | false | 0/9/9 0/0/0; 0/9/9 0/0/0
-        aider/session-4 | 2 | 1 | 572 | 143 (25%) | 0 0 0 0 0 0 | false | 1/9/9 0/0/0; 1/9/9 0/0/0
-        aider/session-4 | 2 | 1 | 572 | 286 (50%) | 0 0 0 0 0 0 | false | 9/9/9 0/0/0; 9/9/9 0/0/0
+        session | turns | calls | history tokens | budget | faults ro roc ch clawvm lru oracle stable | min set fits | retention resident/recoverable/total: clawvm paths commands; compaction_hybrid paths commands
+        claude-code/todowrite_session | 8 | 3 | 196 | 19 (10%) | 1 0 0 0 0 0 0 | false | 0/0/0 0/0/0; 0/0/0 0/0/0
+        claude-code/todowrite_session | 8 | 3 | 196 | 49 (25%) | 1 0 0 0 0 0 0 | false | 0/0/0 0/0/0; 0/0/0 0/0/0
+        claude-code/todowrite_session | 8 | 3 | 196 | 98 (50%) | 1 0 0 0 0 0 0 | true | 0/0/0 0/0/0; 0/0/0 0/0/0
+        claude-code/test_session | 9 | 2 | 523 | 52 (10%) | 1 0 0 0 0 0 0 | false | 4/4/4 0/2/2; 4/4/4 0/2/2
+        claude-code/test_session | 9 | 2 | 523 | 130 (25%) | 1 0 0 0 0 0 0 | false | 4/4/4 0/2/2; 4/4/4 0/2/2
+        claude-code/test_session | 9 | 2 | 523 | 261 (50%) | 1 0 0 0 0 0 0 | true | 2/2/2 0/1/1; 2/2/2 0/1/1
+        swe-agent/swe_main | 16 | 7 | 4386 | 438 (10%) | 17 5 5 0 0 0 0 | false | 0/27/33 0/8/16; 14/26/33 5/16/16
+        swe-agent/swe_main | 16 | 7 | 4386 | 1096 (25%) | 13 2 2 0 0 0 0 | false | 10/18/20 4/9/9; 11/16/20 6/9/9
+        swe-agent/swe_main | 16 | 7 | 4386 | 2193 (50%) | 10 2 0 0 0 0 0 | true | 8/11/11 4/7/7; 8/11/11 4/7/7
+        swe-agent/trajectory | 12 | 5 | 1683 | 168 (10%) | 14 5 2 0 0 0 0 | false | 18/29/44 0/0/1; 13/30/44 0/1/1
+        swe-agent/trajectory | 12 | 5 | 1683 | 420 (25%) | 10 2 0 0 0 0 0 | true | 13/14/18 0/1/1; 12/14/18 0/1/1
+        swe-agent/trajectory | 12 | 5 | 1683 | 841 (50%) | 7 1 0 0 0 0 0 | true | 9/9/11 0/1/1; 9/9/11 0/1/1
+        openhands/trajectory | 4 | 3 | 88 | 8 (10%) | 3 0 0 0 0 0 0 | false | 6/6/11 1/1/1; 6/6/11 1/1/1
+        openhands/trajectory | 4 | 3 | 88 | 22 (25%) | 3 0 0 0 0 0 0 | false | 6/8/11 1/1/1; 6/8/11 1/1/1
+        openhands/trajectory | 4 | 3 | 88 | 44 (50%) | 3 0 0 0 0 0 0 | false | 9/11/11 0/1/1; 9/11/11 0/1/1
+        aider/preamble | 4 | 2 | 588 | 58 (10%) | 1 0 0 0 0 0 0 | false | 0/4/4 0/0/0; 0/4/4 0/0/0
+        aider/preamble | 4 | 2 | 588 | 147 (25%) | 1 0 0 0 0 0 0 | false | 2/4/4 0/0/0; 2/4/4 0/0/0
+        aider/preamble | 4 | 2 | 588 | 294 (50%) | 1 0 0 0 0 0 0 | true | 4/4/4 0/0/0; 4/4/4 0/0/0
+        aider/session-1 | 1 | 1 | 97 | 9 (10%) | 0 0 0 0 0 0 0 | false | 0/0/2 0/0/0; 0/0/2 0/0/0
+        aider/session-1 | 1 | 1 | 97 | 24 (25%) | 0 0 0 0 0 0 0 | false | 0/0/2 0/0/0; 0/0/2 0/0/0
+        aider/session-1 | 1 | 1 | 97 | 48 (50%) | 0 0 0 0 0 0 0 | false | 0/2/2 0/0/0; 0/2/2 0/0/0
+        aider/session-2 | 6 | 4 | 748 | 74 (10%) | 2 0 0 0 0 0 0 | false | 0/9/9 0/0/0; 0/9/9 0/0/0
+        aider/session-2 | 6 | 4 | 748 | 187 (25%) | 2 0 0 0 0 0 0 | false | 6/6/6 0/0/0; 4/6/6 0/0/0
+        aider/session-2 | 6 | 4 | 748 | 374 (50%) | 2 0 0 0 0 0 0 | false | 6/6/6 0/0/0; 6/6/6 0/0/0
+        aider/session-3 | 6 | 3 | 198 | 19 (10%) | 3 0 0 0 0 0 0 | false | 0/0/10 0/0/0; 0/0/10 0/0/0
+        aider/session-3 | 6 | 3 | 198 | 49 (25%) | 3 0 0 0 0 0 0 | false | 0/6/10 0/0/0; 0/6/10 0/0/0
+        aider/session-3 | 6 | 3 | 198 | 99 (50%) | 2 0 0 0 0 0 0 | true | 2/6/6 0/0/0; 2/6/6 0/0/0
+        aider/session-4 | 2 | 1 | 572 | 57 (10%) | 0 0 0 0 0 0 0 | false | 0/9/9 0/0/0; 0/9/9 0/0/0
+        aider/session-4 | 2 | 1 | 572 | 143 (25%) | 0 0 0 0 0 0 0 | false | 1/9/9 0/0/0; 1/9/9 0/0/0
+        aider/session-4 | 2 | 1 | 572 | 286 (50%) | 0 0 0 0 0 0 0 | false | 9/9/9 0/0/0; 9/9/9 0/0/0
     "#]].assert_eq(&out);
 }
 

@@ -137,7 +137,7 @@ pub(crate) fn run(alloc: &CountingAlloc, json: bool, reps: usize) -> Result<()> 
     let mut sessions = 0;
     for _ in 0..reps.max(1) {
         for w in &validated {
-            for policy in PolicyId::ALL {
+            for policy in PolicyId::PAPER {
                 let config = PolicyConfig::preset(policy);
                 for budget in SWEEP_BUDGETS {
                     time_session(w, &config, budget, &mut samples);
@@ -151,7 +151,7 @@ pub(crate) fn run(alloc: &CountingAlloc, json: bool, reps: usize) -> Result<()> 
     let mut peak_total = 0;
     let mut peak_engine = 0;
     for w in &workloads {
-        for policy in PolicyId::ALL {
+        for policy in PolicyId::PAPER {
             for budget in SWEEP_BUDGETS {
                 let (total, engine) =
                     session_heap(alloc, w, &PolicyConfig::preset(policy), budget)?;

@@ -74,8 +74,8 @@ enum Command {
         /// Budget as a fraction of each session's full history (default 0.25).
         #[arg(long)]
         budget_fraction: Option<f64>,
-        /// A policy code (clawvm, lru, oracle_h3, compaction_hybrid, retrieval_only_cached,
-        /// retrieval_only), or all.
+        /// A policy code (cache_stable, clawvm, lru, oracle_h3, compaction_hybrid,
+        /// retrieval_only_cached, retrieval_only), or all.
         #[arg(long, default_value = "clawvm")]
         policy: String,
         /// The page directory: on, off, or both (each replay twice, side by side).

@@ -69,7 +69,7 @@ pub(crate) fn parse_format(s: &str) -> Result<Option<Format>> {
     Ok(Some(s.parse::<Format>()?))
 }
 
-/// Parses `--policy`: a policy code, or `all` for the six.
+/// Parses `--policy`: a policy code, or `all` for every policy.
 pub(crate) fn parse_policies(s: &str) -> Result<Vec<PolicyId>> {
     if s == "all" {
         return Ok(PolicyId::ALL.to_vec());

@@ -11,15 +11,15 @@
 //! recall denied | error | empty | hit a b
 //! ```
 //! Page keys: costs by level, `base`, `rc`, `pin`, `min`, `session`, `sig` (tool signature as
-//! `name{json}`), `dirty`. `turn` starts a new turn; lines before the first `turn` that are not
+//! `name{json}`), `dirty`, `created` and `retired` (turns). `turn` starts a new turn; lines before the first `turn` that are not
 //! pages belong to turn 0.
 
 use std::fmt::Write as _;
 
 use page_core::{CompactionKind, PageId, Repr, SessionId, TokenCount, ToolSignature};
 use page_policy::{
-    Demand, LevelTokens, LifecycleEvent, Recall, RecallAnswer, Simulation, ToolCall, TraceEvent,
-    WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
+    Demand, Existence, LevelTokens, LifecycleEvent, Recall, RecallAnswer, Simulation, ToolCall,
+    TraceEvent, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
 };
 
 fn id(s: &str) -> PageId {
@@ -71,6 +71,18 @@ pub(crate) fn parse(name: &str, text: &str) -> Workload {
                     "session" => page.session = Some(SessionId::new(v).unwrap()),
                     "sig" => page.tool_signature = Some(signature(v)),
                     "dirty" => page.dirty = true,
+                    "created" | "retired" => {
+                        let turn: u32 = v.parse().unwrap();
+                        let exists = page.exists.get_or_insert(Existence {
+                            created: 0,
+                            retired: None,
+                        });
+                        if k == "created" {
+                            exists.created = turn;
+                        } else {
+                            exists.retired = Some(turn);
+                        }
+                    }
                     other => panic!("unknown page key {other}"),
                 }
             }

@@ -13,4 +13,5 @@ mod golden;
 mod policies;
 mod properties;
 mod selector_cases;
+mod stable;
 mod validation;

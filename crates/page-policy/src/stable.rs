@@ -1,0 +1,365 @@
+//! Cache-stable paging: the prompt as the provider saw it, which only grows at the tail between
+//! degradation events, and the events that rewrite it in one batch.
+//!
+//! A provider bills a cached prompt prefix at a tenth of new input, so a change at position
+//! *i* re-bills every token after *i*. The per-turn selector changes something in the middle
+//! almost every turn; this mode changes nothing already sent until the context crosses the
+//! high watermark, then frees down to the low watermark in one rewrite (see the crate README,
+//! "Cache-stable paging", for the rules and their order).
+
+use page_core::Repr;
+
+use super::PolicyEngine;
+use crate::config::Watermarks;
+use crate::selector::SelectInput;
+
+/// One item of the prompt: a page at its level, or a copy of its full text read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Item {
+    pub(super) page: u32,
+    /// The page's level; `full` for a read.
+    pub(super) level: Repr,
+    /// A copy read back at the tail (the page itself sits earlier at its own level).
+    pub(super) read: bool,
+}
+
+/// The prompt in the order it was sent: pages as they entered and the full copies read back
+/// since the last rewrite, interleaved as they were appended. Reused from turn to turn.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Prompt {
+    pub(super) items: Vec<Item>,
+    /// Each page's own level in `items` (`none`: not there).
+    level: Vec<Repr>,
+    /// Whether a read copy of each page is in `items`.
+    read: Vec<bool>,
+    /// Tokens of `items`.
+    pub(super) tokens: u64,
+    /// Items from `fresh` up to `entered` were read back after the last turn (by the requests
+    /// in between): a rewrite keeps them, since the model has just asked for them. Items from
+    /// `entered` on came with the turn being stepped.
+    fresh: usize,
+    pub(super) entered: usize,
+    /// Per-page cap and keep bonus of a degradation event.
+    cap: Vec<Repr>,
+    bonus: Vec<f64>,
+    /// Pages whose read copy the event's turn demands.
+    demanded: Vec<u32>,
+    /// Each item's level after the event being applied.
+    next: Vec<Repr>,
+    /// Degradation events that rewrote the prompt.
+    pub(super) rewrites: u64,
+}
+
+impl Prompt {
+    pub(super) fn resize(&mut self, n: usize) {
+        self.clear();
+        self.level.resize(n, Repr::None);
+        self.read.resize(n, false);
+        self.cap.resize(n, Repr::None);
+        self.bonus.resize(n, 0.0);
+        self.items.reserve(n);
+        self.rewrites = 0;
+    }
+
+    /// Forgets what was sent (a reset or a session boundary destroyed the context).
+    pub(super) fn clear(&mut self) {
+        self.items.clear();
+        self.level.fill(Repr::None);
+        self.read.fill(false);
+        self.tokens = 0;
+        self.fresh = 0;
+        self.entered = 0;
+    }
+
+    /// Replaces the prompt with `levels` in page order (the per-turn policies' prompt).
+    pub(super) fn set_page_order(&mut self, levels: &[Repr], cost: impl Fn(usize, Repr) -> u32) {
+        self.clear();
+        for (p, &level) in levels.iter().enumerate() {
+            if level != Repr::None {
+                self.push(p, level, cost(p, level));
+            }
+        }
+    }
+
+    fn push(&mut self, p: usize, level: Repr, tokens: u32) {
+        self.items.push(Item {
+            page: u32::try_from(p).unwrap_or(u32::MAX),
+            level,
+            read: false,
+        });
+        self.level[p] = level;
+        self.tokens += u64::from(tokens);
+    }
+
+    /// Appends a copy of page `p`'s full text (`tokens`) at the tail.
+    pub(super) fn push_read(&mut self, p: usize, tokens: u32) {
+        self.items.push(Item {
+            page: u32::try_from(p).unwrap_or(u32::MAX),
+            level: Repr::Full,
+            read: true,
+        });
+        self.read[p] = true;
+        self.tokens += u64::from(tokens);
+    }
+
+    /// Marks every item as sent with a turn's prompt.
+    pub(super) fn end_turn(&mut self) {
+        self.fresh = self.items.len();
+    }
+
+    /// Whether page `p` was read back since the last rewrite.
+    pub(super) fn was_read(&self, p: usize) -> bool {
+        self.read[p]
+    }
+}
+
+impl PolicyEngine<'_> {
+    /// One turn of cache-stable paging: required pages enter at the tail, demanded pages below
+    /// their level are read back at the tail, and a degradation event runs when the context
+    /// crosses the high watermark. Leaves the effective levels in the selector's `selected`
+    /// and the context's tokens in its `tokens_used`, as a per-turn selection does.
+    pub(super) fn select_stable(&mut self, t: usize, marks: Watermarks) {
+        let w = self.workload;
+        self.selector.unmet.clear();
+        self.selector.required.fill(Repr::None);
+        if self.prompt.items.is_empty() {
+            // Nothing was sent yet: the first prompt is a selection at the low watermark.
+            let low = Watermarks::of(marks.low(), self.effective_budget);
+            self.select_capped(t, low, self.effective_budget, false);
+            let selected = std::mem::take(&mut self.selector.selected);
+            self.prompt
+                .set_page_order(&selected, |p, l| w.pages[p].cost[l.index()]);
+            self.selector.selected = selected;
+            self.selector.tokens_used = u32::try_from(self.prompt.tokens).unwrap_or(u32::MAX);
+            self.prompt.end_turn();
+            return;
+        }
+        let entered = self.prompt.items.len();
+        self.prompt.entered = entered;
+        if self.config.auto_pin_hard {
+            for &p in &w.pinned_pages {
+                let pi = p as usize;
+                if self.available[pi] && self.prompt.level[pi] == Repr::None {
+                    let level = w.pages[pi].min;
+                    self.prompt.push(pi, level, w.pages[pi].cost[level.index()]);
+                }
+            }
+        }
+        for d in &w.turns[t].demands {
+            let pi = d.page as usize;
+            let cost = |level: Repr| w.pages[pi].cost[level.index()];
+            let level = self.prompt.level[pi];
+            if level == Repr::None {
+                self.prompt.push(pi, d.level, cost(d.level));
+                continue;
+            }
+            // A page that entered this turn has not been sent: it may still go up in place.
+            if let Some(k) = self.prompt.items[entered..]
+                .iter()
+                .position(|i| i.page == d.page && !i.read)
+            {
+                if level < d.level {
+                    self.prompt.items[entered + k].level = d.level;
+                    self.prompt.level[pi] = d.level;
+                    self.prompt.tokens += u64::from(cost(d.level) - cost(level));
+                }
+                continue;
+            }
+            if level < d.level && !self.prompt.read[pi] {
+                self.prompt.push_read(pi, cost(Repr::Full));
+            }
+        }
+        let budget = self.effective_budget;
+        if self.prompt.tokens > u64::from(Watermarks::of(marks.high(), budget)) {
+            self.degrade(t, marks, 0);
+        }
+        self.write_effective_levels();
+        self.prompt.end_turn();
+    }
+
+    /// A degradation event: one selection at the low watermark (lower still by `reserve`
+    /// tokens about to be appended), capped at each page's level in the prompt and scored with
+    /// the rewrite price; applied only when it frees `min_free` tokens or the context is above
+    /// the budget.
+    ///
+    /// Read copies: those read since the last turn stay (the model just asked for them); those
+    /// this turn demands above their page's level stay in place of the page's own item, which
+    /// goes; every other copy goes. When the copies the turn demands do not fit with what is
+    /// required, they go too and are reported unmet.
+    pub(super) fn degrade(&mut self, t: usize, marks: Watermarks, reserve: u32) {
+        let w = self.workload;
+        let budget = self.effective_budget;
+        let prompt = &mut self.prompt;
+        prompt.cap.fill(Repr::None);
+        prompt.bonus.fill(0.0);
+        // The price of changing a page: the share of the context sent after it.
+        #[expect(clippy::cast_precision_loss, reason = "token sums stay far below 2^53")]
+        let total = prompt.tokens.max(1) as f64;
+        let mut after = prompt.tokens;
+        let full = |p: u32| w.pages[p as usize].cost[Repr::Full.index()];
+        let (mut fresh_reads, mut demanded_reads) = (0u32, 0u32);
+        prompt.demanded.clear();
+        for (k, item) in prompt.items.iter().enumerate() {
+            let pi = item.page as usize;
+            after -= u64::from(w.pages[pi].cost[item.level.index()]);
+            if item.read {
+                if (prompt.fresh..prompt.entered).contains(&k) {
+                    fresh_reads += full(item.page);
+                } else if w.turns[t]
+                    .demands
+                    .iter()
+                    .any(|d| d.page == item.page && prompt.level[pi] < d.level)
+                {
+                    demanded_reads += full(item.page);
+                    prompt.demanded.push(item.page);
+                }
+                continue;
+            }
+            prompt.cap[pi] = item.level;
+            #[expect(clippy::cast_precision_loss, reason = "token sums stay far below 2^53")]
+            let share = after as f64 / total;
+            prompt.bonus[pi] = marks.rewrite_weight() * share;
+        }
+        let low = Watermarks::of(marks.low(), budget);
+        let mut keep_demanded = !prompt.demanded.is_empty();
+        loop {
+            let reads = reserve
+                .saturating_add(fresh_reads)
+                .saturating_add(if keep_demanded { demanded_reads } else { 0 });
+            let fits = reads <= budget;
+            for &p in &self.prompt.demanded {
+                let pi = p as usize;
+                self.prompt.cap[pi] = if keep_demanded {
+                    Repr::None
+                } else {
+                    self.prompt.level[pi]
+                };
+            }
+            if fits || !keep_demanded {
+                let limit = budget.saturating_sub(reads);
+                self.select_capped(t, low.saturating_sub(reads).min(limit), limit, true);
+                if !keep_demanded || self.selector.unmet.is_empty() {
+                    break;
+                }
+            }
+            keep_demanded = false;
+        }
+        let mut levels = std::mem::take(&mut self.prompt.next);
+        let selected = &self.selector.selected;
+        let prompt = &self.prompt;
+        let keep_read = |k: usize, p: u32| {
+            (prompt.fresh..prompt.entered).contains(&k)
+                || (keep_demanded && prompt.demanded.contains(&p))
+        };
+        // A level that saves nothing is not worth its bytes changing.
+        let new_level = |k: usize, i: &Item| match (i.read, keep_read(k, i.page)) {
+            (true, true) => Repr::Full,
+            (true, false) => Repr::None,
+            (false, _) => {
+                let cost = &w.pages[i.page as usize].cost;
+                let to = selected[i.page as usize];
+                if to != Repr::None && cost[to.index()] == cost[i.level.index()] {
+                    i.level
+                } else {
+                    to
+                }
+            }
+        };
+        let after: u64 = prompt
+            .items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| u64::from(w.pages[i.page as usize].cost[new_level(k, i).index()]))
+            .sum();
+        let freed = prompt.tokens.saturating_sub(after);
+        let over = prompt.tokens + u64::from(reserve) > u64::from(budget);
+        if freed < u64::from(marks.min_free()) && !over {
+            // Not worth the cache it would break: nothing changes.
+            self.selector.unmet.clear();
+            self.prompt.next = levels;
+            return;
+        }
+        levels.clear();
+        levels.extend(
+            prompt
+                .items
+                .iter()
+                .enumerate()
+                .map(|(k, i)| new_level(k, i)),
+        );
+        if !keep_demanded {
+            // The page stays at its level where it was; the demand above it is pressure.
+            let turn = u32::try_from(t).unwrap_or(u32::MAX);
+            for &p in &self.prompt.demanded {
+                let id = &w.pages[p as usize].id;
+                self.observer.pressure(turn, id, Repr::Full, false);
+            }
+        }
+        let prompt = &mut self.prompt;
+        let (fresh, entered) = (prompt.fresh, prompt.entered);
+        // The markers move to the first kept item at or after them.
+        let (mut k, mut kept_before_fresh, mut kept_before_entered) = (0, 0, 0);
+        let (own, read) = (&mut prompt.level, &mut prompt.read);
+        prompt.items.retain_mut(|i| {
+            i.level = levels[k];
+            let kept = i.level != Repr::None;
+            if kept {
+                kept_before_fresh += usize::from(k < fresh);
+                kept_before_entered += usize::from(k < entered);
+            }
+            k += 1;
+            let pi = i.page as usize;
+            if i.read {
+                read[pi] = kept;
+            } else {
+                own[pi] = i.level;
+            }
+            kept
+        });
+        prompt.fresh = kept_before_fresh;
+        prompt.entered = kept_before_entered;
+        prompt.tokens = after;
+        prompt.rewrites += 1;
+        prompt.next = levels;
+    }
+
+    /// A selection with `target` tokens (capped at the prompt's levels when `capped`); when the
+    /// required set does not fit `target`, again with `limit` (what the budget leaves), so
+    /// that a watermark never drops a required page the budget holds.
+    fn select_capped(&mut self, t: usize, target: u32, limit: u32, capped: bool) {
+        let (cap, bonus) = if capped {
+            (Some(&self.prompt.cap[..]), Some(&self.prompt.bonus[..]))
+        } else {
+            (None, None)
+        };
+        for budget in [target, limit] {
+            self.selector.select(
+                self.workload,
+                &self.config,
+                &SelectInput {
+                    turn: t,
+                    budget,
+                    available: &self.available,
+                    recency: &self.recency,
+                    cap,
+                    bonus,
+                },
+            );
+            if self.selector.unmet.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Each page's level as the model sees it: its level in the prompt, or `full` when its
+    /// text was read back at the tail.
+    pub(super) fn write_effective_levels(&mut self) {
+        let selected = &mut self.selector.selected;
+        selected.fill(Repr::None);
+        for i in &self.prompt.items {
+            let level = &mut selected[i.page as usize];
+            *level = (*level).max(i.level);
+        }
+        self.selector.tokens_used = u32::try_from(self.prompt.tokens).unwrap_or(u32::MAX);
+    }
+}
