@@ -118,6 +118,9 @@ pub struct CostQualityRow {
     pub cache_read_share: Fixed3,
     /// Prefix rewrites per 100 requests.
     pub prefix_rewrites_per_100: Fixed2,
+    /// The fewest rewrites any context manager needs at this budget, per 100 of the same
+    /// requests ([`page_policy::RewriteFloor`]).
+    pub rewrite_floor_per_100: Fixed2,
     /// Requests billed.
     pub requests: u64,
     /// Uses of a specific found in the rendered context.
@@ -138,13 +141,14 @@ pub struct CostQualityRow {
 
 impl CostQualityRow {
     /// The column headers of [`CostQualityRow::cells`].
-    pub(crate) const HEADERS: [&'static str; 14] = [
+    pub(crate) const HEADERS: [&'static str; 15] = [
         "budget",
         "policy",
         "directory",
         "billed × no compaction",
         "cache read",
         "rewrites /100",
+        "fewest possible /100",
         "requests",
         "hits",
         "page-ins",
@@ -156,7 +160,7 @@ impl CostQualityRow {
     ];
 
     /// The row as table cells, for every renderer (Markdown, HTML).
-    pub(crate) fn cells(&self) -> [String; 14] {
+    pub(crate) fn cells(&self) -> [String; 15] {
         [
             format!("{:.0}%", self.budget_fraction.0 * 100.0),
             self.policy.clone(),
@@ -164,6 +168,7 @@ impl CostQualityRow {
             self.ratio_to_no_compaction.to_string(),
             self.cache_read_share.to_string(),
             self.prefix_rewrites_per_100.to_string(),
+            self.rewrite_floor_per_100.to_string(),
             self.requests.to_string(),
             self.hits.to_string(),
             self.page_ins.to_string(),
@@ -183,6 +188,7 @@ struct CostQualitySums {
     sent: u64,
     cached: u64,
     rewrites: u64,
+    floor: u64,
     requests: u64,
     quality: QualityReport,
 }
@@ -195,6 +201,7 @@ impl CostQualitySums {
         self.sent += c.tokens_sent;
         self.cached += c.tokens_cached;
         self.rewrites += c.prefix_rewrites;
+        self.floor += c.rewrite_floor;
         self.requests += c.requests;
         let s = &mut self.quality;
         s.hits += q.hits;
@@ -223,6 +230,7 @@ impl CostQualitySums {
                 self.rewrites as f64 * 100.0,
                 self.requests as f64,
             )),
+            rewrite_floor_per_100: Fixed(ratio(self.floor as f64 * 100.0, self.requests as f64)),
             requests: self.requests,
             hits: q.hits,
             page_ins: q.page_ins,

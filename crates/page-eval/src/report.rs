@@ -25,7 +25,7 @@ th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f3f3
 td.l,th.l{text-align:left}svg{display:block;margin:.6em 0;background:#fff}\
 .note{color:#555;font-size:12px}details{margin:.8em 0}code{background:#f3f3f3;padding:0 3px}";
 
-/// Colour and dash of each policy's line, in `PolicyId::ALL` order.
+/// Colour and dash of each policy's line.
 fn style(policy: &str) -> (&'static str, &'static str) {
     match policy {
         "retrieval_only" => ("#d62728", ""),
@@ -312,8 +312,12 @@ fn heatmap(r: &Residency) -> String {
     s
 }
 
-pub(crate) fn policy_series(mut value: impl FnMut(&str, usize) -> f64, n: usize) -> Vec<Series> {
-    // ClawVM last so it is drawn on top of the policies it ties with.
+pub(crate) fn policy_series(
+    policies: &[PolicyId],
+    mut value: impl FnMut(&str, usize) -> f64,
+    n: usize,
+) -> Vec<Series> {
+    // ClawVM after the policies it ties with so it is drawn on top of them.
     let order = [
         PolicyId::RetrievalOnly,
         PolicyId::RetrievalOnlyCached,
@@ -321,9 +325,11 @@ pub(crate) fn policy_series(mut value: impl FnMut(&str, usize) -> f64, n: usize)
         PolicyId::OracleH3,
         PolicyId::Lru,
         PolicyId::Clawvm,
+        PolicyId::CacheStable,
     ];
     order
         .iter()
+        .filter(|p| policies.contains(p))
         .map(|p| {
             let code = p.code();
             let (color, dash) = style(code);
@@ -386,6 +392,7 @@ pub fn report_html(eval: &Evaluation) -> String {
         "faults",
         &labels,
         &policy_series(
+            &PolicyId::PAPER,
             |code, i| mean(rows_at(code, i).iter().map(|r| r.total_faults as f64)),
             budgets.len(),
         ),
@@ -396,6 +403,7 @@ pub fn report_html(eval: &Evaluation) -> String {
         "thrash",
         &labels,
         &policy_series(
+            &PolicyId::PAPER,
             |code, i| mean(rows_at(code, i).iter().map(|r| r.thrash.0)),
             budgets.len(),
         ),
@@ -471,6 +479,7 @@ pub fn report_html(eval: &Evaluation) -> String {
             "faults",
             &flabels,
             &policy_series(
+                &PolicyId::ALL,
                 |code, i| at(code, i).iter().map(|r| r.total_faults as f64).sum(),
                 fractions.len(),
             ),
@@ -481,6 +490,7 @@ pub fn report_html(eval: &Evaluation) -> String {
             "thrash",
             &flabels,
             &policy_series(
+                &PolicyId::ALL,
                 |code, i| mean(at(code, i).iter().map(|r| r.thrash.0)),
                 fractions.len(),
             ),

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use page_policy::PolicyId;
+
 use crate::real::CostQualityRow;
 use crate::report::{esc, line_chart, policy_series};
 
@@ -25,6 +27,7 @@ pub(crate) fn cost_and_quality(
         "× no compaction",
         flabels,
         &policy_series(
+            &PolicyId::ALL,
             |code, i| at(code, i).map_or(0.0, |r| r.ratio_to_no_compaction.0),
             fractions.len(),
         ),
@@ -35,6 +38,7 @@ pub(crate) fn cost_and_quality(
         "faults by content",
         flabels,
         &policy_series(
+            &PolicyId::ALL,
             |code, i| at(code, i).map_or(0.0, |r| r.faults as f64),
             fractions.len(),
         ),

@@ -234,7 +234,7 @@ impl<'w> PolicyEngine<'w> {
     /// The model reads page `page` back. Under cache-stable paging its full text is appended
     /// at the tail of the prompt (after a degradation event, when the read would cross the high
     /// watermark) and stays until the next degradation event; returns whether the prompt now
-    /// holds it. The per-turn policies decide every level again at the next turn, so for them
+    /// holds it (not when the page's full text alone exceeds the budget). The per-turn policies decide every level again at the next turn, so for them
     /// a read lasts the request it was made for, nothing is kept, and this returns `false`.
     pub fn page_in(&mut self, page: usize) -> bool {
         let Paging::CacheStable(marks) = self.config.paging else {
@@ -247,6 +247,10 @@ impl<'w> PolicyEngine<'w> {
             return true;
         }
         let tokens = self.workload.pages[page].cost[Repr::Full.index()];
+        if tokens > self.effective_budget {
+            // It can never be held: the read lasts its request, as under the per-turn policies.
+            return false;
+        }
         let high = crate::config::Watermarks::of(marks.high(), self.effective_budget);
         if self.prompt.tokens + u64::from(tokens) > u64::from(high) && self.next_turn > 0 {
             self.prompt.entered = self.prompt.items.len();

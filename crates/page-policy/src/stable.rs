@@ -182,7 +182,8 @@ impl PolicyEngine<'_> {
     /// the rewrite price; applied only when it frees `min_free` tokens or the context is above
     /// the budget.
     ///
-    /// Read copies: those read since the last turn stay (the model just asked for them); those
+    /// Read copies: those read since the last turn stay while they fit (the model just asked
+    /// for them); those
     /// this turn demands above their page's level stay in place of the page's own item, which
     /// goes; every other copy goes. When the copies the turn demands do not fit with what is
     /// required, they go too and are reported unmet.
@@ -221,6 +222,9 @@ impl PolicyEngine<'_> {
             prompt.bonus[pi] = marks.rewrite_weight() * share;
         }
         let low = Watermarks::of(marks.low(), budget);
+        // Fresh copies that do not fit with what is about to be appended go as well.
+        let keep_fresh = reserve.saturating_add(fresh_reads) <= budget;
+        let fresh_reads = if keep_fresh { fresh_reads } else { 0 };
         let mut keep_demanded = !prompt.demanded.is_empty();
         loop {
             let reads = reserve
@@ -248,7 +252,7 @@ impl PolicyEngine<'_> {
         let selected = &self.selector.selected;
         let prompt = &self.prompt;
         let keep_read = |k: usize, p: u32| {
-            (prompt.fresh..prompt.entered).contains(&k)
+            (keep_fresh && (prompt.fresh..prompt.entered).contains(&k))
                 || (keep_demanded && prompt.demanded.contains(&p))
         };
         // A level that saves nothing is not worth its bytes changing.

@@ -381,9 +381,8 @@ fn run(h: &History, marks: Watermarks, budget: u32) -> Prompts {
                 engine.page_in(r);
                 let prompt: Vec<_> = engine.prompt().collect();
                 let n = tokens(&prompt);
-                // A read's own size may be what does not fit.
-                let forced = n > u64::from(budget);
-                out.push((prompt, engine.rewrites(), forced, n));
+                // A read makes room for itself or is not kept: never forced over the budget.
+                out.push((prompt, engine.rewrites(), false, n));
             }
         }
         let Some(stats) = engine.step() else { break };
