@@ -105,6 +105,10 @@ pub struct PolicyEngine<'w> {
     /// Residency after the last selection (what the agent's prompt held).
     resident: Vec<Repr>,
     recency: Vec<f64>,
+    /// Under cache-stable paging, the turn each `recency` value was set at (decay is lazy).
+    recency_turn: Vec<u32>,
+    /// Recency materialized for a cache-stable selection.
+    recency_now: Vec<f64>,
     dirty: Vec<bool>,
     /// Whether the agent has had the page's content in context before.
     referenced: Vec<bool>,
@@ -152,6 +156,8 @@ impl<'w> PolicyEngine<'w> {
             next_turn: 0,
             resident: vec![Repr::None; n],
             recency: vec![0.0; n],
+            recency_turn: vec![0; n],
+            recency_now: vec![0.0; n],
             dirty: vec![false; n],
             referenced: vec![false; n],
             available: vec![false; n],
@@ -181,6 +187,7 @@ impl<'w> PolicyEngine<'w> {
         self.next_turn = 0;
         self.resident.fill(Repr::None);
         self.recency.fill(0.0);
+        self.recency_turn.fill(0);
         for (d, info) in self.dirty.iter_mut().zip(pages) {
             *d = info.starts_dirty;
         }
@@ -260,6 +267,7 @@ impl<'w> PolicyEngine<'w> {
         }
         self.prompt.push_read(page, tokens);
         self.resident[page] = Repr::Full;
+        self.selector.selected[page] = Repr::Full;
         true
     }
 
@@ -287,9 +295,23 @@ impl<'w> PolicyEngine<'w> {
         for &event in &plan.events {
             self.boundary(tu, event);
         }
-        for (a, info) in self.available.iter_mut().zip(&w.pages) {
-            *a = info.exists_at(t)
-                && (info.session.is_none() || info.session == self.active_session);
+        // Availability changes only where a page starts or stops existing, or with the session.
+        let session_changed = plan
+            .events
+            .iter()
+            .any(|e| matches!(e, EventPlan::SessionStart(_) | EventPlan::SessionEnd));
+        let session = self.active_session;
+        let available = |info: &crate::workload::PageInfo| {
+            info.exists_at(t) && (info.session.is_none() || info.session == session)
+        };
+        if t == 0 || session_changed {
+            for (a, info) in self.available.iter_mut().zip(&w.pages) {
+                *a = available(info);
+            }
+        } else {
+            for &p in &w.existence_changes[t] {
+                self.available[p as usize] = available(&w.pages[p as usize]);
+            }
         }
         for &p in &plan.updates {
             self.dirty[p as usize] = true;
@@ -385,17 +407,32 @@ impl<'w> PolicyEngine<'w> {
         }
 
         // Recency: decay, floor, then bump each demanded page once.
-        let weights = &self.config.weights;
-        for r in &mut self.recency {
-            *r *= weights.recency_decay;
-            if *r < weights.recency_floor {
-                *r = 0.0;
+        let weights = self.config.weights;
+        if matches!(self.config.paging, Paging::PerTurn) {
+            for r in &mut self.recency {
+                *r *= weights.recency_decay;
+                if *r < weights.recency_floor {
+                    *r = 0.0;
+                }
+            }
+            for d in &plan.demands {
+                self.recency[d.page as usize] += weights.recency_bump;
+            }
+            self.resident.copy_from_slice(&self.selector.selected);
+        } else {
+            for d in &plan.demands {
+                let p = d.page as usize;
+                self.recency[p] = self.lazy_recency(p, t) + weights.recency_bump;
+                self.recency_turn[p] = turn_u32(t);
+            }
+            if self.prompt.refresh {
+                self.resident.copy_from_slice(&self.selector.selected);
+            } else {
+                for &p in &self.prompt.touched {
+                    self.resident[p as usize] = self.selector.selected[p as usize];
+                }
             }
         }
-        for d in &plan.demands {
-            self.recency[d.page as usize] += weights.recency_bump;
-        }
-        self.resident.copy_from_slice(&self.selector.selected);
         self.next_turn += 1;
         Some(TurnStats {
             turn: tu,

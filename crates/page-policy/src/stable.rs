@@ -48,6 +48,10 @@ pub(super) struct Prompt {
     next: Vec<Repr>,
     /// Degradation events that rewrote the prompt.
     pub(super) rewrites: u64,
+    /// Pages whose level as the model sees it changed this turn, unless `refresh`.
+    pub(super) touched: Vec<u32>,
+    /// Every page's level may have changed this turn (a selection ran).
+    pub(super) refresh: bool,
 }
 
 impl Prompt {
@@ -82,24 +86,37 @@ impl Prompt {
     }
 
     fn push(&mut self, p: usize, level: Repr, tokens: u32) {
+        let page = u32::try_from(p).unwrap_or(u32::MAX);
         self.items.push(Item {
-            page: u32::try_from(p).unwrap_or(u32::MAX),
+            page,
             level,
             read: false,
         });
         self.level[p] = level;
         self.tokens += u64::from(tokens);
+        self.touched.push(page);
     }
 
     /// Appends a copy of page `p`'s full text (`tokens`) at the tail.
     pub(super) fn push_read(&mut self, p: usize, tokens: u32) {
+        let page = u32::try_from(p).unwrap_or(u32::MAX);
         self.items.push(Item {
-            page: u32::try_from(p).unwrap_or(u32::MAX),
+            page,
             level: Repr::Full,
             read: true,
         });
         self.read[p] = true;
         self.tokens += u64::from(tokens);
+        self.touched.push(page);
+    }
+
+    /// The level page `p` has as the model sees it: its own, or `full` when it was read back.
+    pub(super) fn effective(&self, p: usize) -> Repr {
+        if self.read[p] {
+            Repr::Full
+        } else {
+            self.level[p]
+        }
     }
 
     /// Marks every item as sent with a turn's prompt.
@@ -121,7 +138,12 @@ impl PolicyEngine<'_> {
     pub(super) fn select_stable(&mut self, t: usize, marks: Watermarks) {
         let w = self.workload;
         self.selector.unmet.clear();
-        self.selector.required.fill(Repr::None);
+        self.prompt.touched.clear();
+        self.prompt.refresh = false;
+        if self.bootstrap_check_pending {
+            // The bootstrap check reads what this turn required; nothing, unless an event runs.
+            self.selector.required.fill(Repr::None);
+        }
         if self.prompt.items.is_empty() {
             // Nothing was sent yet: the first prompt is a selection at the low watermark.
             let low = Watermarks::of(marks.low(), self.effective_budget);
@@ -131,6 +153,7 @@ impl PolicyEngine<'_> {
                 .set_page_order(&selected, |p, l| w.pages[p].cost[l.index()]);
             self.selector.selected = selected;
             self.selector.tokens_used = u32::try_from(self.prompt.tokens).unwrap_or(u32::MAX);
+            self.prompt.refresh = true;
             self.prompt.end_turn();
             return;
         }
@@ -173,7 +196,15 @@ impl PolicyEngine<'_> {
         if self.prompt.tokens > u64::from(Watermarks::of(marks.high(), budget)) {
             self.degrade(t, marks, 0);
         }
-        self.write_effective_levels();
+        if self.prompt.refresh {
+            self.write_effective_levels();
+        } else {
+            for k in 0..self.prompt.touched.len() {
+                let p = self.prompt.touched[k] as usize;
+                self.selector.selected[p] = self.prompt.effective(p);
+            }
+            self.selector.tokens_used = u32::try_from(self.prompt.tokens).unwrap_or(u32::MAX);
+        }
         self.prompt.end_turn();
     }
 
@@ -190,6 +221,8 @@ impl PolicyEngine<'_> {
     pub(super) fn degrade(&mut self, t: usize, marks: Watermarks, reserve: u32) {
         let w = self.workload;
         let budget = self.effective_budget;
+        // The selection below overwrites every page's level in the selector.
+        self.prompt.refresh = true;
         let prompt = &mut self.prompt;
         prompt.cap.fill(Repr::None);
         prompt.bonus.fill(0.0);
@@ -331,6 +364,7 @@ impl PolicyEngine<'_> {
     /// required set does not fit `target`, again with `limit` (what the budget leaves), so
     /// that a watermark never drops a required page the budget holds.
     fn select_capped(&mut self, t: usize, target: u32, limit: u32, capped: bool) {
+        self.materialize_recency();
         let (cap, bonus) = if capped {
             (Some(&self.prompt.cap[..]), Some(&self.prompt.bonus[..]))
         } else {
@@ -344,7 +378,7 @@ impl PolicyEngine<'_> {
                     turn: t,
                     budget,
                     available: &self.available,
-                    recency: &self.recency,
+                    recency: &self.recency_now,
                     cap,
                     bonus,
                 },
@@ -353,6 +387,32 @@ impl PolicyEngine<'_> {
                 return;
             }
         }
+    }
+
+    /// Every page's recency after the last turn stepped, into `recency_now`, for a selection.
+    /// Cache-stable paging keeps recency lazily (a value and the turn it was set at) so that a
+    /// turn without a selection does not touch every page.
+    fn materialize_recency(&mut self) {
+        let now = self.next_turn.saturating_sub(1);
+        for p in 0..self.recency.len() {
+            self.recency_now[p] = self.lazy_recency(p, now);
+        }
+    }
+
+    /// Page `p`'s recency after turn `t` under lazy decay: its value decayed once per turn
+    /// since it was set, and 0 once under the floor (decay is monotone, so checking the end
+    /// is checking every turn).
+    pub(super) fn lazy_recency(&self, p: usize, t: usize) -> f64 {
+        let weights = &self.config.weights;
+        let turns = t.saturating_sub(self.recency_turn[p] as usize);
+        if turns == 0 || self.recency[p] == 0.0 {
+            return self.recency[p];
+        }
+        let r = self.recency[p]
+            * weights
+                .recency_decay
+                .powi(i32::try_from(turns).unwrap_or(i32::MAX));
+        if r < weights.recency_floor { 0.0 } else { r }
     }
 
     /// Each page's level as the model sees it: its level in the prompt, or `full` when its

@@ -360,6 +360,8 @@ pub struct ValidatedWorkload {
     levels: Vec<LevelCosts>,
     pub(crate) pages: Vec<PageInfo>,
     pub(crate) turns: Vec<TurnPlan>,
+    /// Per turn, the pages that start or stop existing at it.
+    pub(crate) existence_changes: Vec<Vec<u32>>,
     /// Page indices ordered by id rank (rank → index).
     pub(crate) by_rank: Vec<u32>,
     /// Pages `auto_pin_hard` requires at their minimum: hard-pinned pages and bootstrap pages
@@ -652,11 +654,21 @@ impl ValidatedWorkload {
                 .then(pb.base_utility.total_cmp(&pa.base_utility))
         });
 
+        // Where a page starts or stops existing, so a turn refreshes only those pages.
+        let mut existence_changes = vec![Vec::new(); turns.len()];
+        for (i, info) in pages.iter().enumerate() {
+            for t in [info.available_from, info.available_until] {
+                if let Some(changes) = existence_changes.get_mut(t) {
+                    changes.push(idx_u32(i));
+                }
+            }
+        }
         Ok(Self {
             source,
             levels,
             pages,
             turns,
+            existence_changes,
             by_rank,
             pinned_pages,
             bootstrap_pages,
