@@ -140,6 +140,7 @@ fn stable(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let mut e = engine.clone();
+                        #[expect(clippy::disallowed_methods, reason = "benchmarks measure time")]
                         let start = Instant::now();
                         for _ in 0..TAIL {
                             black_box(e.step());
