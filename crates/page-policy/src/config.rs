@@ -47,15 +47,15 @@ impl PolicyId {
     ];
 
     /// Every policy: the paper's six, then `cache_stable`.
-    pub const ALL: [PolicyId; 7] = [
-        PolicyId::RetrievalOnly,
-        PolicyId::RetrievalOnlyCached,
-        PolicyId::CompactionHybrid,
-        PolicyId::Clawvm,
-        PolicyId::Lru,
-        PolicyId::OracleH3,
-        PolicyId::CacheStable,
-    ];
+    pub const ALL: [PolicyId; 7] = {
+        let mut all = [PolicyId::CacheStable; 7];
+        let mut i = 0;
+        while i < Self::PAPER.len() {
+            all[i] = Self::PAPER[i];
+            i += 1;
+        }
+        all
+    };
 
     /// The stable code (the artifact's policy id).
     #[must_use]
