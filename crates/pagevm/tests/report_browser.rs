@@ -89,11 +89,16 @@ fn report_renders_every_chart_in_headless_chromium() {
         let drawn = svg.matches("<polyline").count() + svg.matches("<rect").count();
         assert!(drawn >= 5, "chart {id} has {drawn} drawn elements");
     }
-    // Six policy lines in each policy chart.
-    for id in ["chart-sweep-faults", "chart-real-faults"] {
+    // The paper's six policies in the sweep's charts; those and cache_stable in the recorded
+    // sessions' charts.
+    for (id, lines) in [
+        ("chart-sweep-faults", 6),
+        ("chart-real-faults", 7),
+        ("chart-real-billed", 7),
+    ] {
         let start = dom.find(&format!("<svg id=\"{id}\"")).unwrap();
         let end = start + dom[start..].find("</svg>").unwrap();
-        assert_eq!(dom[start..end].matches("<polyline").count(), 6, "{id}");
+        assert_eq!(dom[start..end].matches("<polyline").count(), lines, "{id}");
     }
     // Links to decision traces resolve to files the evaluation wrote.
     let href = "href=\"../traces/real/";
