@@ -1,5 +1,6 @@
 //! Integration tests of the Zeph adapter: structure, rendering, compaction paths, token
-//! counts and the side-by-side comparison on the recorded traces.
+//! counts, the side-by-side comparison on the recorded traces, and Zeph's database beside
+//! pagevm's store in one binary.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,6 +10,7 @@
 mod compaction;
 mod convert;
 mod side_by_side;
+mod sqlite_link;
 
 use zeph_llm::provider::{Message, MessagePart, Role};
 
