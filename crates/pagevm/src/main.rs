@@ -18,8 +18,11 @@
 //!   path, `sqlite:PATH`, or a `postgres://` URL).
 //! - `pagevm store copy --from STORE --to STORE [--json]` copies a whole store with its history
 //!   (SQLite ↔ PostgreSQL); idempotent and resumable.
+//! - `pagevm audit --store STORE [--session ID] [--json]` lists every representation change the
+//!   store recorded (boundary, session, page, type, level and tokens before and after, reason).
 
 mod alloc;
+mod audit;
 mod bench;
 mod migrate;
 mod replay;
@@ -143,6 +146,18 @@ enum Command {
         #[command(subcommand)]
         command: store_cmd::StoreCommand,
     },
+    /// List every representation change a store recorded, oldest first.
+    Audit {
+        /// The store: a file path, `sqlite:PATH` or a `postgres://` URL.
+        #[arg(long)]
+        store: store_url::StoreUrl,
+        /// Only this session's changes.
+        #[arg(long)]
+        session: Option<String>,
+        /// Print a JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -205,6 +220,11 @@ fn main() -> Result<()> {
             json,
         }),
         Command::Store { command } => store_cmd::run(&command),
+        Command::Audit {
+            store,
+            session,
+            json,
+        } => audit::run(&store, session.as_deref(), json),
     }
 }
 

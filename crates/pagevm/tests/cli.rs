@@ -343,3 +343,7 @@ mod hostile;
 // `--store` URLs (SQLite and PostgreSQL).
 #[path = "cli/store_url.rs"]
 mod store_url;
+
+// `pagevm audit` on a migrated store.
+#[path = "cli/audit.rs"]
+mod audit;
