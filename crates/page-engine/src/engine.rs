@@ -19,7 +19,7 @@ use page_core::{
 use page_policy::{Demand, FaultCounts, LivePage, PolicyConfig, PolicyId, select_live};
 use page_writeback::{
     AccessControl, BoundaryContext, BoundaryReport, EvidenceRef, FieldPath, FieldSchemas,
-    FieldVersion, Op, PrincipalId, Store, Update, Writeback,
+    FieldVersion, Op, PrincipalId, ReprChange, Store, Update, Writeback,
 };
 use serde_json::Value;
 
@@ -174,6 +174,9 @@ pub struct Engine<S, C> {
     signatures: BTreeMap<ToolSignature, PageId>,
     demands: BTreeMap<PageId, Repr>,
     last_prompt: Vec<(PageId, Repr, u32)>,
+    /// Level changes between assembled prompts not yet committed: the audit rows of the next
+    /// boundary (kept when it fails, so a flush miss loses none).
+    pending_audit: Vec<ReprChange>,
     faults: FaultCounts,
     turn: u32,
     now_ms: i64,
@@ -224,6 +227,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             signatures: BTreeMap::new(),
             demands: BTreeMap::new(),
             last_prompt: Vec::new(),
+            pending_audit: Vec::new(),
             faults: FaultCounts::default(),
             turn: 0,
             now_ms: 0,
@@ -1169,6 +1173,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             .take_while(|(a, b)| a == b)
             .count();
         let churn: u32 = self.last_prompt[common..].iter().map(|p| p.2).sum();
+        self.audit_levels(&now);
         self.last_prompt = now;
         Ok(Assembly {
             turn: self.turn,
@@ -1179,6 +1184,46 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             unmet,
             faults,
         })
+    }
+
+    /// Records every page whose level in `now` differs from the previous prompt (a page left
+    /// out goes to `none`) as an audit row for the next boundary, and as the tracing event
+    /// `context.pagevm.page_level`. A page placed for the first time is not a change.
+    fn audit_levels(&mut self, now: &[(PageId, Repr, u32)]) {
+        let placed: HashMap<&PageId, (Repr, u32)> =
+            now.iter().map(|(p, l, t)| (p, (*l, *t))).collect();
+        for (page, from, tokens_before) in &self.last_prompt {
+            let (to, tokens_after) = placed.get(page).copied().unwrap_or((Repr::None, 0));
+            if to == *from {
+                continue;
+            }
+            let Some(page_type) = self.table.get(page).map(Page::page_type) else {
+                continue;
+            };
+            let reason = if to < *from { "budget" } else { "raised" };
+            tracing::event!(
+                name: "context.pagevm.page_level",
+                tracing::Level::DEBUG,
+                session = %self.config.session,
+                turn = self.turn,
+                page = %page,
+                page_type = %page_type,
+                level_before = %from,
+                level_after = %to,
+                tokens_before = *tokens_before,
+                tokens_after,
+                reason,
+            );
+            self.pending_audit.push(ReprChange {
+                page: page.clone(),
+                page_type,
+                from: *from,
+                to,
+                tokens_before: TokenCount::new(*tokens_before),
+                tokens_after: TokenCount::new(tokens_after),
+                reason: reason.to_owned(),
+            });
+        }
     }
 
     fn text(&self, page: &PageId, level: Repr) -> Result<String, EngineError> {
@@ -1212,16 +1257,20 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             turn: u64::from(self.turn),
             time_ms: self.now_ms,
         };
-        let mut report = match self
-            .wb
-            .commit_boundary(context, &mut self.table, Vec::new())
-        {
-            Ok(report) => report,
-            Err(miss) => {
-                self.faults.add(FaultKind::FlushMiss);
-                return Err(EngineError::FlushMiss(Box::new(miss)));
-            }
-        };
+        let mut report =
+            match self
+                .wb
+                .commit_boundary(context, &mut self.table, self.pending_audit.clone())
+            {
+                Ok(report) => {
+                    self.pending_audit.clear();
+                    report
+                }
+                Err(miss) => {
+                    self.faults.add(FaultKind::FlushMiss);
+                    return Err(EngineError::FlushMiss(Box::new(miss)));
+                }
+            };
         if self.rebuild_updated(&report)? {
             // The rebuilt representations are part of what this boundary must make durable.
             match self

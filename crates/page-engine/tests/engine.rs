@@ -737,3 +737,128 @@ fn a_stable_prefix_degrades_the_tail_first() {
     // Deterministic.
     assert_eq!(stable, churn_run(true));
 }
+
+/// A tracing event: its name and its fields, rendered.
+type Traced = (String, std::collections::BTreeMap<String, String>);
+
+/// Collects every tracing event.
+#[derive(Clone, Default)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<Traced>>>);
+
+struct Fields(std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(std::collections::BTreeMap::new());
+        event.record(&mut fields);
+        self.0
+            .lock()
+            .unwrap()
+            .push((event.metadata().name().to_owned(), fields.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
+    let events = Events::default();
+    let store = MemoryStore::new();
+    let placed = tracing::subscriber::with_default(events.clone(), || {
+        let mut e = engine(&store);
+        e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
+            .unwrap();
+        e.user_message("Map the modules of the crate, one directory at a time.")
+            .unwrap();
+        let mut placed = Vec::new();
+        for turn in 0..8 {
+            let calls = vec![call(
+                &format!("t{turn}"),
+                "list_dir",
+                &format!(r#"{{"path":"src/d{turn}"}}"#),
+            )];
+            e.post_model(ModelOutput {
+                text: Some(format!("Listing directory {turn}.")),
+                thinking: Vec::new(),
+                tool_calls: calls.clone(),
+                updates: Vec::new(),
+            })
+            .unwrap();
+            run_calls(&mut e, &calls, |c| {
+                file_listing(12 + 3 * turn, c.call_id.as_str())
+            });
+            let a = e.prompt_assemble(TokenCount::new(1_600)).unwrap();
+            placed.push(
+                a.placed
+                    .iter()
+                    .map(|p| (p.page.clone(), p.level))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        e.session_end().map_err(|e| e.0).unwrap();
+        placed
+    });
+    // What changed between consecutive prompts, page by page, in order.
+    let mut want: std::collections::BTreeMap<PageId, Vec<(Repr, Repr)>> = Default::default();
+    for pair in placed.windows(2) {
+        for (page, from) in &pair[0] {
+            let to = pair[1]
+                .iter()
+                .find(|(p, _)| p == page)
+                .map_or(Repr::None, |(_, l)| *l);
+            if to != *from {
+                want.entry(page.clone()).or_default().push((*from, to));
+            }
+        }
+    }
+    assert!(
+        !want.is_empty(),
+        "the budget made levels change: {placed:?}"
+    );
+    let mut audited = 0;
+    for (page, changes) in &want {
+        let trail: Vec<(Repr, Repr)> = page_writeback::HistoryStore::audit_trail(&store, page)
+            .unwrap()
+            .iter()
+            .map(|r| (r.change.from, r.change.to))
+            .collect();
+        assert_eq!(&trail, changes, "{page}");
+        audited += trail.len();
+    }
+    let traced: Vec<_> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name == "context.pagevm.page_level")
+        .cloned()
+        .collect();
+    assert_eq!(traced.len(), audited);
+    for key in [
+        "session",
+        "turn",
+        "page",
+        "page_type",
+        "level_before",
+        "level_after",
+        "tokens_before",
+        "tokens_after",
+        "reason",
+    ] {
+        assert!(traced.iter().all(|(_, f)| f.contains_key(key)), "{key}");
+    }
+}
