@@ -669,16 +669,9 @@ async fn the_async_handle_runs_hooks_in_order_off_the_executor() {
 /// One turn of a churn run: prefix churn, tokens, and the pages placed with their levels.
 type TurnRecord = (u32, u32, Vec<(String, Repr)>);
 
-/// Per turn: prefix churn, tokens, and the levels of the pages placed, for one scripted
-/// session under a budget that tightens as results pile up.
-fn churn_run(stable_prefix: bool) -> Vec<TurnRecord> {
-    let store = MemoryStore::new();
-    let mut config = EngineConfig::new(
-        SessionId::new("s1").unwrap(),
-        PrincipalId::new("agent").unwrap(),
-    );
-    config.stable_prefix = stable_prefix;
-    let mut e = Engine::session_start(&store, COUNTER.clone(), config).unwrap();
+/// One scripted session under a budget that tightens as results pile up: a directory listing
+/// per turn, each longer than the last. Returns every turn's assembly.
+fn churn_session(e: &mut Engine<&MemoryStore, BpeCounter>) -> Vec<Assembly> {
     e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
         .unwrap();
     e.user_message("Map the modules of the crate, one directory at a time.")
@@ -697,23 +690,40 @@ fn churn_run(stable_prefix: bool) -> Vec<TurnRecord> {
             updates: Vec::new(),
         })
         .unwrap();
-        run_calls(&mut e, &calls, |c| {
+        run_calls(e, &calls, |c| {
             file_listing(12 + 3 * turn, c.call_id.as_str())
         });
-        let a = e.prompt_assemble(TokenCount::new(1_600)).unwrap();
-        assert!(a.tokens.get() <= 1_600, "turn {turn}: {}", a.tokens.get());
-        assert!(a.tool_pairs_intact(), "turn {turn}");
-        assert!(a.faults.is_empty(), "turn {turn}: {:?}", a.faults);
-        out.push((
-            a.prefix_churn.get(),
-            a.tokens.get(),
-            a.placed
-                .iter()
-                .map(|p| (p.page.to_string(), p.level))
-                .collect(),
-        ));
+        out.push(e.prompt_assemble(TokenCount::new(1_600)).unwrap());
     }
     out
+}
+
+/// Per turn of the churn session: prefix churn, tokens, and the levels of the pages placed.
+fn churn_run(stable_prefix: bool) -> Vec<TurnRecord> {
+    let store = MemoryStore::new();
+    let mut config = EngineConfig::new(
+        SessionId::new("s1").unwrap(),
+        PrincipalId::new("agent").unwrap(),
+    );
+    config.stable_prefix = stable_prefix;
+    let mut e = Engine::session_start(&store, COUNTER.clone(), config).unwrap();
+    churn_session(&mut e)
+        .into_iter()
+        .enumerate()
+        .map(|(turn, a)| {
+            assert!(a.tokens.get() <= 1_600, "turn {turn}: {}", a.tokens.get());
+            assert!(a.tool_pairs_intact(), "turn {turn}");
+            assert!(a.faults.is_empty(), "turn {turn}: {:?}", a.faults);
+            (
+                a.prefix_churn.get(),
+                a.tokens.get(),
+                a.placed
+                    .iter()
+                    .map(|p| (p.page.to_string(), p.level))
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -780,35 +790,10 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
     let store = MemoryStore::new();
     let placed = tracing::subscriber::with_default(events.clone(), || {
         let mut e = engine(&store);
-        e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
-            .unwrap();
-        e.user_message("Map the modules of the crate, one directory at a time.")
-            .unwrap();
-        let mut placed = Vec::new();
-        for turn in 0..8 {
-            let calls = vec![call(
-                &format!("t{turn}"),
-                "list_dir",
-                &format!(r#"{{"path":"src/d{turn}"}}"#),
-            )];
-            e.post_model(ModelOutput {
-                text: Some(format!("Listing directory {turn}.")),
-                thinking: Vec::new(),
-                tool_calls: calls.clone(),
-                updates: Vec::new(),
-            })
-            .unwrap();
-            run_calls(&mut e, &calls, |c| {
-                file_listing(12 + 3 * turn, c.call_id.as_str())
-            });
-            let a = e.prompt_assemble(TokenCount::new(1_600)).unwrap();
-            placed.push(
-                a.placed
-                    .iter()
-                    .map(|p| (p.page.clone(), p.level))
-                    .collect::<Vec<_>>(),
-            );
-        }
+        let placed: Vec<Vec<(PageId, Repr)>> = churn_session(&mut e)
+            .iter()
+            .map(|a| a.placed.iter().map(|p| (p.page.clone(), p.level)).collect())
+            .collect();
         e.session_end().map_err(|e| e.0).unwrap();
         placed
     });
