@@ -19,7 +19,7 @@ use page_core::{
 use page_policy::{Demand, FaultCounts, LivePage, PolicyConfig, PolicyId, select_live};
 use page_writeback::{
     AccessControl, BoundaryContext, BoundaryReport, EvidenceRef, FieldPath, FieldSchemas,
-    FieldVersion, Op, PrincipalId, ReprChange, Store, Update, Writeback,
+    FieldVersion, FlushMiss, Op, PrincipalId, ReprChange, Store, Update, Writeback,
 };
 use serde_json::Value;
 
@@ -340,6 +340,16 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         spec.recompute_cost = recompute;
         spec.base_utility = utility;
         let page = Page::from_spec(spec, &self.types)?;
+        tracing::event!(
+            name: "context.pagevm.ingest",
+            tracing::Level::DEBUG,
+            session = %self.config.session,
+            turn = self.turn,
+            page = %page.id(),
+            page_type = %page_type,
+            tokens_full = page.levels().get(Repr::Full).map_or(0, TokenCount::get),
+            min_fidelity = %page.levels().min_fidelity(),
+        );
         self.table.insert(page)?;
         Ok(())
     }
@@ -830,6 +840,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// [`EngineError::FlushMiss`] when the boundary cannot commit (nothing is lost: the
     /// state stays dirty in memory and the next boundary retries).
     pub fn prompt_assemble(&mut self, budget: TokenCount) -> Result<Assembly, EngineError> {
+        let _span = tracing::debug_span!(
+            "context.pagevm.prompt_assemble",
+            session = %self.config.session,
+            turn = self.turn,
+            budget = budget.get(),
+        )
+        .entered();
         self.ensure_no_pending()?;
         self.boundary(Boundary::Turn)?;
         let slots = self.slots();
@@ -862,6 +879,18 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             .map(|&(i, level)| (slots[i].page.clone(), level))
             .collect();
         let assembly = self.render(&slots, &pages, &levels, used, unmet, faults)?;
+        tracing::event!(
+            name: "context.pagevm.assemble",
+            tracing::Level::DEBUG,
+            session = %self.config.session,
+            turn = self.turn,
+            budget = budget.get(),
+            tokens = assembly.tokens.get(),
+            pages = assembly.placed.len(),
+            prefix_churn = assembly.prefix_churn.get(),
+            unmet = assembly.unmet.len(),
+            faults = assembly.faults.len(),
+        );
         self.age(&slots, &demands);
         self.turn += 1;
         Ok(assembly)
@@ -1257,6 +1286,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             turn: u64::from(self.turn),
             time_ms: self.now_ms,
         };
+        let audit = self.pending_audit.len();
         let mut report =
             match self
                 .wb
@@ -1266,10 +1296,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                     self.pending_audit.clear();
                     report
                 }
-                Err(miss) => {
-                    self.faults.add(FaultKind::FlushMiss);
-                    return Err(EngineError::FlushMiss(Box::new(miss)));
-                }
+                Err(miss) => return Err(self.flush_miss(miss)),
             };
         if self.rebuild_updated(&report)? {
             // The rebuilt representations are part of what this boundary must make durable.
@@ -1278,13 +1305,39 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 .commit_boundary(context, &mut self.table, Vec::new())
             {
                 Ok(rebuilt) => report.pages.extend(rebuilt.pages),
-                Err(miss) => {
-                    self.faults.add(FaultKind::FlushMiss);
-                    return Err(EngineError::FlushMiss(Box::new(miss)));
-                }
+                Err(miss) => return Err(self.flush_miss(miss)),
             }
         }
+        tracing::event!(
+            name: "context.pagevm.commit",
+            tracing::Level::DEBUG,
+            session = %self.config.session,
+            boundary = %boundary,
+            turn = self.turn,
+            seq = report.seq.get(),
+            pages = report.pages.len(),
+            updates = report.committed.len(),
+            rejected = report.rejected.len(),
+            audit_rows = audit,
+        );
         Ok(report)
+    }
+
+    /// Counts and reports a boundary that could not commit; nothing was dropped.
+    fn flush_miss(&mut self, miss: FlushMiss) -> EngineError {
+        self.faults.add(FaultKind::FlushMiss);
+        tracing::event!(
+            name: "context.pagevm.flush_miss",
+            tracing::Level::WARN,
+            session = %self.config.session,
+            boundary = %miss.boundary,
+            turn = self.turn,
+            pending_updates = miss.pending,
+            dirty_pages = miss.dirty_pages,
+            audit_rows = self.pending_audit.len(),
+            reason = %miss.reason,
+        );
+        EngineError::FlushMiss(Box::new(miss))
     }
 
     /// Rebuilds plans whose committed fields changed; returns whether any page changed.

@@ -786,6 +786,7 @@ impl tracing::Subscriber for Events {
 
 #[test]
 fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
+    // Also: ingest, assembly and commit events carry what a person debugging needs.
     let events = Events::default();
     let store = MemoryStore::new();
     let placed = tracing::subscriber::with_default(events.clone(), || {
@@ -833,6 +834,49 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
         .cloned()
         .collect();
     assert_eq!(traced.len(), audited);
+    // The other events a person debugging the session reads, with their fields.
+    let all = events.0.lock().unwrap().clone();
+    let named = |name: &str| -> Vec<&Traced> { all.iter().filter(|(n, _)| n == name).collect() };
+    assert_eq!(named("context.pagevm.assemble").len(), 8, "one per prompt");
+    assert!(
+        named("context.pagevm.ingest").len() >= 10,
+        "rules, task, calls, results"
+    );
+    // Every prompt's turn boundary and the session end.
+    assert!(named("context.pagevm.commit").len() >= 9);
+    for (name, keys) in [
+        (
+            "context.pagevm.assemble",
+            &[
+                "session",
+                "turn",
+                "budget",
+                "tokens",
+                "pages",
+                "prefix_churn",
+            ][..],
+        ),
+        (
+            "context.pagevm.ingest",
+            &["session", "page", "page_type", "tokens_full"][..],
+        ),
+        (
+            "context.pagevm.commit",
+            &["session", "boundary", "seq", "pages", "audit_rows"][..],
+        ),
+    ] {
+        for (_, fields) in named(name) {
+            for key in keys {
+                assert!(fields.contains_key(*key), "{name} lacks {key}: {fields:?}");
+            }
+        }
+    }
+    // Every audit row was committed by some boundary.
+    let rows: usize = named("context.pagevm.commit")
+        .iter()
+        .map(|(_, f)| f["audit_rows"].parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(rows, audited);
     for key in [
         "session",
         "turn",
