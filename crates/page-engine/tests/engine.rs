@@ -61,8 +61,8 @@ fn file_listing(n: usize, tag: &str) -> String {
 }
 
 /// Runs every call of the last response: served ones are skipped, the rest get `output`.
-fn run_calls(
-    e: &mut Engine<&MemoryStore, BpeCounter>,
+fn run_calls<S: page_writeback::Store>(
+    e: &mut Engine<S, BpeCounter>,
     calls: &[ToolCallRequest],
     output: impl Fn(&ToolCallRequest) -> String,
 ) -> Vec<ToolDecision> {
@@ -671,7 +671,7 @@ type TurnRecord = (u32, u32, Vec<(String, Repr)>);
 
 /// One scripted session under a budget that tightens as results pile up: a directory listing
 /// per turn, each longer than the last. Returns every turn's assembly.
-fn churn_session(e: &mut Engine<&MemoryStore, BpeCounter>) -> Vec<Assembly> {
+fn churn_session<S: page_writeback::Store>(e: &mut Engine<S, BpeCounter>) -> Vec<Assembly> {
     e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
         .unwrap();
     e.user_message("Map the modules of the crate, one directory at a time.")
@@ -890,4 +890,156 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
     ] {
         assert!(traced.iter().all(|(_, f)| f.contains_key(key)), "{key}");
     }
+}
+
+/// The in-memory store, whose commits fail while `failing` is set.
+struct Flaky {
+    inner: MemoryStore,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl Flaky {
+    fn fail(&self, on: bool) {
+        self.failing.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl page_writeback::BlobStore for Flaky {
+    fn put_blob(
+        &self,
+        bytes: &[u8],
+    ) -> Result<page_core::ContentDigest, page_writeback::StoreError> {
+        self.inner.put_blob(bytes)
+    }
+    fn get_blob(
+        &self,
+        digest: &page_core::ContentDigest,
+    ) -> Result<Option<Vec<u8>>, page_writeback::StoreError> {
+        self.inner.get_blob(digest)
+    }
+}
+
+impl PageStore for Flaky {
+    fn page(&self, id: &PageId) -> Result<Option<page_core::Page>, page_writeback::StoreError> {
+        self.inner.page(id)
+    }
+    fn tool_call_exists(&self, id: &ToolCallId) -> Result<bool, page_writeback::StoreError> {
+        self.inner.tool_call_exists(id)
+    }
+    fn field(
+        &self,
+        page: &PageId,
+        field: &FieldPath,
+    ) -> Result<Option<page_writeback::FieldState>, page_writeback::StoreError> {
+        self.inner.field(page, field)
+    }
+    fn fields(
+        &self,
+        page: &PageId,
+    ) -> Result<
+        std::collections::BTreeMap<FieldPath, page_writeback::FieldState>,
+        page_writeback::StoreError,
+    > {
+        self.inner.fields(page)
+    }
+    fn search(
+        &self,
+        scope: &Scope,
+        needle: &str,
+    ) -> Result<Vec<PageId>, page_writeback::StoreError> {
+        self.inner.search(scope, needle)
+    }
+}
+
+impl JournalStore for Flaky {
+    fn stage(
+        &self,
+        session: &SessionId,
+        updates: &[Update],
+    ) -> Result<Vec<page_writeback::EntryId>, page_writeback::StoreError> {
+        self.inner.stage(session, updates)
+    }
+    fn record_outcomes(
+        &self,
+        outcomes: &[(page_writeback::EntryId, EntryState)],
+    ) -> Result<(), page_writeback::StoreError> {
+        self.inner.record_outcomes(outcomes)
+    }
+    fn commit(
+        &self,
+        batch: &page_writeback::CommitBatch,
+    ) -> Result<page_writeback::CommitReceipt, page_writeback::StoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(page_writeback::StoreError::backend(std::io::Error::other(
+                "disk full",
+            )));
+        }
+        self.inner.commit(batch)
+    }
+    fn entries(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<page_writeback::JournalEntry>, page_writeback::StoreError> {
+        self.inner.entries(session)
+    }
+    fn record_fault(
+        &self,
+        fault: &page_writeback::FaultRecord,
+    ) -> Result<(), page_writeback::StoreError> {
+        self.inner.record_fault(fault)
+    }
+}
+
+#[test]
+fn a_failed_commit_is_a_traced_flush_miss_and_its_audit_rows_wait_for_the_next_boundary() {
+    let events = Events::default();
+    let store = Flaky {
+        inner: MemoryStore::new(),
+        failing: std::sync::atomic::AtomicBool::new(false),
+    };
+    tracing::subscriber::with_default(events.clone(), || {
+        let config = EngineConfig::new(
+            SessionId::new("s1").unwrap(),
+            PrincipalId::new("agent").unwrap(),
+        );
+        let mut e = Engine::session_start(&store, COUNTER.clone(), config).unwrap();
+        let assemblies = churn_session(&mut e);
+        // The last prompt's level changes wait for the next boundary, which fails.
+        let pending: usize = {
+            let (last, before) = (&assemblies[7].placed, &assemblies[6].placed);
+            before
+                .iter()
+                .filter(|b| !last.iter().any(|a| a.page == b.page && a.level == b.level))
+                .count()
+        };
+        assert!(pending > 0, "the last prompt changed levels");
+        store.fail(true);
+        let err = e.prompt_assemble(TokenCount::new(1_600)).unwrap_err();
+        assert!(matches!(err, EngineError::FlushMiss(_)), "{err}");
+        let misses: Vec<Traced> = events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == "context.pagevm.flush_miss")
+            .cloned()
+            .collect();
+        assert_eq!(misses.len(), 1);
+        let fields = &misses[0].1;
+        assert_eq!(fields["audit_rows"], pending.to_string());
+        assert!(fields["reason"].contains("disk full"), "{fields:?}");
+        // The store comes back: the next boundary commits the rows that waited.
+        store.fail(false);
+        e.prompt_assemble(TokenCount::new(1_600)).unwrap();
+        let last = events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(n, _)| n == "context.pagevm.commit")
+            .cloned();
+        let (_, commit) = last.unwrap();
+        assert_eq!(commit["audit_rows"], pending.to_string());
+    });
 }
