@@ -10,8 +10,20 @@
 use page_core::Repr;
 
 use super::PolicyEngine;
-use crate::config::Watermarks;
+use crate::config::{Paging, Watermarks};
 use crate::selector::SelectInput;
+
+/// One item of a prompt, in the order it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromptItem {
+    /// The page, by its index in the workload.
+    pub page: usize,
+    /// Its level (`full` for a read).
+    pub level: Repr,
+    /// A copy of the page's full text read back at the tail; the page itself sits earlier at
+    /// its own level, or not at all.
+    pub read: bool,
+}
 
 /// One item of the prompt: a page at its level, or a copy of its full text read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +143,70 @@ impl Prompt {
 }
 
 impl PolicyEngine<'_> {
+    /// The prompt after the last turn, in the order it is sent: each page at its level, in page
+    /// order under the per-turn policies; under cache-stable paging, in the order pages entered
+    /// and were read back (a read is a copy of the page's full text).
+    pub fn prompt(&self) -> impl Iterator<Item = PromptItem> + '_ {
+        let per_turn = matches!(self.config.paging, Paging::PerTurn);
+        let page_order = self
+            .resident
+            .iter()
+            .take(if per_turn { usize::MAX } else { 0 })
+            .enumerate()
+            .filter(|(_, l)| **l != Repr::None)
+            .map(|(page, &level)| PromptItem {
+                page,
+                level,
+                read: false,
+            });
+        let items = self.prompt.items.iter().map(|i| PromptItem {
+            page: i.page as usize,
+            level: i.level,
+            read: i.read,
+        });
+        page_order.chain(items)
+    }
+
+    /// The model reads page `page` back. Under cache-stable paging its full text is appended
+    /// at the tail of the prompt (after a degradation event, when the read would cross the high
+    /// watermark) and stays until the next degradation event; returns whether the prompt now
+    /// holds it (not when the page's full text alone exceeds the budget). The per-turn policies
+    /// decide every level again at the next turn, so for them a read lasts the request it was
+    /// made for, nothing is kept, and this returns `false`.
+    pub fn page_in(&mut self, page: usize) -> bool {
+        let Paging::CacheStable(marks) = self.config.paging else {
+            return false;
+        };
+        if page >= self.resident.len() {
+            return false;
+        }
+        if self.resident[page] == Repr::Full || self.prompt.was_read(page) {
+            return true;
+        }
+        let tokens = self.workload.pages[page].cost[Repr::Full.index()];
+        if tokens > self.effective_budget {
+            // It can never be held: the read lasts its request, as under the per-turn policies.
+            return false;
+        }
+        let high = Watermarks::of(marks.high(), self.effective_budget);
+        if self.prompt.tokens + u64::from(tokens) > u64::from(high) && self.next_turn > 0 {
+            self.prompt.entered = self.prompt.items.len();
+            self.degrade(self.next_turn - 1, marks, tokens);
+            self.write_effective_levels();
+            self.resident.copy_from_slice(&self.selector.selected);
+        }
+        self.prompt.push_read(page, tokens);
+        self.resident[page] = Repr::Full;
+        self.selector.selected[page] = Repr::Full;
+        true
+    }
+
+    /// Degradation events that rewrote the prompt (cache-stable paging; 0 otherwise).
+    #[must_use]
+    pub fn rewrites(&self) -> u64 {
+        self.prompt.rewrites
+    }
+
     /// One turn of cache-stable paging: required pages enter at the tail, demanded pages below
     /// their level are read back at the tail, and a degradation event runs when the context
     /// crosses the high watermark. Leaves the effective levels in the selector's `selected`
