@@ -33,6 +33,7 @@ fn session(store: &MemoryStore, results: usize) -> Engine<&MemoryStore, FastBpeC
             call_id: ToolCallId::new(format!("c{k}")).expect("valid id"),
             tool: "read_file".to_owned(),
             args_json: format!(r#"{{"path":"src/m{k}.rs"}}"#),
+            page: None,
         };
         e.post_model(ModelOutput {
             tool_calls: vec![call.clone()],

@@ -81,6 +81,9 @@ pub struct ToolCallRequest {
     pub tool: String,
     /// Arguments as the model wrote them (JSON; malformed text is kept and signed verbatim).
     pub args_json: String,
+    /// The id of the evidence page that will hold its result, when the harness names its
+    /// pages (see [`Engine::user_message_as`]); `None` lets the engine number it.
+    pub page: Option<PageId>,
 }
 
 /// What the model produced in one response.
@@ -88,6 +91,9 @@ pub struct ToolCallRequest {
 pub struct ModelOutput {
     /// Visible text, if any.
     pub text: Option<String>,
+    /// The id of the conversation page of `text`, when the harness names its pages (see
+    /// [`Engine::user_message_as`]); `None` lets the engine number it.
+    pub page: Option<PageId>,
     /// Reasoning blocks, verbatim; they stay with this turn's tool calls.
     pub thinking: Vec<String>,
     /// Tool calls, in order. They and their results form one evidence group.
@@ -485,13 +491,73 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// # Errors
     /// [`EngineError::Build`] when the builders refuse it.
     pub fn user_message(&mut self, text: &str) -> Result<PageId, EngineError> {
-        let id = self.conversation("user", text)?;
+        let id = self.new_id("msg")?;
+        self.user_message_as(id, text)
+    }
+
+    /// [`Engine::user_message`] under an id the harness chose. A harness that names its pages
+    /// after its own durable ids (a database row, a migrated page) gets the same page back
+    /// after a restart: a named page the store already holds in this session's scope is
+    /// adopted as committed, not built or written again. The same applies to
+    /// [`ModelOutput::page`] and [`ToolCallRequest::page`].
+    ///
+    /// # Errors
+    /// [`EngineError::PageExists`] when the session already has the page,
+    /// [`EngineError::NamedPageConflict`] when the store's page of that id is of another type
+    /// or scope, [`EngineError::Build`] when the builders refuse the text.
+    pub fn user_message_as(&mut self, id: PageId, text: &str) -> Result<PageId, EngineError> {
+        let id = self.conversation(id, "user", text)?;
         self.demands.insert(id.clone(), Repr::Full);
         Ok(id)
     }
 
-    fn conversation(&mut self, role: &str, text: &str) -> Result<PageId, EngineError> {
-        let id = self.new_id("msg")?;
+    /// Takes a page the harness named from the store when the store holds it: `true` when it
+    /// was adopted (and must not be built), `false` when it is new.
+    fn adopt(&mut self, id: &PageId, page_type: PageType) -> Result<bool, EngineError> {
+        if self.table.get(id).is_some() {
+            return Err(EngineError::PageExists {
+                page: id.to_string(),
+            });
+        }
+        let Some(page) = self.wb.store().page(id)? else {
+            return Ok(false);
+        };
+        let scope = self.scope_for(page_type);
+        if page.page_type() != page_type || page.scope() != &scope {
+            return Err(EngineError::NamedPageConflict {
+                page: id.to_string(),
+                reason: format!(
+                    "the store holds it as {} in {}, the session would make it {page_type} in {scope}",
+                    page.page_type(),
+                    page.scope()
+                ),
+            });
+        }
+        let version = page.version();
+        tracing::event!(
+            name: "context.pagevm.adopt",
+            tracing::Level::DEBUG,
+            session = %self.config.session,
+            turn = self.turn,
+            page = %id,
+            page_type = %page_type,
+            version,
+        );
+        self.table.insert(page)?;
+        self.table.mark_clean(id, version)?;
+        Ok(true)
+    }
+
+    fn conversation(&mut self, id: PageId, role: &str, text: &str) -> Result<PageId, EngineError> {
+        let role_of_item = if role == "user" {
+            Role::User
+        } else {
+            Role::Assistant
+        };
+        if self.adopt(&id, PageType::Conversation)? {
+            self.add_page_item(id.clone(), role_of_item);
+            return Ok(id);
+        }
         let message = MessageId::new(id.as_str())?;
         let reprs = self.builder.conversation(
             &id,
@@ -515,12 +581,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             1.0,
             base_utility(PageType::Conversation),
         )?;
-        let role = if role == "user" {
-            Role::User
-        } else {
-            Role::Assistant
-        };
-        self.add_page_item(id.clone(), role);
+        self.add_page_item(id.clone(), role_of_item);
         Ok(id)
     }
 
@@ -557,7 +618,11 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             });
         }
         if let Some(text) = output.text.as_deref().filter(|t| !t.trim().is_empty()) {
-            self.conversation("assistant", text)?;
+            let id = match output.page {
+                Some(id) => id,
+                None => self.new_id("msg")?,
+            };
+            self.conversation(id, "assistant", text)?;
         }
         if !calls.is_empty() {
             self.items.push(Item::Group(Group {
@@ -700,26 +765,50 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         call_id: &ToolCallId,
         output: &ToolOutput,
     ) -> Result<PageId, EngineError> {
-        let (tool, args_json, signature) = {
+        let (tool, args_json, signature, named) = {
             let call = self.pending_call(call_id)?;
             (
                 call.request.tool.clone(),
                 call.request.args_json.clone(),
                 call.signature.clone(),
+                call.request.page.clone(),
             )
         };
-        let id = self.new_id("ev")?;
+        let id = match named {
+            Some(id) => id,
+            None => self.new_id("ev")?,
+        };
+        if !self.adopt(&id, PageType::Evidence)? {
+            self.build_result(&id, call_id, &tool, &args_json, &signature, output)?;
+        }
+        self.signatures.insert(signature, id.clone());
+        self.demands.insert(id.clone(), Repr::Full);
+        let call = self.pending_call(call_id)?;
+        call.page = Some(id.clone());
+        call.is_error = output.is_error;
+        Ok(id)
+    }
+
+    fn build_result(
+        &mut self,
+        id: &PageId,
+        call_id: &ToolCallId,
+        tool: &str,
+        args_json: &str,
+        signature: &ToolSignature,
+        output: &ToolOutput,
+    ) -> Result<(), EngineError> {
         // The builder re-derives the signature from JSON text; malformed arguments are signed
         // as a JSON string, exactly as `canonical_signature` did.
-        let args_for_builder = if serde_json::from_str::<Value>(&args_json).is_ok() {
-            args_json
+        let args_for_builder = if serde_json::from_str::<Value>(args_json).is_ok() {
+            args_json.to_owned()
         } else {
-            Value::String(args_json).to_string()
+            Value::String(args_json.to_owned()).to_string()
         };
         let built = self.builder.evidence(
-            &id,
+            id,
             &ToolResult {
-                tool: &tool,
+                tool,
                 args_json: &args_for_builder,
                 output: &output.output,
                 is_error: output.is_error,
@@ -729,18 +818,18 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         let mut reprs = built.representations;
         if let Some(summarizer) = &self.summarizer {
             let proposal = summarizer.summarize(&SummaryInput {
-                tool: &tool,
+                tool,
                 args_json: &args_for_builder,
                 output: &output.output,
                 is_error: output.is_error,
             });
             let facts = EvidenceFacts {
-                tool: &tool,
+                tool,
                 is_error: output.is_error,
                 paths: &built.paths,
             };
             let refused = admit(
-                &id,
+                id,
                 proposal,
                 &facts,
                 &mut reprs,
@@ -758,15 +847,9 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 signature: signature.clone(),
             },
             reprs,
-            recompute_cost(&tool),
+            recompute_cost(tool),
             TOOL_RESULT_UTILITY,
-        )?;
-        self.signatures.insert(signature, id.clone());
-        self.demands.insert(id.clone(), Repr::Full);
-        let call = self.pending_call(call_id)?;
-        call.page = Some(id.clone());
-        call.is_error = output.is_error;
-        Ok(id)
+        )
     }
 
     /// Pointer resolution: the full text of a page the agent asked to expand, re-paged from
@@ -820,7 +903,8 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             ),
             other => format!("recall {query:?}: {}", describe_miss(other)),
         };
-        let id = self.conversation("user", &note)?;
+        let id = self.new_id("msg")?;
+        let id = self.conversation(id, "user", &note)?;
         self.demands.insert(id, Repr::Full);
         if let RecallOutcome::Hit { pages } = &outcome {
             for p in pages {

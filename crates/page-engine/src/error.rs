@@ -62,4 +62,18 @@ pub enum EngineError {
         /// The page id.
         page: String,
     },
+    /// A harness named a page the session already holds.
+    #[error("page {page} is already in the session; a named page is ingested once")]
+    PageExists {
+        /// The page id.
+        page: String,
+    },
+    /// A harness named a page that the store holds as something else.
+    #[error("page {page} cannot be adopted from the store: {reason}")]
+    NamedPageConflict {
+        /// The page id.
+        page: String,
+        /// What differs.
+        reason: String,
+    },
 }

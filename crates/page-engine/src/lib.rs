@@ -23,6 +23,7 @@
 //!     call_id: ToolCallId::new("toolu_1")?,
 //!     tool: "bash".into(),
 //!     args_json: r#"{"cmd": "cargo build"}"#.into(),
+//!     page: None, // the engine numbers the page
 //! };
 //! engine.post_model(ModelOutput { tool_calls: vec![call.clone()], ..ModelOutput::default() })?;
 //! if engine.tool_before(&call.call_id)? == ToolDecision::Run {

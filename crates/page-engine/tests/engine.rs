@@ -22,6 +22,9 @@ use page_writeback::{
 };
 use proptest::prelude::*;
 
+#[path = "engine/named.rs"]
+mod named;
+
 static COUNTER: LazyLock<BpeCounter> =
     LazyLock::new(|| BpeCounter::new(Encoding::O200kBase).unwrap());
 
@@ -41,6 +44,7 @@ fn call(id: &str, tool: &str, args: &str) -> ToolCallRequest {
         call_id: ToolCallId::new(id).unwrap(),
         tool: tool.to_owned(),
         args_json: args.to_owned(),
+        page: None,
     }
 }
 
@@ -120,7 +124,7 @@ fn a_session_keeps_groups_whole_and_rules_resident() {
             text: Some(format!("Looking at part {turn}.")),
             thinking: vec![format!("reasoning block {turn}, kept verbatim")],
             tool_calls: calls.clone(),
-            updates: Vec::new(),
+            ..ModelOutput::default()
         })
         .unwrap();
         run_calls(&mut e, &calls, |c| file_listing(40, c.call_id.as_str()));
@@ -687,7 +691,7 @@ fn churn_session<S: page_writeback::Store>(e: &mut Engine<S, BpeCounter>) -> Vec
             text: Some(format!("Listing directory {turn}.")),
             thinking: Vec::new(),
             tool_calls: calls.clone(),
-            updates: Vec::new(),
+            ..ModelOutput::default()
         })
         .unwrap();
         run_calls(e, &calls, |c| {

@@ -90,6 +90,7 @@ fn tool_turn(
                 call_id: id(ToolCallId::new(format!("{prefix}-{k}")))?,
                 tool: (*tool).to_owned(),
                 args_json: args.clone(),
+                page: None,
             })
         })
         .collect::<Result<_, EvalError>>()?;
