@@ -72,6 +72,18 @@ impl EngineConfig {
     }
 }
 
+/// A page as the harness names and renders it: its durable id (a database row, a migrated
+/// page), so a restart finds the same page, and the tokens the harness's own message format
+/// adds around the page's text at every level (a tool call's use and result framing, reasoning
+/// blocks, images), so the budget the engine keeps is the one the provider counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HarnessPage {
+    /// The page id.
+    pub id: PageId,
+    /// Tokens that render with the page at any level.
+    pub frame: TokenCount,
+}
+
 /// A tool call the model made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolCallRequest {
@@ -81,9 +93,11 @@ pub struct ToolCallRequest {
     pub tool: String,
     /// Arguments as the model wrote them (JSON; malformed text is kept and signed verbatim).
     pub args_json: String,
-    /// The id of the evidence page that will hold its result, when the harness names its
-    /// pages (see [`Engine::user_message_as`]); `None` lets the engine number it.
-    pub page: Option<PageId>,
+    /// The evidence page that will hold its result, when the harness names its pages (see
+    /// [`Engine::user_message_as`]); its frame replaces the engine's own count of the call
+    /// (tool name, arguments and, on a response's first call, its reasoning blocks). `None`
+    /// lets the engine number and count it.
+    pub page: Option<HarnessPage>,
 }
 
 /// What the model produced in one response.
@@ -91,9 +105,9 @@ pub struct ToolCallRequest {
 pub struct ModelOutput {
     /// Visible text, if any.
     pub text: Option<String>,
-    /// The id of the conversation page of `text`, when the harness names its pages (see
+    /// The conversation page of `text`, when the harness names its pages (see
     /// [`Engine::user_message_as`]); `None` lets the engine number it.
-    pub page: Option<PageId>,
+    pub page: Option<HarnessPage>,
     /// Reasoning blocks, verbatim; they stay with this turn's tool calls.
     pub thinking: Vec<String>,
     /// Tool calls, in order. They and their results form one evidence group.
@@ -134,8 +148,8 @@ pub struct ToolOutput {
 /// Where a page sits in the prompt.
 #[derive(Debug, Clone)]
 enum Item {
-    /// A page rendered on its own as a message of `role`.
-    Page { id: PageId, role: Role },
+    /// A page rendered on its own as a message of `role`, with the harness's frame tokens.
+    Page { id: PageId, role: Role, frame: u32 },
     /// An assistant turn's tool calls and their results: one unit, all or nothing.
     Group(Group),
 }
@@ -260,7 +274,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 self.table.insert(page)?;
                 self.table.mark_clean(&id, self.version(&id))?;
                 self.roles.insert(id.clone(), role);
-                self.items.push(Item::Page { id, role });
+                self.items.push(Item::Page { id, role, frame: 0 });
             }
         }
         Ok(())
@@ -360,9 +374,9 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         Ok(())
     }
 
-    fn add_page_item(&mut self, id: PageId, role: Role) {
+    fn add_page_item(&mut self, id: PageId, role: Role, frame: u32) {
         self.roles.insert(id.clone(), role);
-        self.items.push(Item::Page { id, role });
+        self.items.push(Item::Page { id, role, frame });
     }
 
     /// Adds rules: the system prompt (`Bootstrap`) or a constraint. They are hard-pinned and
@@ -392,7 +406,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             1.0,
             base_utility(page_type),
         )?;
-        self.add_page_item(id.clone(), Role::System);
+        self.add_page_item(id.clone(), Role::System, 0);
         Ok(id)
     }
 
@@ -454,7 +468,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             );
             self.wb.stage(update)?;
         }
-        self.add_page_item(id.clone(), Role::System);
+        self.add_page_item(id.clone(), Role::System, 0);
         Ok(id)
     }
 
@@ -482,7 +496,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             2.0,
             base_utility(PageType::Preference),
         )?;
-        self.add_page_item(id.clone(), Role::System);
+        self.add_page_item(id.clone(), Role::System, 0);
         Ok(id)
     }
 
@@ -491,8 +505,11 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// # Errors
     /// [`EngineError::Build`] when the builders refuse it.
     pub fn user_message(&mut self, text: &str) -> Result<PageId, EngineError> {
-        let id = self.new_id("msg")?;
-        self.user_message_as(id, text)
+        let page = HarnessPage {
+            id: self.new_id("msg")?,
+            frame: TokenCount::ZERO,
+        };
+        self.user_message_as(page, text)
     }
 
     /// [`Engine::user_message`] under an id the harness chose. A harness that names its pages
@@ -505,8 +522,12 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// [`EngineError::PageExists`] when the session already has the page,
     /// [`EngineError::NamedPageConflict`] when the store's page of that id is of another type
     /// or scope, [`EngineError::Build`] when the builders refuse the text.
-    pub fn user_message_as(&mut self, id: PageId, text: &str) -> Result<PageId, EngineError> {
-        let id = self.conversation(id, "user", text)?;
+    pub fn user_message_as(
+        &mut self,
+        page: HarnessPage,
+        text: &str,
+    ) -> Result<PageId, EngineError> {
+        let id = self.conversation(page, "user", text)?;
         self.demands.insert(id.clone(), Repr::Full);
         Ok(id)
     }
@@ -548,14 +569,20 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         Ok(true)
     }
 
-    fn conversation(&mut self, id: PageId, role: &str, text: &str) -> Result<PageId, EngineError> {
+    fn conversation(
+        &mut self,
+        page: HarnessPage,
+        role: &str,
+        text: &str,
+    ) -> Result<PageId, EngineError> {
+        let HarnessPage { id, frame } = page;
         let role_of_item = if role == "user" {
             Role::User
         } else {
             Role::Assistant
         };
         if self.adopt(&id, PageType::Conversation)? {
-            self.add_page_item(id.clone(), role_of_item);
+            self.add_page_item(id.clone(), role_of_item, frame.get());
             return Ok(id);
         }
         let message = MessageId::new(id.as_str())?;
@@ -581,7 +608,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             1.0,
             base_utility(PageType::Conversation),
         )?;
-        self.add_page_item(id.clone(), role_of_item);
+        self.add_page_item(id.clone(), role_of_item, frame.get());
         Ok(id)
     }
 
@@ -604,10 +631,15 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 });
             }
             let signature = canonical_signature(&request)?;
-            let mut overhead = self.count(&request.tool) + self.count(&request.args_json);
-            if i == 0 {
-                overhead += output.thinking.iter().map(|t| self.count(t)).sum::<u32>();
-            }
+            let overhead = match &request.page {
+                Some(named) => named.frame.get(),
+                None if i == 0 => {
+                    self.count(&request.tool)
+                        + self.count(&request.args_json)
+                        + output.thinking.iter().map(|t| self.count(t)).sum::<u32>()
+                }
+                None => self.count(&request.tool) + self.count(&request.args_json),
+            };
             calls.push(GroupCall {
                 request,
                 signature,
@@ -618,11 +650,14 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             });
         }
         if let Some(text) = output.text.as_deref().filter(|t| !t.trim().is_empty()) {
-            let id = match output.page {
-                Some(id) => id,
-                None => self.new_id("msg")?,
+            let page = match output.page {
+                Some(page) => page,
+                None => HarnessPage {
+                    id: self.new_id("msg")?,
+                    frame: TokenCount::ZERO,
+                },
             };
-            self.conversation(id, "assistant", text)?;
+            self.conversation(page, "assistant", text)?;
         }
         if !calls.is_empty() {
             self.items.push(Item::Group(Group {
@@ -771,7 +806,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 call.request.tool.clone(),
                 call.request.args_json.clone(),
                 call.signature.clone(),
-                call.request.page.clone(),
+                call.request.page.as_ref().map(|p| p.id.clone()),
             )
         };
         let id = match named {
@@ -852,6 +887,41 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         )
     }
 
+    /// The full text of a page of this session or its project, from the table or else the
+    /// store, without demanding it: what a harness's `read_page` tool returns as a new result
+    /// at the tail of the conversation, leaving the page where it is.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPage`] when neither holds it, [`EngineError::OutOfScope`] for a
+    /// page of another session or project, [`EngineError::Store`].
+    pub fn page_text(&self, page: &PageId) -> Result<String, EngineError> {
+        let unknown = || EngineError::UnknownPage {
+            page: page.to_string(),
+        };
+        let stored;
+        let found = match self.table.get(page) {
+            Some(p) => p,
+            None => {
+                stored = self.wb.store().page(page)?.ok_or_else(unknown)?;
+                &stored
+            }
+        };
+        let own = match found.scope() {
+            Scope::Session(s) => s == &self.config.session,
+            Scope::Project(p) => self.config.project.as_ref() == Some(p),
+        };
+        if !own {
+            return Err(EngineError::OutOfScope {
+                page: page.to_string(),
+                scope: found.scope().to_string(),
+            });
+        }
+        found
+            .representation(Repr::Full)
+            .map(|r| r.content().to_owned())
+            .ok_or_else(unknown)
+    }
+
     /// Pointer resolution: the full text of a page the agent asked to expand, re-paged from
     /// the table or the store, and demanded in full by the next prompt.
     ///
@@ -884,6 +954,14 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         Ok(())
     }
 
+    /// Drops the demands of everything ingested so far. A harness catching up on history it
+    /// did not see live (a restart, a migrated session) ingests the old turns, calls this, and
+    /// then ingests the newest turn: only that turn is demanded in full by the next prompt,
+    /// not every message and result of the past.
+    pub fn settle_demands(&mut self) {
+        self.demands.clear();
+    }
+
     /// A memory lookup over committed pages of the session (or the project). Never silent:
     /// the outcome, hit or not, is recorded as a visible note in the next prompt.
     ///
@@ -903,8 +981,11 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             ),
             other => format!("recall {query:?}: {}", describe_miss(other)),
         };
-        let id = self.new_id("msg")?;
-        let id = self.conversation(id, "user", &note)?;
+        let page = HarnessPage {
+            id: self.new_id("msg")?,
+            frame: TokenCount::ZERO,
+        };
+        let id = self.conversation(page, "user", &note)?;
         self.demands.insert(id, Repr::Full);
         if let RecallOutcome::Hit { pages } = &outcome {
             for p in pages {
@@ -1047,13 +1128,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         let mut out = Vec::new();
         for (item, entry) in self.items.iter().enumerate() {
             match entry {
-                Item::Page { id, .. } => {
+                Item::Page { id, frame, .. } => {
                     if self.table.get(id).is_some() {
                         out.push(Slot {
                             page: id.clone(),
                             item,
                             call: None,
-                            overhead: 0,
+                            overhead: *frame,
                         });
                     }
                 }
@@ -1229,7 +1310,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 });
             }
             match &self.items[item] {
-                Item::Page { id, role } => {
+                Item::Page { id, role, .. } => {
                     let text = self.text(id, levels[members[0]])?;
                     messages.push(PromptMessage {
                         role: *role,

@@ -76,4 +76,12 @@ pub enum EngineError {
         /// What differs.
         reason: String,
     },
+    /// A page that belongs to another session or project.
+    #[error("page {page} belongs to {scope}, not to this session or its project")]
+    OutOfScope {
+        /// The page id.
+        page: String,
+        /// Its scope.
+        scope: String,
+    },
 }

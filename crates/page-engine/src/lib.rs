@@ -93,7 +93,7 @@ pub use crate::build::{
     RepresentationBuilder, Rules, RulesKind, ToolResult,
 };
 pub use crate::engine::{
-    Engine, EngineConfig, ModelOutput, ToolCallRequest, ToolDecision, ToolOutput,
+    Engine, EngineConfig, HarnessPage, ModelOutput, ToolCallRequest, ToolDecision, ToolOutput,
 };
 pub use crate::error::EngineError;
 pub use crate::handle::{EngineHandle, EngineStopped};

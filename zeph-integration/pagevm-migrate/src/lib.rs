@@ -40,6 +40,7 @@
 //! ```
 
 mod error;
+pub mod ids;
 mod migrate;
 mod parts;
 mod plan;

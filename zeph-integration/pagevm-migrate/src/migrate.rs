@@ -488,7 +488,7 @@ fn produce<R: PageStore>(
         report.diagnostics.extend(plan.diagnostics.iter().cloned());
         let messages = n.messages_read;
 
-        let session = SessionId::new(format!("{}{c}", crate::SESSION_PREFIX))
+        let session = SessionId::new(crate::ids::session(c))
             .map_err(|e| build_err(&format!("session of conversation {c}"), e))?;
         let scope = Scope::Session(session);
         let mut units = plan.units;
@@ -748,7 +748,7 @@ fn tool_name(name: &str) -> String {
 }
 
 fn message_id(c: i64, m: i64) -> Result<MessageId, MigrateError> {
-    MessageId::new(format!("zeph:conversation/{c}/message/{m}"))
+    MessageId::new(crate::ids::message_source(c, m))
         .map_err(|e| build_err(&format!("message {m}"), e))
 }
 

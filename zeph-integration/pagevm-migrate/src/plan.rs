@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use page_core::CompactionKind;
 
+use crate::ids;
 use crate::migrate::{Diagnostic, DiagnosticKind};
 use crate::parts::{Parsed, Part, parse};
 use crate::source::{Conversation, MessageRow, Visibility};
@@ -153,10 +154,6 @@ fn overflow_refs(text: &str) -> Vec<OverflowRef> {
     out
 }
 
-fn msg_source(c: i64, m: i64) -> String {
-    format!("zeph:conversation/{c}/message/{m}")
-}
-
 /// Whether a row is a summary Zeph inserted: agent-only, and either a `system` row (hard
 /// compaction, `replace_conversation`) or an `assistant` row with a `summary` part (Tier 0,
 /// `apply_tool_pair_summaries`). Structural: role, visibility and parts, never the text.
@@ -249,8 +246,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
             Some(CompactionKind::Soft) => (CompactionKind::Soft, "tool_pair_summary"),
             _ => (CompactionKind::Hard, "hard_compaction"),
         };
-        let summary =
-            linked.map_or_else(|| "none".to_owned(), |(id, _)| format!("zeph-c{c}-m{id}"));
+        let summary = linked.map_or_else(|| "none".to_owned(), |(id, _)| ids::message_page(c, id));
         let time_ms = at
             .trim()
             .parse::<i64>()
@@ -353,7 +349,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
                     let result_row = rows[j].0;
                     plan.counts.tool_groups += 1;
                     plan.units.push(Unit {
-                        id: format!("zeph-c{c}-m{}-t{tool_k}", row.id),
+                        id: ids::tool_page(c, row.id, tool_k),
                         body: Body::Evidence {
                             tool: name.clone(),
                             args_json: input.to_string(),
@@ -361,9 +357,12 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
                             is_error,
                             // Qualified by conversation and message: some providers reuse
                             // call ids across batches (`call_0`), and this names the pair.
-                            call_id: Some(format!("{}/tool_use/{id}", msg_source(c, row.id))),
+                            call_id: Some(format!(
+                                "{}/tool_use/{id}",
+                                ids::message_source(c, row.id)
+                            )),
                         },
-                        source: format!("{}+{}", msg_source(c, row.id), result_row.id),
+                        source: format!("{}+{}", ids::message_source(c, row.id), result_row.id),
                         time_ms: created(result_row),
                         compacted: compacted(row).or_else(|| compacted(result_row)),
                     });
@@ -386,7 +385,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
                 Part::ToolOutput { tool, body, .. } => {
                     plan.counts.tool_groups += 1;
                     plan.units.push(Unit {
-                        id: format!("zeph-c{c}-m{}-t{tool_k}", row.id),
+                        id: ids::tool_page(c, row.id, tool_k),
                         body: Body::Evidence {
                             tool: tool.clone(),
                             args_json: String::new(),
@@ -394,7 +393,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
                             is_error: false,
                             call_id: None,
                         },
-                        source: format!("{}/part/{pi}", msg_source(c, row.id)),
+                        source: format!("{}/part/{pi}", ids::message_source(c, row.id)),
                         time_ms: created(row),
                         compacted: compacted(row),
                     });
@@ -428,9 +427,9 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
             }
         };
         plan.units.push(Unit {
-            id: format!("zeph-c{c}-m{}", row.id),
+            id: ids::message_page(c, row.id),
             body,
-            source: msg_source(c, row.id),
+            source: ids::message_source(c, row.id),
             time_ms: created(row),
             compacted: compacted(row),
         });
@@ -443,7 +442,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
         }
         let (first, last) = (s.first.unwrap_or(0), s.last.or(s.first).unwrap_or(0));
         plan.units.push(Unit {
-            id: format!("zeph-c{c}-s{}", s.id),
+            id: ids::summary_page(c, s.id),
             body: Body::Conversation {
                 role: "summary".to_owned(),
                 text: s.content.clone(),
@@ -472,7 +471,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
             ));
         }
         plan.units.push(Unit {
-            id: format!("zeph-c{c}-o{}", o.id),
+            id: ids::overflow_page(c, &o.id),
             body: Body::Evidence {
                 tool: archive_tool
                     .get(&o.id)

@@ -2,7 +2,7 @@
 //! ids adopts the committed pages instead of building and writing them again.
 
 use page_core::{PageId, Repr, Scope, SessionId, TokenCount};
-use page_engine::{Assembly, Engine, EngineError, ModelOutput, ToolDecision};
+use page_engine::{Assembly, Engine, EngineError, HarnessPage, ModelOutput, ToolDecision};
 use page_writeback::{MemoryStore, PageStore};
 
 use super::{call, engine, file_listing, ok};
@@ -11,16 +11,24 @@ fn id(s: &str) -> PageId {
     PageId::new(s).unwrap()
 }
 
+/// A harness page without framing.
+fn named(s: &str) -> HarnessPage {
+    HarnessPage {
+        id: id(s),
+        frame: TokenCount::ZERO,
+    }
+}
+
 /// A user question, an answer with one tool call, its result and a follow-up, under the ids
 /// a harness derives from its own rows; returns the prompt under a budget that degrades.
 fn named_history(e: &mut Engine<&MemoryStore, page_tokenizer::BpeCounter>) -> Assembly {
-    e.user_message_as(id("c1-m1"), "Which handlers return errors?")
+    e.user_message_as(named("c1-m1"), "Which handlers return errors?")
         .unwrap();
     let mut request = call("toolu_1", "grep", r#"{"pattern":"Result<(), Error>"}"#);
-    request.page = Some(id("c1-m2-t0"));
+    request.page = Some(named("c1-m2-t0"));
     e.post_model(ModelOutput {
         text: Some("Searching the handlers.".into()),
-        page: Some(id("c1-m2")),
+        page: Some(named("c1-m2")),
         tool_calls: vec![request.clone()],
         ..ModelOutput::default()
     })
@@ -28,7 +36,7 @@ fn named_history(e: &mut Engine<&MemoryStore, page_tokenizer::BpeCounter>) -> As
     // The history already holds the result: the tool ran before this engine saw it.
     e.tool_after(&request.call_id, &ok(&file_listing(120, "api")))
         .unwrap();
-    e.user_message_as(id("c1-m4"), "Now only the ones in module_7.")
+    e.user_message_as(named("c1-m4"), "Now only the ones in module_7.")
         .unwrap();
     e.prompt_assemble(TokenCount::new(600)).unwrap()
 }
@@ -113,18 +121,133 @@ fn a_name_is_ingested_once_and_never_adopted_as_another_type() {
     first.session_end().map_err(|e| e.0).unwrap();
 
     let mut second = engine(&store);
-    second.user_message_as(id("c1-m9"), "hello").unwrap();
-    let again = second.user_message_as(id("c1-m9"), "hello").unwrap_err();
+    second.user_message_as(named("c1-m9"), "hello").unwrap();
+    let again = second.user_message_as(named("c1-m9"), "hello").unwrap_err();
     assert!(
         matches!(&again, EngineError::PageExists { page } if page == "c1-m9"),
         "{again}"
     );
     let conflict = second
-        .user_message_as(id("c1-m2-t0"), "not a tool result")
+        .user_message_as(named("c1-m2-t0"), "not a tool result")
         .unwrap_err();
     assert!(
         matches!(&conflict, EngineError::NamedPageConflict { page, .. } if page == "c1-m2-t0"),
         "{conflict}"
     );
     assert!(conflict.to_string().contains("evidence"), "{conflict}");
+}
+
+#[test]
+fn a_frame_is_charged_with_its_page_at_every_level() {
+    let store = MemoryStore::new();
+    let mut e = engine(&store);
+    let frame = TokenCount::new(37);
+    e.user_message_as(
+        HarnessPage {
+            id: id("c1-m1"),
+            frame,
+        },
+        "Which handlers return errors?",
+    )
+    .unwrap();
+    let mut request = call("toolu_1", "grep", r#"{"pattern":"Error"}"#);
+    request.page = Some(HarnessPage {
+        id: id("c1-m2-t0"),
+        frame,
+    });
+    e.post_model(ModelOutput {
+        tool_calls: vec![request.clone()],
+        ..ModelOutput::default()
+    })
+    .unwrap();
+    e.tool_after(&request.call_id, &ok(&file_listing(120, "api")))
+        .unwrap();
+    for budget in [100_000, 400] {
+        let a = e.prompt_assemble(TokenCount::new(budget)).unwrap();
+        for placed in &a.placed {
+            let page = e.pages().get(&placed.page).unwrap();
+            let text = page.levels().get(placed.level).unwrap();
+            assert_eq!(
+                placed.tokens.get(),
+                text.get() + frame.get(),
+                "{} at {}",
+                placed.page,
+                placed.level
+            );
+        }
+        assert!(a.tokens.get() <= budget);
+    }
+}
+
+#[test]
+fn page_text_reads_this_session_only_and_demands_nothing() {
+    let store = MemoryStore::new();
+    let mut first = engine(&store);
+    let budgeted = named_history(&mut first);
+    first.session_end().map_err(|e| e.0).unwrap();
+
+    let mut second = engine(&store);
+    let again = named_history(&mut second);
+    assert_eq!(
+        second.page_text(&id("c1-m2-t0")).unwrap(),
+        file_listing(120, "api")
+    );
+    let next = second.prompt_assemble(TokenCount::new(600)).unwrap();
+    assert_eq!(next.placed, again.placed, "reading a page changes no level");
+    assert_eq!(budgeted.placed, again.placed);
+
+    let unknown = second.page_text(&id("c1-m77")).unwrap_err();
+    assert!(
+        matches!(unknown, EngineError::UnknownPage { .. }),
+        "{unknown}"
+    );
+    let config = page_engine::EngineConfig::new(
+        SessionId::new("s2").unwrap(),
+        page_writeback::PrincipalId::new("agent").unwrap(),
+    );
+    let other = Engine::session_start(&store, super::COUNTER.clone(), config).unwrap();
+    let foreign = other.page_text(&id("c1-m2-t0")).unwrap_err();
+    assert!(
+        matches!(&foreign, EngineError::OutOfScope { page, .. } if page == "c1-m2-t0"),
+        "{foreign}"
+    );
+}
+
+/// Six results ingested at once (a history caught up after a restart), then a question.
+fn caught_up(settle: bool) -> Assembly {
+    let store = MemoryStore::new();
+    let mut e = engine(&store);
+    for k in 0..6 {
+        let mut request = call(&format!("toolu_{k}"), "read", &format!(r#"{{"k":{k}}}"#));
+        request.page = Some(named(&format!("c1-m{k}-t0")));
+        e.post_model(ModelOutput {
+            tool_calls: vec![request.clone()],
+            ..ModelOutput::default()
+        })
+        .unwrap();
+        e.tool_after(&request.call_id, &ok(&file_listing(80, &format!("m{k}"))))
+            .unwrap();
+    }
+    if settle {
+        e.settle_demands();
+    }
+    e.user_message_as(named("c1-m9"), "What changed?").unwrap();
+    e.prompt_assemble(TokenCount::new(1_500)).unwrap()
+}
+
+#[test]
+fn a_caught_up_history_demands_only_its_newest_turn() {
+    let unsettled = caught_up(false);
+    assert!(
+        !unsettled.unmet.is_empty(),
+        "six demanded results cannot all fit, or the test shows nothing"
+    );
+    let settled = caught_up(true);
+    assert!(settled.unmet.is_empty(), "{:?}", settled.unmet);
+    assert!(
+        settled
+            .placed
+            .iter()
+            .any(|p| p.page.as_str() == "c1-m9" && p.level == Repr::Full)
+    );
 }

@@ -1,0 +1,41 @@
+//! The Zeph id scheme: pages, sessions and sources named after Zeph's own rows, so a session
+//! migrated by this crate and the same session continued live by pagevm-zeph name every
+//! message the same way, and a restart finds the same pages.
+
+/// The session of a Zeph conversation: `zeph-conversation-<id>`.
+#[must_use]
+pub fn session(conversation: i64) -> String {
+    format!("{}{conversation}", crate::SESSION_PREFIX)
+}
+
+/// The page of a message's text: `zeph-c<conversation>-m<messages.id>`.
+#[must_use]
+pub fn message_page(conversation: i64, message: i64) -> String {
+    format!("zeph-c{conversation}-m{message}")
+}
+
+/// The page of the `k`-th tool call of a message (its use and its result; counted over the
+/// message's matched tool uses and legacy tool outputs, in part order):
+/// `zeph-c<conversation>-m<messages.id>-t<k>`.
+#[must_use]
+pub fn tool_page(conversation: i64, message: i64, k: usize) -> String {
+    format!("zeph-c{conversation}-m{message}-t{k}")
+}
+
+/// The page of a row of `summaries`: `zeph-c<conversation>-s<summaries.id>`.
+#[must_use]
+pub fn summary_page(conversation: i64, summary: i64) -> String {
+    format!("zeph-c{conversation}-s{summary}")
+}
+
+/// The page of a `tool_overflow` row: `zeph-c<conversation>-o<uuid>`.
+#[must_use]
+pub fn overflow_page(conversation: i64, overflow: &str) -> String {
+    format!("zeph-c{conversation}-o{overflow}")
+}
+
+/// Where a message came from, as pages record it: `zeph:conversation/<c>/message/<m>`.
+#[must_use]
+pub fn message_source(conversation: i64, message: i64) -> String {
+    format!("zeph:conversation/{conversation}/message/{message}")
+}
