@@ -8,7 +8,8 @@ use page_core::{ContentDigest, PageId, PageType, Provenance, Repr, Representatio
 use page_engine::{ConversationTurn, RepresentationBuilder, ToolResult};
 use zeph_llm::provider::{Message, MessagePart, Role};
 
-use crate::convert::{Structure, UnitKind, structure};
+use crate::convert::{Structure, Unit, UnitKind, structure};
+use crate::tokens::TOOL_RESULT_OVERHEAD;
 use crate::tokens::ZephTokens;
 use crate::{AdapterError, flatten_orphan};
 
@@ -246,15 +247,7 @@ impl Pager {
                 UnitKind::Turn | UnitKind::Memory(_) => {
                     let i = unit.messages[0];
                     let msg = &messages[i];
-                    let text = page_text(msg, i, &s);
-                    // Thinking blocks, images and other non-text parts travel with the turn.
-                    let frame: usize = msg
-                        .parts
-                        .iter()
-                        .enumerate()
-                        .filter(|(k, p)| p.as_plain_text().is_none() && !s.is_orphan(i, *k))
-                        .map(|(_, p)| self.tokens.part(p))
-                        .sum();
+                    let (text, frame) = turn_source(msg, i, &s, &self.tokens);
                     let id = PageId::new(format!("u{u}"))?;
                     let label = msg_label(msg, i);
                     let memory = match unit.kind {
@@ -380,42 +373,17 @@ impl Pager {
                 }
                 UnitKind::ToolGroup => {
                     for (c, call) in unit.calls.iter().enumerate() {
-                        let (um, up) = call.use_at;
-                        let (rm, rp) = call.result_at;
-                        let MessagePart::ToolUse { input, .. } = &messages[um].parts[up] else {
-                            continue;
-                        };
-                        let MessagePart::ToolResult {
-                            content, is_error, ..
-                        } = &messages[rm].parts[rp]
+                        let Some(CallSource {
+                            input,
+                            args,
+                            content,
+                            is_error,
+                            frame,
+                            frame_text,
+                            last_message,
+                        }) = call_source(unit, c, messages, &s, &self.tokens)
                         else {
                             continue;
-                        };
-                        // The use part renders whole at every level; the result's framing too.
-                        let mut frame = self.tokens.part(&messages[um].parts[up])
-                            + crate::tokens::TOOL_RESULT_OVERHEAD
-                            + self.tokens.text(&call.id);
-                        // Non-tool parts of a message render with the first call placed in it.
-                        // Their text is scanned for the page's facts too: a turn that both talks
-                        // and calls a tool is cited by what it said.
-                        let mut frame_text = String::new();
-                        if unit.calls.iter().position(|x| x.use_at.0 == um) == Some(c) {
-                            frame += non_tool_tokens(&self.tokens, &messages[um], um, &s);
-                            frame_text.push_str(&non_tool_text(&messages[um], um, &s));
-                        }
-                        if rm != um
-                            && unit.calls.iter().position(|x| x.result_at.0 == rm) == Some(c)
-                        {
-                            frame += non_tool_tokens(&self.tokens, &messages[rm], rm, &s);
-                            frame_text.push('\n');
-                            frame_text.push_str(&non_tool_text(&messages[rm], rm, &s));
-                        }
-                        // Tool inputs are JSON objects for every provider; anything else is
-                        // wrapped so a signature can still be formed.
-                        let args = if input.is_object() {
-                            input.to_string()
-                        } else {
-                            serde_json::json!({ "input": input }).to_string()
                         };
                         let id = PageId::new(call_page_id(u, c))?;
                         let key = format!(
@@ -435,7 +403,7 @@ impl Pager {
                                     tool: &call.name,
                                     args_json: &args,
                                     output: content,
-                                    is_error: *is_error,
+                                    is_error,
                                     exit_code: None,
                                 },
                             )?;
@@ -457,11 +425,11 @@ impl Pager {
                                 reprs: with_contract(
                                     built.representations,
                                     &call.name,
-                                    *is_error,
+                                    is_error,
                                     &tokens,
                                 ),
                                 frame,
-                                last_message: rm.max(um),
+                                last_message,
                             })
                         })?;
                         pages.push(page);
@@ -475,6 +443,98 @@ impl Pager {
             fixed_tokens: fixed,
         })
     }
+}
+
+/// The text of a turn or memory page and its frame: the thinking blocks, images and other
+/// non-text parts that travel with it at every level.
+pub(crate) fn turn_source(
+    msg: &Message,
+    index: usize,
+    s: &Structure,
+    tokens: &ZephTokens,
+) -> (String, usize) {
+    let frame = msg
+        .parts
+        .iter()
+        .enumerate()
+        .filter(|(k, p)| p.as_plain_text().is_none() && !s.is_orphan(index, *k))
+        .map(|(_, p)| tokens.part(p))
+        .sum();
+    (page_text(msg, index, s), frame)
+}
+
+/// What the evidence page of one call of a tool group is made of.
+pub(crate) struct CallSource<'a> {
+    /// The call's input as the model wrote it.
+    pub input: &'a serde_json::Value,
+    /// The input as a JSON object's text (anything else is wrapped as `{"input": ...}`).
+    pub args: String,
+    /// The result's text.
+    pub content: &'a str,
+    /// Whether the tool reported an error.
+    pub is_error: bool,
+    /// Tokens that render with the page at every level: the use part, the result's framing
+    /// and, on the first call placed in a message, that message's other parts.
+    pub frame: usize,
+    /// The text of those other parts, one part a line (what the page is also cited by).
+    pub frame_text: String,
+    /// The last message the call covers.
+    pub last_message: usize,
+}
+
+/// The source of call `c` of tool group `unit`; `None` when its parts are not a use and a
+/// result (the structure never makes such a call).
+pub(crate) fn call_source<'a>(
+    unit: &Unit,
+    c: usize,
+    messages: &'a [Message],
+    s: &Structure,
+    tokens: &ZephTokens,
+) -> Option<CallSource<'a>> {
+    let call = unit.calls.get(c)?;
+    let (um, up) = call.use_at;
+    let (rm, rp) = call.result_at;
+    let MessagePart::ToolUse { input, .. } = &messages[um].parts[up] else {
+        return None;
+    };
+    let MessagePart::ToolResult {
+        content, is_error, ..
+    } = &messages[rm].parts[rp]
+    else {
+        return None;
+    };
+    // The use part renders whole at every level; the result's framing too.
+    let mut frame =
+        tokens.part(&messages[um].parts[up]) + TOOL_RESULT_OVERHEAD + tokens.text(&call.id);
+    // Non-tool parts of a message render with the first call placed in it. Their text is
+    // scanned for the page's facts too: a turn that both talks and calls a tool is cited by
+    // what it said.
+    let mut frame_text = String::new();
+    if unit.calls.iter().position(|x| x.use_at.0 == um) == Some(c) {
+        frame += non_tool_tokens(tokens, &messages[um], um, s);
+        frame_text.push_str(&non_tool_text(&messages[um], um, s));
+    }
+    if rm != um && unit.calls.iter().position(|x| x.result_at.0 == rm) == Some(c) {
+        frame += non_tool_tokens(tokens, &messages[rm], rm, s);
+        frame_text.push('\n');
+        frame_text.push_str(&non_tool_text(&messages[rm], rm, s));
+    }
+    // Tool inputs are JSON objects for every provider; anything else is wrapped so a
+    // signature can still be formed.
+    let args = if input.is_object() {
+        input.to_string()
+    } else {
+        serde_json::json!({ "input": input }).to_string()
+    };
+    Some(CallSource {
+        input,
+        args,
+        content,
+        is_error: *is_error,
+        frame,
+        frame_text,
+        last_message: rm.max(um),
+    })
 }
 
 /// The id of the evidence page of call (or legacy output part) `call` of unit `unit`.
