@@ -52,6 +52,7 @@ mod directory;
 mod invariant;
 pub mod measure;
 mod pages;
+mod read_page;
 mod render;
 pub mod replay;
 mod select;
@@ -70,6 +71,9 @@ pub use crate::convert::{
 };
 pub use crate::invariant::PathRetainingToolOutput;
 pub use crate::pages::{PagedHistory, Pager, ZephPage};
+pub use crate::read_page::{
+    READ_PAGE, ReadPageError, ReadPageInput, read_page, read_page_definition,
+};
 pub use crate::render::render;
 pub use crate::select::{Selection, select};
 pub use crate::tokens::ZephTokens;

@@ -9,6 +9,7 @@
 
 mod compaction;
 mod convert;
+mod read_page;
 mod side_by_side;
 mod sqlite_link;
 
