@@ -755,7 +755,7 @@ fn a_stable_prefix_degrades_the_tail_first() {
 /// A tracing event: its name and its fields, rendered.
 type Traced = (String, std::collections::BTreeMap<String, String>);
 
-/// Collects every tracing event.
+/// Collects the tracing events of the test thread that installed it (see [`collecting`]).
 #[derive(Clone, Default)]
 struct Events(std::sync::Arc<std::sync::Mutex<Vec<Traced>>>);
 
@@ -767,7 +767,17 @@ impl tracing::field::Visit for Fields {
     }
 }
 
-impl tracing::Subscriber for Events {
+std::thread_local! {
+    static SINK: std::cell::RefCell<Option<Events>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The process-wide subscriber, routing each event to its thread's [`Events`]. A global
+/// subscriber, not a scoped one: tracing caches each call site's interest, and a call site
+/// first reached by another test thread while no scoped subscriber exists can be cached as
+/// disabled, so a scoped collector would miss events depending on test order.
+struct Router;
+
+impl tracing::Subscriber for Router {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
@@ -777,15 +787,33 @@ impl tracing::Subscriber for Events {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = Fields(std::collections::BTreeMap::new());
-        event.record(&mut fields);
-        self.0
-            .lock()
-            .unwrap()
-            .push((event.metadata().name().to_owned(), fields.0));
+        SINK.with(|sink| {
+            if let Some(events) = &*sink.borrow() {
+                let mut fields = Fields(std::collections::BTreeMap::new());
+                event.record(&mut fields);
+                events
+                    .0
+                    .lock()
+                    .unwrap()
+                    .push((event.metadata().name().to_owned(), fields.0));
+            }
+        });
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+static ROUTER: LazyLock<()> = LazyLock::new(|| {
+    tracing::subscriber::set_global_default(Router).unwrap();
+});
+
+/// Runs `f` with this thread's tracing events collected into `events`.
+fn collecting<R>(events: &Events, f: impl FnOnce() -> R) -> R {
+    LazyLock::force(&ROUTER);
+    SINK.with(|sink| *sink.borrow_mut() = Some(events.clone()));
+    let out = f();
+    SINK.with(|sink| *sink.borrow_mut() = None);
+    out
 }
 
 #[test]
@@ -793,7 +821,7 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
     // Also: ingest, assembly and commit events carry what a person debugging needs.
     let events = Events::default();
     let store = MemoryStore::new();
-    let placed = tracing::subscriber::with_default(events.clone(), || {
+    let placed = collecting(&events, || {
         let mut e = engine(&store);
         let placed: Vec<Vec<(PageId, Repr)>> = churn_session(&mut e)
             .iter()
@@ -1001,7 +1029,7 @@ fn a_failed_commit_is_a_traced_flush_miss_and_its_audit_rows_wait_for_the_next_b
         inner: MemoryStore::new(),
         failing: std::sync::atomic::AtomicBool::new(false),
     };
-    tracing::subscriber::with_default(events.clone(), || {
+    collecting(&events, || {
         let config = EngineConfig::new(
             SessionId::new("s1").unwrap(),
             PrincipalId::new("agent").unwrap(),
