@@ -633,12 +633,16 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             let signature = canonical_signature(&request)?;
             let overhead = match &request.page {
                 Some(named) => named.frame.get(),
-                None if i == 0 => {
+                None => {
+                    let reasoning = if i == 0 {
+                        output.thinking.as_slice()
+                    } else {
+                        &[]
+                    };
                     self.count(&request.tool)
                         + self.count(&request.args_json)
-                        + output.thinking.iter().map(|t| self.count(t)).sum::<u32>()
+                        + reasoning.iter().map(|t| self.count(t)).sum::<u32>()
                 }
-                None => self.count(&request.tool) + self.count(&request.args_json),
             };
             calls.push(GroupCall {
                 request,
@@ -762,14 +766,17 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
 
     /// The full text of a page, from the table or else the store.
     fn full_text(&self, id: &PageId) -> Result<Option<String>, EngineError> {
-        if let Some(p) = self.table.get(id) {
-            return Ok(p.representation(Repr::Full).map(|r| r.content().to_owned()));
-        }
         Ok(self
-            .wb
-            .store()
-            .page(id)?
+            .find_page(id)?
             .and_then(|p| p.representation(Repr::Full).map(|r| r.content().to_owned())))
+    }
+
+    /// A page from the table or else the store.
+    fn find_page(&self, id: &PageId) -> Result<Option<std::borrow::Cow<'_, Page>>, EngineError> {
+        if let Some(p) = self.table.get(id) {
+            return Ok(Some(std::borrow::Cow::Borrowed(p)));
+        }
+        Ok(self.wb.store().page(id)?.map(std::borrow::Cow::Owned))
     }
 
     /// `tool_execute`, after: records the result of a call that ran. A call already served
@@ -898,14 +905,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         let unknown = || EngineError::UnknownPage {
             page: page.to_string(),
         };
-        let stored;
-        let found = match self.table.get(page) {
-            Some(p) => p,
-            None => {
-                stored = self.wb.store().page(page)?.ok_or_else(unknown)?;
-                &stored
-            }
-        };
+        let found = self.find_page(page)?.ok_or_else(unknown)?;
         let own = match found.scope() {
             Scope::Session(s) => s == &self.config.session,
             Scope::Project(p) => self.config.project.as_ref() == Some(p),
