@@ -380,11 +380,14 @@ impl Pager {
                             is_error,
                             frame,
                             frame_text,
+                            text_tokens,
                             last_message,
                         }) = call_source(unit, c, messages, &s, &self.tokens)
                         else {
                             continue;
                         };
+                        // Here the messages' text renders with the call, as part of its frame.
+                        let frame = frame + text_tokens;
                         let id = PageId::new(call_page_id(u, c))?;
                         let key = format!(
                             "{}\u{0}{args}\u{0}{content}\u{0}{is_error}\u{0}{frame}\u{0}{frame_text}",
@@ -474,10 +477,14 @@ pub(crate) struct CallSource<'a> {
     /// Whether the tool reported an error.
     pub is_error: bool,
     /// Tokens that render with the page at every level: the use part, the result's framing
-    /// and, on the first call placed in a message, that message's other parts.
+    /// and, on the first call placed in a message, that message's parts that are neither tool
+    /// parts nor text (thinking blocks, images).
     pub frame: usize,
-    /// The text of those other parts, one part a line (what the page is also cited by).
+    /// The text of the messages whose first call this is (text parts and orphans downgraded
+    /// to text, one part a line): what the page is also cited by.
     pub frame_text: String,
+    /// Zeph-counted tokens of that text, part by part.
+    pub text_tokens: usize,
     /// The last message the call covers.
     pub last_message: usize,
 }
@@ -510,12 +517,17 @@ pub(crate) fn call_source<'a>(
     // scanned for the page's facts too: a turn that both talks and calls a tool is cited by
     // what it said.
     let mut frame_text = String::new();
+    let mut text_tokens = 0;
     if unit.calls.iter().position(|x| x.use_at.0 == um) == Some(c) {
-        frame += non_tool_tokens(tokens, &messages[um], um, s);
+        let (text, other) = non_tool_tokens(tokens, &messages[um], um, s);
+        frame += other;
+        text_tokens += text;
         frame_text.push_str(&non_tool_text(&messages[um], um, s));
     }
     if rm != um && unit.calls.iter().position(|x| x.result_at.0 == rm) == Some(c) {
-        frame += non_tool_tokens(tokens, &messages[rm], rm, s);
+        let (text, other) = non_tool_tokens(tokens, &messages[rm], rm, s);
+        frame += other;
+        text_tokens += text;
         frame_text.push('\n');
         frame_text.push_str(&non_tool_text(&messages[rm], rm, s));
     }
@@ -533,6 +545,7 @@ pub(crate) fn call_source<'a>(
         is_error: *is_error,
         frame,
         frame_text,
+        text_tokens,
         last_message: rm.max(um),
     })
 }
@@ -615,7 +628,7 @@ fn with_contract(
 
 /// Text of a group message's parts that are not its matched tool parts (text, orphans
 /// downgraded to text), one part a line.
-fn non_tool_text(msg: &Message, index: usize, s: &Structure) -> String {
+pub(crate) fn non_tool_text(msg: &Message, index: usize, s: &Structure) -> String {
     let mut out = String::new();
     for (k, p) in msg.parts.iter().enumerate() {
         let piece = if s.is_orphan(index, k) {
@@ -636,23 +649,27 @@ fn non_tool_text(msg: &Message, index: usize, s: &Structure) -> String {
     out
 }
 
-/// Tokens of a group message's parts that are not its matched tool parts (text, thinking,
-/// images, orphans downgraded to text).
-fn non_tool_tokens(tokens: &ZephTokens, msg: &Message, index: usize, s: &Structure) -> usize {
-    msg.parts
-        .iter()
-        .enumerate()
-        .map(|(k, p)| {
-            if s.is_orphan(index, k) {
-                flatten_orphan(p).map_or(0, |t| tokens.text(&t))
-            } else if matches!(
-                p,
-                MessagePart::ToolUse { .. } | MessagePart::ToolResult { .. }
-            ) {
-                0
-            } else {
-                tokens.part(p)
-            }
-        })
-        .sum()
+/// Zeph-counted tokens of a group message's parts that are not its matched tool parts: the
+/// textual ones (text, orphans downgraded to text) and the others (thinking blocks, images).
+pub(crate) fn non_tool_tokens(
+    tokens: &ZephTokens,
+    msg: &Message,
+    index: usize,
+    s: &Structure,
+) -> (usize, usize) {
+    let (mut text, mut other) = (0, 0);
+    for (k, p) in msg.parts.iter().enumerate() {
+        let tool = matches!(
+            p,
+            MessagePart::ToolUse { .. } | MessagePart::ToolResult { .. }
+        );
+        if s.is_orphan(index, k) {
+            text += flatten_orphan(p).map_or(0, |t| tokens.text(&t));
+        } else if p.as_plain_text().is_some() {
+            text += tokens.part(p);
+        } else if !tool {
+            other += tokens.part(p);
+        }
+    }
+    (text, other)
 }

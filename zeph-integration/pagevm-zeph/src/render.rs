@@ -4,9 +4,62 @@
 use page_core::Repr;
 use zeph_llm::provider::{Message, MessagePart};
 
-use crate::convert::UnitKind;
+use crate::convert::{Structure, UnitKind};
 use crate::flatten_orphan;
 use crate::pages::PagedHistory;
+
+/// Where a page sits in a unit of the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Slot {
+    /// The text of message `m`: a turn's or memory excerpt's page, or the text parts of a
+    /// tool group's message.
+    Text(usize),
+    /// Call `c` of a tool group, or legacy tool output part `c`.
+    Call(usize),
+}
+
+/// What the pages of a history show: the renderer asks, a paged view answers.
+pub(crate) trait View {
+    /// The level of the page of `unit` at `slot` and its text at that level; `None` when it
+    /// is left out. At `Full` the text is not read: the message's own parts are shown.
+    fn shown(&self, unit: usize, slot: Slot) -> Option<(Repr, &str)>;
+}
+
+/// A [`PagedHistory`] with page `i` at `levels[i]`.
+struct Levels<'a> {
+    history: &'a PagedHistory,
+    levels: &'a [Option<Repr>],
+    /// Pages of each unit, in call order.
+    unit_pages: Vec<Vec<usize>>,
+}
+
+impl Levels<'_> {
+    fn page(&self, unit: usize, n: usize) -> Option<(Repr, &str)> {
+        let &p = self.unit_pages.get(unit)?.get(n)?;
+        let level = self.levels.get(p).copied().flatten()?;
+        Some((level, self.history.pages[p].text(level).unwrap_or_default()))
+    }
+}
+
+impl View for Levels<'_> {
+    fn shown(&self, unit: usize, slot: Slot) -> Option<(Repr, &str)> {
+        let u = &self.history.structure.units[unit];
+        match (u.kind, slot) {
+            // A group message's text renders whole with the call that owns the message: the
+            // first call used in it, else the first answered in it.
+            (UnitKind::ToolGroup, Slot::Text(m)) => {
+                let owner = u
+                    .calls
+                    .iter()
+                    .position(|c| c.use_at.0 == m)
+                    .or_else(|| u.calls.iter().position(|c| c.result_at.0 == m))?;
+                self.page(unit, owner).map(|_| (Repr::Full, ""))
+            }
+            (_, Slot::Text(_)) => self.page(unit, 0),
+            (_, Slot::Call(c)) => self.page(unit, c),
+        }
+    }
+}
 
 /// Renders `history` (paged from `messages`) with page `i` at `levels[i]` (`None`: not
 /// rendered). `now_ts` stamps `compacted_at` on degraded legacy tool outputs.
@@ -21,15 +74,28 @@ pub fn render(
     levels: &[Option<Repr>],
     now_ts: i64,
 ) -> Vec<Message> {
-    let s = &history.structure;
-    // Pages of each unit, in call order.
-    let mut unit_pages: Vec<Vec<usize>> = vec![Vec::new(); s.units.len()];
+    let mut unit_pages: Vec<Vec<usize>> = vec![Vec::new(); history.structure.units.len()];
     for (p, page) in history.pages.iter().enumerate() {
         if let Some(v) = unit_pages.get_mut(page.unit) {
             v.push(p);
         }
     }
-    let level = |p: usize| levels.get(p).copied().flatten();
+    let view = Levels {
+        history,
+        levels,
+        unit_pages,
+    };
+    render_view(messages, &history.structure, &view, now_ts)
+}
+
+/// Renders `messages` (of structure `s`) as `view` shows their pages, with the guarantees of
+/// [`render`].
+pub(crate) fn render_view(
+    messages: &[Message],
+    s: &Structure,
+    view: &impl View,
+    now_ts: i64,
+) -> Vec<Message> {
     let mut out = Vec::with_capacity(messages.len());
     for (u, unit) in s.units.iter().enumerate() {
         match unit.kind {
@@ -38,72 +104,32 @@ pub fn render(
             }
             UnitKind::Turn | UnitKind::Memory(_) => {
                 let i = unit.messages[0];
-                let Some(&p) = unit_pages[u].first() else {
-                    continue;
-                };
-                let Some(lv) = level(p) else { continue };
-                let msg = &messages[i];
-                let mut m = msg.clone();
-                if lv == Repr::Full {
-                    for (k, part) in m.parts.iter_mut().enumerate() {
-                        if s.is_orphan(i, k)
-                            && let Some(text) = flatten_orphan(part)
-                        {
-                            *part = MessagePart::Text { text };
-                        }
-                    }
-                    m.rebuild_content();
+                if let Some(m) = text_message(&messages[i], i, s, view.shown(u, Slot::Text(i)))
+                {
                     out.push(m);
-                    continue;
                 }
-                let text = history.pages[p].text(lv).unwrap_or_default().to_owned();
-                if msg.parts.is_empty() {
-                    m.content = text;
-                    out.push(m);
-                    continue;
-                }
-                // The page's text takes the place of the first text-like part (or orphan); the
-                // other parts (thinking blocks, images) stay where they were, verbatim.
-                let mut parts = Vec::with_capacity(msg.parts.len());
-                let mut placed = false;
-                for (k, part) in msg.parts.iter().enumerate() {
-                    let textual = s.is_orphan(i, k) || part.as_plain_text().is_some();
-                    if !textual {
-                        parts.push(part.clone());
-                    } else if !placed {
-                        placed = true;
-                        parts.push(same_kind(part, text.clone()));
-                    }
-                }
-                m.parts = parts;
-                m.rebuild_content();
-                out.push(m);
             }
             UnitKind::ToolOutput => {
                 let i = unit.messages[0];
                 let msg = &messages[i];
-                let pages = &unit_pages[u];
-                let mut m = msg.clone();
                 let mut parts = Vec::with_capacity(msg.parts.len());
                 let mut c = 0usize;
-                let first_resident = pages.first().and_then(|&p| level(p)).is_some();
+                let first_resident = view.shown(u, Slot::Call(0)).is_some();
                 for part in &msg.parts {
                     match part {
                         MessagePart::ToolOutput {
                             tool_name,
-                            body,
                             compacted_at,
+                            ..
                         } => {
-                            let p = pages.get(c).copied();
+                            let shown = view.shown(u, Slot::Call(c));
                             c += 1;
-                            match p.and_then(|p| level(p).map(|l| (p, l))) {
+                            match shown {
                                 None => {}
-                                Some((_, Repr::Full)) => parts.push(part.clone()),
-                                Some((p, lv)) => parts.push(MessagePart::ToolOutput {
+                                Some((Repr::Full, _)) => parts.push(part.clone()),
+                                Some((_, text)) => parts.push(MessagePart::ToolOutput {
                                     tool_name: tool_name.clone(),
-                                    body: history.pages[p]
-                                        .text(lv)
-                                        .map_or_else(|| body.clone(), str::to_owned),
+                                    body: text.to_owned(),
                                     compacted_at: compacted_at.or(Some(now_ts)),
                                 }),
                             }
@@ -113,75 +139,15 @@ pub fn render(
                     }
                 }
                 if !parts.is_empty() {
+                    let mut m = msg.clone();
                     m.parts = parts;
                     m.rebuild_content();
                     out.push(m);
                 }
             }
             UnitKind::ToolGroup => {
-                let pages = &unit_pages[u];
                 for &i in &unit.messages {
-                    let msg = &messages[i];
-                    // The call whose level decides this message's other parts.
-                    let owner = unit
-                        .calls
-                        .iter()
-                        .position(|c| c.use_at.0 == i)
-                        .or_else(|| unit.calls.iter().position(|c| c.result_at.0 == i));
-                    let owner_resident = owner
-                        .and_then(|c| pages.get(c))
-                        .and_then(|&p| level(p))
-                        .is_some();
-                    let mut parts = Vec::with_capacity(msg.parts.len());
-                    for (k, part) in msg.parts.iter().enumerate() {
-                        let as_use = unit.calls.iter().position(|c| c.use_at == (i, k));
-                        let as_result = unit.calls.iter().position(|c| c.result_at == (i, k));
-                        match (as_use, as_result) {
-                            (Some(c), _) => {
-                                if pages.get(c).and_then(|&p| level(p)).is_some() {
-                                    parts.push(part.clone());
-                                }
-                            }
-                            (None, Some(c)) => {
-                                let Some(&p) = pages.get(c) else { continue };
-                                match level(p) {
-                                    None => {}
-                                    Some(Repr::Full) => parts.push(part.clone()),
-                                    Some(lv) => {
-                                        if let MessagePart::ToolResult {
-                                            tool_use_id,
-                                            is_error,
-                                            ..
-                                        } = part
-                                        {
-                                            parts.push(MessagePart::ToolResult {
-                                                tool_use_id: tool_use_id.clone(),
-                                                content: history.pages[p]
-                                                    .text(lv)
-                                                    .unwrap_or_default()
-                                                    .to_owned(),
-                                                is_error: *is_error,
-                                            });
-                                        }
-                                    }
-                                }
-                            }
-                            (None, None) if owner_resident => {
-                                if s.is_orphan(i, k) {
-                                    if let Some(text) = flatten_orphan(part) {
-                                        parts.push(MessagePart::Text { text });
-                                    }
-                                } else {
-                                    parts.push(part.clone());
-                                }
-                            }
-                            (None, None) => {}
-                        }
-                    }
-                    if !parts.is_empty() {
-                        let mut m = msg.clone();
-                        m.parts = parts;
-                        m.rebuild_content();
+                    if let Some(m) = group_message(&messages[i], i, u, s, view) {
                         out.push(m);
                     }
                 }
@@ -189,6 +155,121 @@ pub fn render(
         }
     }
     out
+}
+
+/// A turn or memory message with its text at `shown`: at full as it was (orphans as text),
+/// below full with the page's text in place of its first text-like part; its other parts
+/// (thinking blocks, images) stay where they were, verbatim.
+fn text_message(
+    msg: &Message,
+    i: usize,
+    s: &Structure,
+    shown: Option<(Repr, &str)>,
+) -> Option<Message> {
+    let (level, text) = shown?;
+    let mut m = msg.clone();
+    if level == Repr::Full {
+        for (k, part) in m.parts.iter_mut().enumerate() {
+            if s.is_orphan(i, k)
+                && let Some(text) = flatten_orphan(part)
+            {
+                *part = MessagePart::Text { text };
+            }
+        }
+        m.rebuild_content();
+        return Some(m);
+    }
+    if msg.parts.is_empty() {
+        text.clone_into(&mut m.content);
+        return Some(m);
+    }
+    let mut parts = Vec::with_capacity(msg.parts.len());
+    let mut placed = false;
+    for (k, part) in msg.parts.iter().enumerate() {
+        let textual = s.is_orphan(i, k) || part.as_plain_text().is_some();
+        if !textual {
+            parts.push(part.clone());
+        } else if !placed {
+            placed = true;
+            parts.push(same_kind(part, text.to_owned()));
+        }
+    }
+    m.parts = parts;
+    m.rebuild_content();
+    Some(m)
+}
+
+/// Message `i` of tool group `u`: each call's use and result as its page is shown, the text
+/// parts as the message's text page is shown, and its other parts (thinking blocks, images)
+/// with the call that owns the message.
+fn group_message(
+    msg: &Message,
+    i: usize,
+    u: usize,
+    s: &Structure,
+    view: &impl View,
+) -> Option<Message> {
+    let unit = &s.units[u];
+    let owner = unit
+        .calls
+        .iter()
+        .position(|c| c.use_at.0 == i)
+        .or_else(|| unit.calls.iter().position(|c| c.result_at.0 == i));
+    let owner_resident = owner.and_then(|c| view.shown(u, Slot::Call(c))).is_some();
+    let text = view.shown(u, Slot::Text(i));
+    let mut text_placed = false;
+    let mut parts = Vec::with_capacity(msg.parts.len());
+    for (k, part) in msg.parts.iter().enumerate() {
+        let as_use = unit.calls.iter().position(|c| c.use_at == (i, k));
+        let as_result = unit.calls.iter().position(|c| c.result_at == (i, k));
+        match (as_use, as_result) {
+            (Some(c), _) => {
+                if view.shown(u, Slot::Call(c)).is_some() {
+                    parts.push(part.clone());
+                }
+            }
+            (None, Some(c)) => match view.shown(u, Slot::Call(c)) {
+                None => {}
+                Some((Repr::Full, _)) => parts.push(part.clone()),
+                Some((_, shown)) => {
+                    if let MessagePart::ToolResult {
+                        tool_use_id,
+                        is_error,
+                        ..
+                    } = part
+                    {
+                        parts.push(MessagePart::ToolResult {
+                            tool_use_id: tool_use_id.clone(),
+                            content: shown.to_owned(),
+                            is_error: *is_error,
+                        });
+                    }
+                }
+            },
+            (None, None) if s.is_orphan(i, k) || part.as_plain_text().is_some() => match text {
+                None => {}
+                Some((Repr::Full, _)) => match flatten_orphan(part) {
+                    Some(t) if s.is_orphan(i, k) => parts.push(MessagePart::Text { text: t }),
+                    _ => parts.push(part.clone()),
+                },
+                Some((_, shown)) => {
+                    if !text_placed {
+                        text_placed = true;
+                        parts.push(same_kind(part, shown.to_owned()));
+                    }
+                }
+            },
+            (None, None) if owner_resident => parts.push(part.clone()),
+            (None, None) => {}
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let mut m = msg.clone();
+    m.parts = parts;
+    m.rebuild_content();
+    Some(m)
 }
 
 /// A text-like part of the same kind as `part` holding `text` (a `Recall` stays a `Recall`, so
