@@ -252,12 +252,11 @@ fn group_message(
                     Some(t) if s.is_orphan(i, k) => parts.push(MessagePart::Text { text: t }),
                     _ => parts.push(part.clone()),
                 },
-                Some((_, shown)) => {
-                    if !text_placed {
-                        text_placed = true;
-                        parts.push(same_kind(part, shown.to_owned()));
-                    }
+                Some((_, shown)) if !text_placed => {
+                    text_placed = true;
+                    parts.push(same_kind(part, shown.to_owned()));
                 }
+                Some(_) => {}
             },
             (None, None) if owner_resident => parts.push(part.clone()),
             (None, None) => {}
