@@ -19,7 +19,22 @@ pub fn message_page(conversation: i64, message: i64) -> String {
 /// `zeph-c<conversation>-m<messages.id>-t<k>`.
 #[must_use]
 pub fn tool_page(conversation: i64, message: i64, k: usize) -> String {
-    format!("zeph-c{conversation}-m{message}-t{k}")
+    tool_page_of(&message_page(conversation, message), k)
+}
+
+/// The page of the `k`-th tool call of the message whose text page is `message_page`
+/// (durable or provisional): `<message_page>-t<k>`.
+#[must_use]
+pub fn tool_page_of(message_page: &str, k: usize) -> String {
+    format!("{message_page}-t{k}")
+}
+
+/// The page of a message Zeph has not given a `messages.id` (an agent without a database):
+/// `zeph-c<conversation>-n<position>-<digest>`, by its position in the history and a digest of
+/// its content, so another message at that position is never taken for it.
+#[must_use]
+pub fn provisional_message_page(conversation: i64, position: usize, digest: &str) -> String {
+    format!("zeph-c{conversation}-n{position}-{digest}")
 }
 
 /// The page of a row of `summaries`: `zeph-c<conversation>-s<summaries.id>`.

@@ -56,6 +56,7 @@ mod read_page;
 mod render;
 pub mod replay;
 mod select;
+mod session;
 mod tokens;
 pub mod zeph_paths;
 
@@ -76,6 +77,7 @@ pub use crate::read_page::{
 };
 pub use crate::render::render;
 pub use crate::select::{Selection, select};
+pub use crate::session::{PagedSession, SessionConfig, SessionPrompt};
 pub use crate::tokens::ZephTokens;
 
 /// Why the adapter could not do what was asked.
@@ -91,6 +93,34 @@ pub enum AdapterError {
     /// The workload handed to the selector is invalid.
     #[error("selection workload: {0}")]
     Workload(#[from] page_policy::WorkloadError),
+    /// The principal the session writes as is invalid.
+    #[error("principal: {0}")]
+    Principal(#[from] page_writeback::UpdateError),
+    /// The lifecycle engine refused an event or could not commit (`FlushMiss` drops nothing).
+    #[error("engine: {0}")]
+    Engine(#[from] page_engine::EngineError),
+    /// What is sent as it is (system prompt, verbatim and memory messages) exceeds the budget
+    /// alone, before any page.
+    #[error(
+        "the system prompt, verbatim and memory messages take {fixed} tokens, above the budget of {budget}"
+    )]
+    FixedOverBudget {
+        /// Their tokens.
+        fixed: usize,
+        /// The budget.
+        budget: usize,
+    },
+    /// The rendered prompt counts above the budget: the engine's counts and Zeph's disagree.
+    #[error("the rendered prompt takes {tokens} tokens, above the budget of {budget}")]
+    OverBudget {
+        /// Zeph-counted tokens of the prompt.
+        tokens: usize,
+        /// The budget.
+        budget: usize,
+    },
+    /// A tool call of the structure lacks its use or result part.
+    #[error("tool group: {0} is not a use and a result")]
+    Structure(String),
 }
 
 /// The text form of an orphaned tool part, as Zeph flattens it (`[tool_use: name(id)]`,

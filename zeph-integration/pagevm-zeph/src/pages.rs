@@ -173,7 +173,7 @@ fn page_text(msg: &Message, index: usize, s: &Structure) -> String {
     out
 }
 
-fn role_word(role: Role) -> &'static str {
+pub(crate) fn role_word(role: Role) -> &'static str {
     match role {
         Role::Assistant => "assistant",
         Role::System => "system",

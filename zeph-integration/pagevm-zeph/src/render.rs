@@ -104,8 +104,7 @@ pub(crate) fn render_view(
             }
             UnitKind::Turn | UnitKind::Memory(_) => {
                 let i = unit.messages[0];
-                if let Some(m) = text_message(&messages[i], i, s, view.shown(u, Slot::Text(i)))
-                {
+                if let Some(m) = text_message(&messages[i], i, s, view.shown(u, Slot::Text(i))) {
                     out.push(m);
                 }
             }

@@ -10,6 +10,7 @@
 mod compaction;
 mod convert;
 mod read_page;
+mod session;
 mod side_by_side;
 mod sqlite_link;
 

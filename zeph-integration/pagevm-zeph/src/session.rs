@@ -1,0 +1,534 @@
+//! `PagedSession`: a Zeph conversation paged by page-engine's lifecycle engine, so every
+//! message and tool result becomes a durable, audited page under the id Zeph's own rows give
+//! it, and every request is the engine's prompt rendered back onto Zeph's messages.
+
+use std::collections::{HashMap, HashSet};
+
+use page_core::{
+    CompactionKind, ContentDigest, PageId, Repr, SessionId, TokenCount, TokenCounter as _,
+    ToolCallId,
+};
+use page_engine::{
+    Assembly, Block, Engine, EngineConfig, HarnessPage, ModelOutput, ToolCallRequest, ToolOutput,
+};
+use page_writeback::{BoundaryReport, PrincipalId, Store};
+use pagevm_migrate::ids;
+use zeph_llm::provider::{Message, Role};
+
+use crate::AdapterError;
+use crate::convert::{Diagnostic, Structure, Unit, UnitKind, structure};
+use crate::pages::{call_source, non_tool_text, non_tool_tokens, role_word, turn_source};
+use crate::render::{Slot, View, render_view};
+use crate::tokens::ZephTokens;
+
+/// How a session is set up.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Zeph's `conversation_id`: the session is `zeph-conversation-<id>` and its pages are
+    /// named `zeph-c<id>-…`, as `pagevm migrate` names them.
+    pub conversation: i64,
+    /// The engine's knobs (policy, builders); its session is always the conversation's.
+    pub engine: EngineConfig,
+}
+
+impl SessionConfig {
+    /// The engine's defaults for conversation `conversation`, written by principal `zeph`.
+    ///
+    /// # Errors
+    /// [`AdapterError::Id`] never in practice: the ids are formed from an integer.
+    pub fn new(conversation: i64) -> Result<Self, AdapterError> {
+        Ok(Self {
+            conversation,
+            engine: EngineConfig::new(
+                SessionId::new(ids::session(conversation))?,
+                PrincipalId::new("zeph")?,
+            ),
+        })
+    }
+}
+
+/// A prompt assembled for one request.
+#[derive(Debug, Clone)]
+pub struct SessionPrompt {
+    /// The messages to send, in Zeph's order.
+    pub messages: Vec<Message>,
+    /// Their Zeph-counted tokens (agent-visible messages); never above the budget.
+    pub tokens: usize,
+    /// Tokens of what is sent as it is, outside the engine's budget: the system prompt,
+    /// verbatim messages, memory excerpts, legacy tool output and turns without text.
+    pub fixed_tokens: usize,
+    /// The engine's prompt behind them: every page placed, its level, faults, unmet demands.
+    pub assembly: Assembly,
+    /// Orphaned tool parts of the input (rendered as text).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A slot of a unit, relative to the unit: the text of its `n`-th message, or call `c`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum UnitSlot {
+    Text(usize),
+    Call(usize),
+}
+
+/// A Zeph conversation on the engine.
+///
+/// Zeph keeps its history; each [`assemble`](Self::assemble) ingests the units that are new
+/// since the previous request through the engine's hooks (a user turn as
+/// `user_message_as`, an assistant turn and each tool-using message as `post_model`, each
+/// result as `tool_after`), under ids from Zeph's `messages.id` (`zeph-c<c>-m<id>`, its calls
+/// `-t<k>`), so a restart or a migrated session adopts the pages the store holds instead of
+/// building them again. A message without an id (an agent without a database) gets a
+/// provisional id by position and content; should Zeph number it later, the session keeps the
+/// page it has (units are known by content, not by id), so nothing is paged twice.
+///
+/// What is not a page is sent as it is and counted outside the engine's budget: the system
+/// prompt, pinned and hidden messages, server compaction blocks, memory excerpts Zeph injects
+/// (they change every turn and Zeph re-derives them), legacy text-tool output and turns
+/// without text.
+pub struct PagedSession<S> {
+    engine: Engine<S, ZephTokens>,
+    tokens: ZephTokens,
+    conversation: i64,
+    /// The units already ingested, by content and occurrence, with the page of each slot.
+    known: HashMap<(ContentDigest, usize), Vec<(UnitSlot, PageId)>>,
+    /// Whether a prompt was assembled yet: the first request catches up on the history.
+    started: bool,
+}
+
+impl<S> std::fmt::Debug for PagedSession<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagedSession")
+            .field("conversation", &self.conversation)
+            .field("known_units", &self.known.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> PagedSession<S> {
+    /// Starts the session of `config.conversation` on `store`, counting with `tokens`.
+    ///
+    /// # Errors
+    /// [`AdapterError::Engine`] when the engine cannot start.
+    pub fn start(
+        store: S,
+        tokens: ZephTokens,
+        config: SessionConfig,
+    ) -> Result<Self, AdapterError> {
+        let mut engine_config = config.engine;
+        engine_config.session = SessionId::new(ids::session(config.conversation))?;
+        Ok(Self {
+            engine: Engine::session_start(store, tokens.clone(), engine_config)?,
+            tokens,
+            conversation: config.conversation,
+            known: HashMap::new(),
+            started: false,
+        })
+    }
+
+    /// The engine (for `read_page`, faults and the page table).
+    #[must_use]
+    pub fn engine(&self) -> &Engine<S, ZephTokens> {
+        &self.engine
+    }
+
+    /// The prompt for a request over Zeph's whole history `messages`, within `budget`
+    /// Zeph-counted tokens. `now_ts` (Unix seconds) stamps new pages and degraded legacy
+    /// output.
+    ///
+    /// # Errors
+    /// [`AdapterError::FixedOverBudget`] when what is sent as it is exceeds the budget alone;
+    /// [`AdapterError::Engine`] when ingest or the turn boundary fails (a failed commit is
+    /// `FlushMiss`: nothing is dropped, the next request retries);
+    /// [`AdapterError::OverBudget`] if the rendered prompt counts above the budget (the
+    /// engine's counts and Zeph's disagree: a bug, reported rather than sent).
+    pub fn assemble(
+        &mut self,
+        messages: &[Message],
+        budget: usize,
+        now_ts: i64,
+    ) -> Result<SessionPrompt, AdapterError> {
+        self.engine.set_now_ms(now_ts.saturating_mul(1000));
+        let s = structure(messages);
+        let keys = unit_keys(messages, &s);
+        let fixed_units: HashSet<usize> = (0..s.units.len())
+            .filter(|&u| !self.paged(messages, &s, u))
+            .collect();
+        let fixed_tokens: usize = fixed_units
+            .iter()
+            .flat_map(|&u| &s.units[u].messages)
+            .map(|&m| &messages[m])
+            .filter(|m| m.metadata.visibility.is_agent_visible())
+            .map(|m| self.tokens.message(m))
+            .sum();
+        let Some(page_budget) = budget.checked_sub(fixed_tokens) else {
+            return Err(AdapterError::FixedOverBudget {
+                fixed: fixed_tokens,
+                budget,
+            });
+        };
+        let new: Vec<usize> = (0..s.units.len())
+            .filter(|u| !fixed_units.contains(u) && !self.known.contains_key(&keys[*u]))
+            .collect();
+        let catching_up = !self.started && new.len() > 1;
+        for (n, &u) in new.iter().enumerate() {
+            // A history seen for the first time demands only its newest unit, not its past.
+            if catching_up && n + 1 == new.len() {
+                self.engine.settle_demands();
+            }
+            let slots = self.ingest(messages, &s, u)?;
+            self.known.insert(keys[u], slots);
+        }
+        self.started = true;
+        // The request being answered stays in full, however many results came after it.
+        let newest_request = (0..s.units.len()).rev().find(|&u| {
+            s.units[u].kind == UnitKind::Turn
+                && !fixed_units.contains(&u)
+                && messages[s.units[u].messages[0]].role == Role::User
+        });
+        if let Some(u) = newest_request
+            && let Some(slots) = self.known.get(&keys[u])
+        {
+            for (_, page) in slots {
+                self.engine.demand(page, Repr::Full)?;
+            }
+        }
+        let assembly = self.engine.prompt_assemble(TokenCount::new(
+            u32::try_from(page_budget).unwrap_or(u32::MAX),
+        ))?;
+        let view = EngineView::new(&s, &keys, &self.known, &fixed_units, &assembly);
+        let out = render_view(messages, &s, &view, now_ts);
+        let tokens = self.tokens.context(&out);
+        if tokens > budget {
+            return Err(AdapterError::OverBudget { tokens, budget });
+        }
+        Ok(SessionPrompt {
+            messages: out,
+            tokens,
+            fixed_tokens,
+            assembly,
+            diagnostics: s.diagnostics,
+        })
+    }
+
+    /// A Zeph compaction event: a write barrier, then the engine's cooling of `kind`.
+    ///
+    /// # Errors
+    /// [`AdapterError::Engine`] (`FlushMiss`: nothing is dropped).
+    pub fn compaction(&mut self, kind: CompactionKind) -> Result<BoundaryReport, AdapterError> {
+        Ok(self.engine.compaction(kind)?)
+    }
+
+    /// The end of the session: the last write barrier. Returns the store.
+    ///
+    /// # Errors
+    /// [`AdapterError::Engine`] when the commit fails; the session is given back with it so
+    /// nothing is lost.
+    pub fn end(self) -> Result<(BoundaryReport, S), Box<(AdapterError, Self)>> {
+        let Self {
+            engine,
+            tokens,
+            conversation,
+            known,
+            started,
+        } = self;
+        engine.session_end().map_err(|e| {
+            let (error, engine) = *e;
+            Box::new((
+                AdapterError::Engine(error),
+                Self {
+                    engine,
+                    tokens,
+                    conversation,
+                    known,
+                    started,
+                },
+            ))
+        })
+    }
+
+    /// Whether unit `u` becomes pages (otherwise it is sent as it is).
+    fn paged(&self, messages: &[Message], s: &Structure, u: usize) -> bool {
+        let unit = &s.units[u];
+        match unit.kind {
+            UnitKind::ToolGroup => true,
+            UnitKind::Turn => {
+                let i = unit.messages[0];
+                !turn_source(&messages[i], i, s, &self.tokens)
+                    .0
+                    .trim()
+                    .is_empty()
+            }
+            UnitKind::Bootstrap
+            | UnitKind::Verbatim(_)
+            | UnitKind::Memory(_)
+            | UnitKind::ToolOutput => false,
+        }
+    }
+
+    /// The page id of message `i`'s text: from its `messages.id`, else provisional.
+    fn message_page(&self, messages: &[Message], i: usize) -> String {
+        match messages[i].metadata.db_id {
+            Some(db) => ids::message_page(self.conversation, db),
+            None => ids::provisional_message_page(
+                self.conversation,
+                i,
+                &message_digest(&messages[i]).to_hex()[..12],
+            ),
+        }
+    }
+
+    /// Ingests unit `u` through the engine's hooks; returns the page of each slot.
+    fn ingest(
+        &mut self,
+        messages: &[Message],
+        s: &Structure,
+        u: usize,
+    ) -> Result<Vec<(UnitSlot, PageId)>, AdapterError> {
+        let unit = &s.units[u];
+        let mut slots = Vec::new();
+        if unit.kind == UnitKind::Turn {
+            let i = unit.messages[0];
+            let msg = &messages[i];
+            let (text, frame) = turn_source(msg, i, s, &self.tokens);
+            // Zeph counts a message part by part; the page's text joins them.
+            let zeph_text = self.tokens.message(msg).saturating_sub(frame);
+            let page =
+                self.harness_page(&self.message_page(messages, i), frame, zeph_text, &text)?;
+            let id = self.text_page(msg.role, page, &text)?;
+            slots.push((UnitSlot::Text(0), id));
+            return Ok(slots);
+        }
+        self.ingest_group(messages, s, unit, &mut slots)?;
+        Ok(slots)
+    }
+
+    /// A tool group, message by message: results answering an earlier message first (they
+    /// complete its calls), then the message's own text and calls, then results in the same
+    /// message.
+    fn ingest_group(
+        &mut self,
+        messages: &[Message],
+        s: &Structure,
+        unit: &Unit,
+        slots: &mut Vec<(UnitSlot, PageId)>,
+    ) -> Result<(), AdapterError> {
+        for (n, &m) in unit.messages.iter().enumerate() {
+            for (c, call) in unit.calls.iter().enumerate() {
+                if call.result_at.0 == m && call.use_at.0 != m {
+                    self.result(messages, s, unit, c)?;
+                }
+            }
+            let msg = &messages[m];
+            let text = non_tool_text(msg, m, s);
+            let text_page = if text.trim().is_empty() {
+                None
+            } else {
+                let (zeph_text, _) = non_tool_tokens(&self.tokens, msg, m, s);
+                let id = self.message_page(messages, m);
+                Some(self.harness_page(&id, 0, zeph_text, &text)?)
+            };
+            let own: Vec<usize> = (0..unit.calls.len())
+                .filter(|&c| unit.calls[c].use_at.0 == m)
+                .collect();
+            if own.is_empty() {
+                if let Some(page) = text_page {
+                    slots.push((UnitSlot::Text(n), self.text_page(msg.role, page, &text)?));
+                }
+                continue;
+            }
+            let base = self.message_page(messages, m);
+            let mut calls = Vec::with_capacity(own.len());
+            for (k, &c) in own.iter().enumerate() {
+                let call = &unit.calls[c];
+                let source = call_source(unit, c, messages, s, &self.tokens).ok_or_else(|| {
+                    AdapterError::Structure(format!("call {} of message {m}", call.id))
+                })?;
+                let id = PageId::new(ids::tool_page_of(&base, k))?;
+                let call_id = if call.id.is_empty() {
+                    id.as_str()
+                } else {
+                    &call.id
+                };
+                calls.push(ToolCallRequest {
+                    call_id: ToolCallId::new(call_id)?,
+                    tool: call.name.clone(),
+                    args_json: source.args,
+                    page: Some(HarnessPage {
+                        id: id.clone(),
+                        frame: token_count(source.frame),
+                    }),
+                });
+                slots.push((UnitSlot::Call(c), id));
+            }
+            if let Some(page) = &text_page {
+                slots.push((UnitSlot::Text(n), page.id.clone()));
+            }
+            self.engine.post_model(ModelOutput {
+                text: text_page.as_ref().map(|_| text.clone()),
+                page: text_page,
+                tool_calls: calls,
+                ..ModelOutput::default()
+            })?;
+            for c in own {
+                if unit.calls[c].result_at.0 == m {
+                    self.result(messages, s, unit, c)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the result of call `c` of `unit`.
+    fn result(
+        &mut self,
+        messages: &[Message],
+        s: &Structure,
+        unit: &Unit,
+        c: usize,
+    ) -> Result<(), AdapterError> {
+        let call = &unit.calls[c];
+        let source = call_source(unit, c, messages, s, &self.tokens)
+            .ok_or_else(|| AdapterError::Structure(format!("call {}", call.id)))?;
+        let base = self.message_page(messages, call.use_at.0);
+        let k = unit.calls[..c]
+            .iter()
+            .filter(|x| x.use_at.0 == call.use_at.0)
+            .count();
+        let id = ids::tool_page_of(&base, k);
+        let call_id = ToolCallId::new(if call.id.is_empty() { &id } else { &call.id })?;
+        self.engine.tool_after(
+            &call_id,
+            &ToolOutput {
+                output: source.content.to_owned(),
+                is_error: source.is_error,
+                exit_code: None,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// A named page whose frame also covers what Zeph's per-part count of `text` adds over
+    /// the engine's count of it (`zeph_text`), so the budget the engine keeps is never below
+    /// Zeph's count of the rendered prompt.
+    fn harness_page(
+        &self,
+        id: &str,
+        frame: usize,
+        zeph_text: usize,
+        text: &str,
+    ) -> Result<HarnessPage, AdapterError> {
+        let engine_text = self.tokens.count(text).get() as usize;
+        Ok(HarnessPage {
+            id: PageId::new(id)?,
+            frame: token_count(frame + zeph_text.saturating_sub(engine_text)),
+        })
+    }
+
+    /// A text page of `role`: a user message, or an assistant's output.
+    fn text_page(
+        &mut self,
+        role: Role,
+        page: HarnessPage,
+        text: &str,
+    ) -> Result<PageId, AdapterError> {
+        let id = page.id.clone();
+        if role == Role::Assistant {
+            self.engine.post_model(ModelOutput {
+                text: Some(text.to_owned()),
+                page: Some(page),
+                ..ModelOutput::default()
+            })?;
+        } else {
+            self.engine.user_message_as(page, text)?;
+        }
+        Ok(id)
+    }
+}
+
+fn token_count(n: usize) -> TokenCount {
+    TokenCount::new(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// A digest of a message's role, content and parts (not its metadata: a `db_id` Zeph assigns
+/// later does not make it another message).
+fn message_digest(msg: &Message) -> ContentDigest {
+    let parts = serde_json::to_string(&msg.parts).unwrap_or_default();
+    let role = role_word(msg.role);
+    ContentDigest::of(format!("{role}\u{0}{}\u{0}{parts}", msg.content).as_bytes())
+}
+
+/// The key of each unit: the digest of its messages and how many units before it have the
+/// same digest, so two identical turns ("ok", "ok") are two units.
+fn unit_keys(messages: &[Message], s: &Structure) -> Vec<(ContentDigest, usize)> {
+    let mut seen: HashMap<ContentDigest, usize> = HashMap::new();
+    s.units
+        .iter()
+        .map(|unit| {
+            let joined: Vec<String> = unit
+                .messages
+                .iter()
+                .map(|&m| message_digest(&messages[m]).to_hex())
+                .collect();
+            let digest = ContentDigest::of(joined.join(",").as_bytes());
+            let n = seen.entry(digest).or_insert(0);
+            let key = (digest, *n);
+            *n += 1;
+            key
+        })
+        .collect()
+}
+
+/// What the engine's prompt shows, by unit and slot of the history being rendered.
+struct EngineView<'a> {
+    pages: HashMap<(usize, Slot), &'a PageId>,
+    fixed: &'a HashSet<usize>,
+    shown: HashMap<&'a PageId, (Repr, &'a str)>,
+}
+
+impl<'a> EngineView<'a> {
+    fn new(
+        s: &Structure,
+        keys: &[(ContentDigest, usize)],
+        known: &'a HashMap<(ContentDigest, usize), Vec<(UnitSlot, PageId)>>,
+        fixed: &'a HashSet<usize>,
+        assembly: &'a Assembly,
+    ) -> Self {
+        let mut pages = HashMap::new();
+        for (u, unit) in s.units.iter().enumerate() {
+            for (slot, id) in known.get(&keys[u]).into_iter().flatten() {
+                let slot = match *slot {
+                    UnitSlot::Text(n) => Slot::Text(unit.messages[n]),
+                    UnitSlot::Call(c) => Slot::Call(c),
+                };
+                pages.insert((u, slot), id);
+            }
+        }
+        let mut shown = HashMap::new();
+        for block in assembly.messages.iter().flat_map(|m| &m.blocks) {
+            match block {
+                Block::Text { page, level, text }
+                | Block::ToolResult {
+                    page, level, text, ..
+                } => {
+                    shown.insert(page, (*level, text.as_str()));
+                }
+                Block::Thinking { .. } | Block::ToolUse { .. } => {}
+            }
+        }
+        Self {
+            pages,
+            fixed,
+            shown,
+        }
+    }
+}
+
+impl View for EngineView<'_> {
+    fn shown(&self, unit: usize, slot: Slot) -> Option<(Repr, &str)> {
+        if self.fixed.contains(&unit) {
+            return Some((Repr::Full, ""));
+        }
+        let id = self.pages.get(&(unit, slot))?;
+        self.shown.get(id).copied()
+    }
+}

@@ -1,0 +1,246 @@
+//! `PagedSession`: a Zeph history driven through the lifecycle engine request by request,
+//! under a budget that forces degradation, with a durable store across a restart.
+
+use page_core::{PageId, Repr};
+use page_store_sqlite::SqliteStore;
+use page_writeback::{MemoryStore, PageStore, Store};
+use pagevm_zeph::{
+    PagedSession, SessionConfig, SessionPrompt, ZephTokens, orphaned_pairs, read_page,
+};
+use serde_json::json;
+use zeph_llm::provider::{Message, MessagePart, Role};
+
+use crate::{text, tool_result, tool_use};
+
+const CONVERSATION: i64 = 7;
+
+/// A build log of `lines` lines naming `name`, distinct per turn.
+fn log(name: &str, lines: usize) -> String {
+    let mut s = format!(
+        "error[E0425]: cannot find value `{name}` in this scope\n --> src/{name}.rs:2:13\n"
+    );
+    for l in 0..lines {
+        s.push_str(&format!(
+            "   Compiling {name}_dep_{l} v0.1.{l} (registry)\n"
+        ));
+    }
+    s
+}
+
+/// A coding session of `turns` turns, each: a user request, an assistant message that thinks
+/// and runs a command, its long result, and a reply. Messages are numbered as Zeph's database
+/// numbers rows when `db` is set.
+fn history(turns: usize, db: bool) -> Vec<Message> {
+    let mut h = vec![text(
+        Role::System,
+        "You are a coding agent. Never push to main. Run the tests before you answer.",
+    )];
+    for t in 0..turns {
+        let id = format!("toolu_{t}");
+        h.push(text(
+            Role::User,
+            &format!("Step {t}: fix module_{t} and rerun its tests."),
+        ));
+        h.push(Message::from_parts(
+            Role::Assistant,
+            vec![
+                MessagePart::ThinkingBlock {
+                    thinking: format!("Run the tests of module_{t} first."),
+                    signature: format!("sig-{t}"),
+                },
+                MessagePart::Text {
+                    text: format!("Running the tests of module_{t}."),
+                },
+                tool_use(
+                    &id,
+                    "bash",
+                    json!({"command": format!("cargo test -p module_{t}")}),
+                ),
+            ],
+        ));
+        h.push(Message::from_parts(
+            Role::User,
+            vec![tool_result(&id, &log(&format!("module_{t}"), 60))],
+        ));
+        h.push(text(
+            Role::Assistant,
+            &format!(
+                "module_{t} used `module_{t}` before defining it; fixed in src/module_{t}.rs."
+            ),
+        ));
+    }
+    if db {
+        for (i, m) in h.iter_mut().enumerate() {
+            m.metadata.db_id = Some(i64::try_from(i).unwrap() + 100);
+        }
+    }
+    h
+}
+
+/// Where Zeph calls the model: after each user message and after each tool result.
+fn requests(h: &[Message]) -> Vec<usize> {
+    (1..=h.len())
+        .filter(|&end| h[end - 1].role == Role::User)
+        .collect()
+}
+
+fn session<S: Store>(store: S) -> PagedSession<S> {
+    PagedSession::start(
+        store,
+        ZephTokens::new(),
+        SessionConfig::new(CONVERSATION).unwrap(),
+    )
+    .unwrap()
+}
+
+fn check(prompt: &SessionPrompt, h: &[Message], budget: usize) {
+    assert!(prompt.tokens <= budget, "{} > {budget}", prompt.tokens);
+    assert_eq!(prompt.tokens, ZephTokens::new().context(&prompt.messages));
+    assert_eq!(orphaned_pairs(&prompt.messages), 0);
+    assert_eq!(
+        prompt.messages[0].content, h[0].content,
+        "system prompt verbatim"
+    );
+    assert!(
+        prompt.assembly.unmet.is_empty(),
+        "{:?}",
+        prompt.assembly.unmet
+    );
+}
+
+#[test]
+fn every_request_fits_pairs_stay_whole_and_degraded_pages_read_back_in_full() {
+    let h = history(40, true);
+    let budget = 4_000;
+    let store = MemoryStore::new();
+    let mut s = session(&store);
+    let mut last = None;
+    for end in requests(&h) {
+        let prompt = s.assemble(&h[..end], budget, 1_700_000_000).unwrap();
+        check(&prompt, &h[..end], budget);
+        last = Some(prompt);
+    }
+    let last = last.unwrap();
+    // The whole history is far above the budget: pages were degraded or left out.
+    let full = ZephTokens::new().context(&h);
+    assert!(full > 5 * budget, "{full}");
+    let degraded: Vec<&PageId> = last
+        .assembly
+        .placed
+        .iter()
+        .filter(|p| p.level < Repr::Full)
+        .map(|p| &p.page)
+        .collect();
+    assert!(!degraded.is_empty());
+    // Pages are named after Zeph's rows: message 3 (turn 0's tool use) holds call t0.
+    let first_result = PageId::new("zeph-c7-m102-t0").unwrap();
+    assert!(s.engine().pages().get(&first_result).is_some());
+    // read_page returns a degraded or left-out result's full text.
+    let text = read_page(s.engine(), &json!({"page": first_result.as_str()})).unwrap();
+    assert_eq!(text, log("module_0", 60));
+    // The request being answered is in the prompt, and its newest result in full.
+    assert!(last.messages.iter().any(|m| m.content.contains("Step 39:")));
+    let newest = last.messages.last().unwrap();
+    assert!(
+        newest.content.contains("module_39_dep_59"),
+        "{}",
+        newest.content
+    );
+}
+
+#[test]
+fn a_restart_adopts_the_stored_pages_and_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pagevm.db");
+    let h = history(12, true);
+    let budget = 3_000;
+    let cut = requests(&h)[12]; // mid-session
+    {
+        let mut s = session(SqliteStore::open(&path).unwrap());
+        for end in requests(&h).into_iter().filter(|&e| e <= cut) {
+            check(
+                &s.assemble(&h[..end], budget, 1).unwrap(),
+                &h[..end],
+                budget,
+            );
+        }
+        s.end().map_err(|e| e.0).unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let before: Vec<(String, Vec<u64>)> = (0..cut)
+        .flat_map(|i| {
+            let m = i64::try_from(i).unwrap() + 100;
+            [format!("zeph-c7-m{m}"), format!("zeph-c7-m{m}-t0")]
+        })
+        .filter_map(|id| {
+            let page = PageId::new(&id).unwrap();
+            store.page(&page).unwrap()?;
+            Some((id, store.page_versions(&page).unwrap()))
+        })
+        .collect();
+    assert!(before.len() > 10, "{before:?}");
+    // A new process: the history comes back from Zeph's database; the session catches up.
+    let mut s = session(store);
+    for end in requests(&h).into_iter().filter(|&e| e >= cut) {
+        check(
+            &s.assemble(&h[..end], budget, 2).unwrap(),
+            &h[..end],
+            budget,
+        );
+    }
+    let (_, store) = s.end().map_err(|e| e.0).unwrap();
+    for (id, versions) in before {
+        let page = PageId::new(&id).unwrap();
+        assert_eq!(
+            store.page_versions(&page).unwrap(),
+            versions,
+            "{id} rewritten"
+        );
+    }
+    // Pages after the restart were written too.
+    let last = i64::try_from(h.len()).unwrap() + 100 - 3; // the last tool use
+    assert!(
+        store
+            .page(&PageId::new(format!("zeph-c7-m{last}-t0")).unwrap())
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn a_message_numbered_late_keeps_its_provisional_page() {
+    let h = history(3, false);
+    let store = MemoryStore::new();
+    let mut s = session(&store);
+    let end = requests(&h)[2];
+    s.assemble(&h[..end], 2_000, 1).unwrap();
+    let pages = s.engine().pages().iter().count();
+    let provisional = s
+        .engine()
+        .pages()
+        .iter()
+        .filter(|p| p.id().as_str().starts_with("zeph-c7-n"))
+        .count();
+    assert_eq!(provisional, pages);
+    // Zeph numbers the same messages later (its database came up): nothing is paged twice.
+    let mut numbered = h.clone();
+    for (i, m) in numbered.iter_mut().enumerate() {
+        m.metadata.db_id = Some(i64::try_from(i).unwrap());
+    }
+    let next = requests(&h)[3];
+    let prompt = s.assemble(&numbered[..next], 2_000, 2).unwrap();
+    check(&prompt, &numbered[..next], 2_000);
+    let after: Vec<String> = s
+        .engine()
+        .pages()
+        .iter()
+        .map(|p| p.id().to_string())
+        .filter(|id| !id.contains("-n"))
+        .collect();
+    // Only the new messages carry numbered ids.
+    assert!(
+        after.iter().all(|id| id.starts_with("zeph-c7-m")),
+        "{after:?}"
+    );
+    assert!(s.engine().pages().iter().count() > pages);
+}
