@@ -9,6 +9,7 @@
 
 mod compaction;
 mod convert;
+mod migrated;
 mod read_page;
 mod session;
 mod side_by_side;
