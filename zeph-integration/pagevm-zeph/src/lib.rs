@@ -57,6 +57,7 @@ mod render;
 pub mod replay;
 mod select;
 mod session;
+mod store;
 mod tokens;
 pub mod zeph_paths;
 
@@ -78,6 +79,7 @@ pub use crate::read_page::{
 pub use crate::render::render;
 pub use crate::select::{Selection, select};
 pub use crate::session::{PagedSession, SessionConfig, SessionPrompt};
+pub use crate::store::{STORE_FILE, default_store_path, open_default_store};
 pub use crate::tokens::ZephTokens;
 
 /// Why the adapter could not do what was asked.
@@ -117,6 +119,17 @@ pub enum AdapterError {
         tokens: usize,
         /// The budget.
         budget: usize,
+    },
+    /// The durable store failed.
+    #[error("store: {0}")]
+    Store(#[from] page_writeback::StoreError),
+    /// Zeph's database is not a file, so the store has no default place beside it.
+    #[error(
+        "Zeph's database {zeph_db:?} is not a file: name the pagevm store's path in the configuration"
+    )]
+    NoStorePath {
+        /// Zeph's `[memory] sqlite_path`.
+        zeph_db: String,
     },
     /// A tool call of the structure lacks its use or result part.
     #[error("tool group: {0} is not a use and a result")]

@@ -5,7 +5,8 @@ use page_core::{PageId, Repr};
 use page_store_sqlite::SqliteStore;
 use page_writeback::{MemoryStore, PageStore, Store};
 use pagevm_zeph::{
-    PagedSession, SessionConfig, SessionPrompt, ZephTokens, orphaned_pairs, read_page,
+    PagedSession, STORE_FILE, SessionConfig, SessionPrompt, ZephTokens, default_store_path,
+    open_default_store, orphaned_pairs, read_page,
 };
 use serde_json::json;
 use zeph_llm::provider::{Message, MessagePart, Role};
@@ -151,12 +152,13 @@ fn every_request_fits_pairs_stay_whole_and_degraded_pages_read_back_in_full() {
 #[test]
 fn a_restart_adopts_the_stored_pages_and_continues() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pagevm.db");
+    let mut memory = zeph_config::Config::default().memory;
+    memory.sqlite_path = dir.path().join("zeph.db").to_str().unwrap().to_owned();
     let h = history(12, true);
     let budget = 3_000;
     let cut = requests(&h)[12]; // mid-session
     {
-        let mut s = session(SqliteStore::open(&path).unwrap());
+        let mut s = session(open_default_store(&memory).unwrap());
         for end in requests(&h).into_iter().filter(|&e| e <= cut) {
             check(
                 &s.assemble(&h[..end], budget, 1).unwrap(),
@@ -166,7 +168,7 @@ fn a_restart_adopts_the_stored_pages_and_continues() {
         }
         s.end().map_err(|e| e.0).unwrap();
     }
-    let store = SqliteStore::open(&path).unwrap();
+    let store = SqliteStore::open(dir.path().join(STORE_FILE)).unwrap();
     let before: Vec<(String, Vec<u64>)> = (0..cut)
         .flat_map(|i| {
             let m = i64::try_from(i).unwrap() + 100;
@@ -243,4 +245,29 @@ fn a_message_numbered_late_keeps_its_provisional_page() {
         "{after:?}"
     );
     assert!(s.engine().pages().iter().count() > pages);
+}
+
+#[test]
+fn the_store_lives_beside_zephs_database() {
+    let cases = [
+        (
+            "/home/u/.local/share/zeph/data/zeph.db",
+            Some("/home/u/.local/share/zeph/data/pagevm.db"),
+        ),
+        ("zeph.db", Some("pagevm.db")),
+        ("sqlite:/var/lib/zeph/z.db", Some("/var/lib/zeph/pagevm.db")),
+        (":memory:", None),
+        ("", None),
+        ("postgres://zeph@localhost/zeph", None),
+    ];
+    for (zeph, want) in cases {
+        let got = default_store_path(zeph);
+        match want {
+            Some(p) => assert_eq!(got.unwrap(), std::path::Path::new(p), "{zeph}"),
+            None => assert!(
+                got.unwrap_err().to_string().contains("is not a file"),
+                "{zeph}"
+            ),
+        }
+    }
 }
