@@ -173,6 +173,16 @@ struct GroupCall {
 }
 
 /// A plan's state as last built, to rebuild it from committed field updates.
+/// A page as one prompt showed it: its level and what it cost there, and what it would cost
+/// at full (the audit's three sizes, all counted as the selector counts a page in the prompt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shown {
+    page: PageId,
+    level: Repr,
+    tokens: u32,
+    full: u32,
+}
+
 #[derive(Debug, Clone)]
 struct PlanCache {
     goal: String,
@@ -193,7 +203,8 @@ pub struct Engine<S, C> {
     plans: BTreeMap<PageId, PlanCache>,
     signatures: BTreeMap<ToolSignature, PageId>,
     demands: BTreeMap<PageId, Repr>,
-    last_prompt: Vec<(PageId, Repr, u32)>,
+    /// The previous prompt's pages in order, with what each cost there and would cost at full.
+    last_prompt: Vec<Shown>,
     /// Level changes between assembled prompts not yet committed: the audit rows of the next
     /// boundary (kept when it fails, so a flush miss loses none).
     pending_audit: Vec<ReprChange>,
@@ -1074,8 +1085,11 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         used: &mut u32,
         budget: u32,
     ) {
-        let previous: HashMap<&PageId, Repr> =
-            self.last_prompt.iter().map(|(p, l, _)| (p, *l)).collect();
+        let previous: HashMap<&PageId, Repr> = self
+            .last_prompt
+            .iter()
+            .map(|s| (&s.page, s.level))
+            .collect();
         let demanded: HashMap<&PageId, Repr> = demands
             .iter()
             .map(|d| (&d.page, d.required_repr.unwrap_or(Repr::None)))
@@ -1295,6 +1309,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     ) -> Result<Assembly, EngineError> {
         let mut messages: Vec<PromptMessage> = Vec::new();
         let mut placed = Vec::new();
+        let mut now = Vec::new();
         for run in item_runs(slots) {
             let item = slots[run.start].item;
             let members: Vec<usize> = run.filter(|&k| levels[k] != Repr::None).collect();
@@ -1307,6 +1322,12 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                     page: slots[k].page.clone(),
                     level: levels[k],
                     tokens: TokenCount::new(cost),
+                });
+                now.push(Shown {
+                    page: slots[k].page.clone(),
+                    level: levels[k],
+                    tokens: cost,
+                    full: pages[k].levels.get(Repr::Full).map_or(0, TokenCount::get),
                 });
             }
             match &self.items[item] {
@@ -1356,17 +1377,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 }
             }
         }
-        let now: Vec<(PageId, Repr, u32)> = placed
-            .iter()
-            .map(|p| (p.page.clone(), p.level, p.tokens.get()))
-            .collect();
         let common = self
             .last_prompt
             .iter()
             .zip(&now)
             .take_while(|(a, b)| a == b)
             .count();
-        let churn: u32 = self.last_prompt[common..].iter().map(|p| p.2).sum();
+        let churn: u32 = self.last_prompt[common..].iter().map(|p| p.tokens).sum();
         self.audit_levels(&now);
         self.last_prompt = now;
         Ok(Assembly {
@@ -1383,17 +1400,20 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// Records every page whose level in `now` differs from the previous prompt (a page left
     /// out goes to `none`) as an audit row for the next boundary, and as the tracing event
     /// `context.pagevm.page_level`. A page placed for the first time is not a change.
-    fn audit_levels(&mut self, now: &[(PageId, Repr, u32)]) {
+    fn audit_levels(&mut self, now: &[Shown]) {
         let placed: HashMap<&PageId, (Repr, u32)> =
-            now.iter().map(|(p, l, t)| (p, (*l, *t))).collect();
-        for (page, from, tokens_before) in &self.last_prompt {
+            now.iter().map(|s| (&s.page, (s.level, s.tokens))).collect();
+        for before in &self.last_prompt {
+            let (page, from, tokens_before) = (&before.page, &before.level, &before.tokens);
             let (to, tokens_after) = placed.get(page).copied().unwrap_or((Repr::None, 0));
             if to == *from {
                 continue;
             }
-            let Some(page_type) = self.table.get(page).map(Page::page_type) else {
+            let Some(found) = self.table.get(page) else {
                 continue;
             };
+            let page_type = found.page_type();
+            let full_tokens = TokenCount::new(before.full);
             let reason = if to < *from { "budget" } else { "raised" };
             tracing::event!(
                 name: "context.pagevm.page_level",
@@ -1406,6 +1426,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 level_after = %to,
                 tokens_before = *tokens_before,
                 tokens_after,
+                full_tokens = full_tokens.get(),
                 reason,
             );
             self.pending_audit.push(ReprChange {
@@ -1415,6 +1436,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 to,
                 tokens_before: TokenCount::new(*tokens_before),
                 tokens_after: TokenCount::new(tokens_after),
+                full_tokens,
                 reason: reason.to_owned(),
             });
         }

@@ -849,8 +849,17 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
     );
     let mut audited = 0;
     for (page, changes) in &want {
-        let trail: Vec<(Repr, Repr)> = page_writeback::HistoryStore::audit_trail(&store, page)
-            .unwrap()
+        let records = page_writeback::HistoryStore::audit_trail(&store, page).unwrap();
+        for r in &records {
+            // Levels are monotone in cost, so the full size bounds both ends of a change.
+            let c = &r.change;
+            assert!(
+                c.full_tokens >= c.tokens_before.max(c.tokens_after),
+                "{c:?}"
+            );
+            assert!(c.full_tokens.get() > 0, "{c:?}");
+        }
+        let trail: Vec<(Repr, Repr)> = records
             .iter()
             .map(|r| (r.change.from, r.change.to))
             .collect();
@@ -918,6 +927,7 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
         "level_after",
         "tokens_before",
         "tokens_after",
+        "full_tokens",
         "reason",
     ] {
         assert!(traced.iter().all(|(_, f)| f.contains_key(key)), "{key}");

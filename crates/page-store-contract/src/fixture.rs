@@ -147,6 +147,7 @@ pub fn change(session: &str, reason: &str) -> ReprChange {
         to: Repr::Structured,
         tokens_before: TokenCount::new(4),
         tokens_after: TokenCount::new(2),
+        full_tokens: TokenCount::new(4),
         reason: reason.to_owned(),
     }
 }

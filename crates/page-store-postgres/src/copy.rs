@@ -148,8 +148,8 @@ impl CopyStore for PostgresStore {
                 );
             }
             let rows = db.query(
-                "SELECT page, page_type, from_level, to_level, tokens_before, tokens_after, reason \
-                 FROM audit WHERE seq = $1 ORDER BY id",
+                "SELECT page, page_type, from_level, to_level, tokens_before, tokens_after, reason, \
+                 full_tokens FROM audit WHERE seq = $1 ORDER BY id",
                 &[&raw],
             )?;
             let mut audit = Vec::with_capacity(rows.len());
@@ -170,6 +170,7 @@ impl CopyStore for PostgresStore {
                     to: parse(&to)?,
                     tokens_before: tokens(r.try_get(4)?)?,
                     tokens_after: tokens(r.try_get(5)?)?,
+                    full_tokens: tokens(r.try_get(7)?)?,
                     reason: utf8(r.try_get(6)?)?,
                 });
             }

@@ -9,7 +9,7 @@
 use postgres::Client;
 
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// The advisory lock key the migrator holds (an arbitrary constant: "pagevm" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7061_6765_766d;
@@ -155,6 +155,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         token text NOT NULL UNIQUE
     );
     CREATE INDEX faults_session ON faults(session, id);
+    ",
+    // 1 → 2: the page's full tokens on every audit row; rows written before take them from
+    // the page's latest stored full representation, as in the SQLite store's step 2 → 3.
+    r"
+    ALTER TABLE audit ADD COLUMN full_tokens bigint NOT NULL DEFAULT 0;
+    UPDATE audit SET full_tokens = COALESCE(
+        (SELECT r.tokens FROM representations r
+         WHERE r.page = audit.page AND r.level = 'full'
+         ORDER BY r.version DESC LIMIT 1),
+        0);
     ",
 ];
 

@@ -524,8 +524,8 @@ pub(crate) fn insert_audit<C: GenericClient>(
 ) -> Result<(), Failure> {
     db.execute(
         "INSERT INTO audit (seq, session, page, page_type, from_level, to_level, \
-         tokens_before, tokens_after, boundary, turn, time_ms, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         tokens_before, tokens_after, boundary, turn, time_ms, reason, full_tokens) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             &seq,
             &session.as_str(),
@@ -539,6 +539,7 @@ pub(crate) fn insert_audit<C: GenericClient>(
             &to_i64(ctx.turn)?,
             &ctx.time_ms,
             &c.reason.as_bytes(),
+            &i64::from(c.full_tokens.get()),
         ],
     )?;
     Ok(())
@@ -749,7 +750,8 @@ impl HistoryStore for PostgresStore {
         self.pool.read("audit_trail", |db| {
             let rows = db.query(
                 "SELECT seq, session, page_type, from_level, to_level, tokens_before, \
-                 tokens_after, boundary, turn, time_ms, reason FROM audit WHERE page = $1 ORDER BY id",
+                 tokens_after, boundary, turn, time_ms, reason, full_tokens FROM audit \
+                 WHERE page = $1 ORDER BY id",
                 &[&page.as_str()],
             )?;
             let mut out = Vec::with_capacity(rows.len());
@@ -776,6 +778,7 @@ impl HistoryStore for PostgresStore {
                         to: parse(&to)?,
                         tokens_before: tokens(before)?,
                         tokens_after: tokens(after)?,
+                        full_tokens: tokens(r.try_get(11)?)?,
                         reason: utf8(r.try_get(10)?)?,
                     },
                     boundary: parse(&boundary)?,

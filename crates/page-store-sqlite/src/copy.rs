@@ -10,6 +10,9 @@ use rusqlite::{OptionalExtension as _, Transaction, params};
 use crate::codec::{self, corrupt};
 use crate::store::{Failure, SqliteStore};
 
+/// An audit row as read: page, type, levels, tokens before and after, reason, full tokens.
+type AuditRow = (String, String, String, String, u32, u32, String, u32);
+
 fn code<T: std::str::FromStr<Err = ParseCodeError>>(s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|e: ParseCodeError| corrupt(e.to_string()))
@@ -134,10 +137,10 @@ impl CopyStore for SqliteStore {
                 );
             }
             let mut stmt = conn.prepare_cached(
-                "SELECT page, page_type, from_level, to_level, tokens_before, tokens_after, reason \
-                 FROM audit WHERE seq = ?1 ORDER BY id",
+                "SELECT page, page_type, from_level, to_level, tokens_before, tokens_after, reason, \
+                 full_tokens FROM audit WHERE seq = ?1 ORDER BY id",
             )?;
-            let rows: Vec<(String, String, String, String, u32, u32, String)> = stmt
+            let rows: Vec<AuditRow> = stmt
                 .query_map([raw], |r| {
                     Ok((
                         r.get(0)?,
@@ -147,11 +150,12 @@ impl CopyStore for SqliteStore {
                         r.get(4)?,
                         r.get(5)?,
                         r.get(6)?,
+                        r.get(7)?,
                     ))
                 })?
                 .collect::<Result<_, _>>()?;
             let mut audit = Vec::with_capacity(rows.len());
-            for (page, ty, from, to, before, after, reason) in rows {
+            for (page, ty, from, to, before, after, reason, full) in rows {
                 audit.push(ReprChange {
                     page: PageId::new(page).map_err(|e| corrupt(e.to_string()))?,
                     page_type: code(&ty)?,
@@ -159,6 +163,7 @@ impl CopyStore for SqliteStore {
                     to: code(&to)?,
                     tokens_before: TokenCount::new(before),
                     tokens_after: TokenCount::new(after),
+                    full_tokens: TokenCount::new(full),
                     reason,
                 });
             }
@@ -236,8 +241,8 @@ impl CopyStore for SqliteStore {
             for c in &r.audit {
                 tx.prepare_cached(
                     "INSERT INTO audit (seq, session, page, page_type, from_level, to_level, \
-                     tokens_before, tokens_after, boundary, turn, time_ms, reason) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     tokens_before, tokens_after, boundary, turn, time_ms, reason, full_tokens) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?
                 .execute(params![
                     raw,
@@ -251,7 +256,8 @@ impl CopyStore for SqliteStore {
                     r.context.boundary.code(),
                     turn,
                     r.context.time_ms,
-                    c.reason
+                    c.reason,
+                    c.full_tokens.get()
                 ])?;
             }
             Ok(true)

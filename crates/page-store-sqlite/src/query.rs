@@ -108,7 +108,8 @@ impl SqliteStore {
         self.run(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, session, page_type, from_level, to_level, tokens_before, \
-                 tokens_after, boundary, turn, time_ms, reason FROM audit WHERE page = ?1 ORDER BY id",
+                 tokens_after, boundary, turn, time_ms, reason, full_tokens FROM audit \
+                 WHERE page = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([page.as_str()], |r| {
                 Ok((
@@ -123,12 +124,25 @@ impl SqliteStore {
                     r.get::<_, i64>(8)?,
                     r.get::<_, i64>(9)?,
                     r.get::<_, String>(10)?,
+                    r.get::<_, u32>(11)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (seq, session, ty, from, to, before, after, boundary, turn, time_ms, reason) =
-                    row?;
+                let (
+                    seq,
+                    session,
+                    ty,
+                    from,
+                    to,
+                    before,
+                    after,
+                    boundary,
+                    turn,
+                    time_ms,
+                    reason,
+                    full,
+                ) = row?;
                 out.push(AuditRecord {
                     seq: BoundarySeq::new(codec::to_u64(seq)?),
                     session: SessionId::new(session).map_err(|e| corrupt(e.to_string()))?,
@@ -139,6 +153,7 @@ impl SqliteStore {
                         to: parse(&to)?,
                         tokens_before: TokenCount::new(before),
                         tokens_after: TokenCount::new(after),
+                        full_tokens: TokenCount::new(full),
                         reason,
                     },
                     boundary: parse::<Boundary>(&boundary)?,

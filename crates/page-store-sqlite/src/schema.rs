@@ -7,7 +7,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 
 /// `MIGRATIONS[i]` moves a database from version `i` to `i + 1`.
 ///
@@ -149,6 +149,17 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     r"
     CREATE INDEX journal_pending ON journal(session, state, id);
     CREATE INDEX faults_session ON faults(session, id);
+    ",
+    // 2 → 3: the page's full tokens on every audit row; rows written before take them from
+    // the page's latest stored full representation (a page's full text does not change
+    // between the versions an audit row can name, except a plan's, whose latest is kept).
+    r"
+    ALTER TABLE audit ADD COLUMN full_tokens INTEGER NOT NULL DEFAULT 0;
+    UPDATE audit SET full_tokens = COALESCE(
+        (SELECT r.tokens FROM representations r
+         WHERE r.page = audit.page AND r.level = 'full'
+         ORDER BY r.version DESC LIMIT 1),
+        0);
     ",
 ];
 

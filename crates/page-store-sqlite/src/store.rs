@@ -490,8 +490,8 @@ impl JournalStore for SqliteStore {
             {
                 tx.prepare_cached(
                     "INSERT INTO audit (seq, session, page, page_type, from_level, to_level, \
-                     tokens_before, tokens_after, boundary, turn, time_ms, reason) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     tokens_before, tokens_after, boundary, turn, time_ms, reason, full_tokens) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?
                 .execute(params![
                     raw_seq,
@@ -505,7 +505,8 @@ impl JournalStore for SqliteStore {
                     ctx.boundary.code(),
                     codec::to_i64(ctx.turn)?,
                     ctx.time_ms,
-                    c.reason
+                    c.reason,
+                    c.full_tokens.get()
                 ])?;
             }
             Ok(CommitReceipt {

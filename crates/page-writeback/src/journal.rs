@@ -305,6 +305,9 @@ pub struct ReprChange {
     pub tokens_before: TokenCount,
     /// Tokens at `to`.
     pub tokens_after: TokenCount,
+    /// Tokens of the page's full representation: what the page holds, whatever level it is
+    /// shown at.
+    pub full_tokens: TokenCount,
     /// Why (a stable code of the caller's, e.g. `budget`, `demand`, `compaction`).
     pub reason: String,
 }

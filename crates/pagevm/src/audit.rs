@@ -1,6 +1,6 @@
 //! `pagevm audit --store STORE [--session ID] [--json]`: every representation change a store
 //! recorded, oldest first: the boundary that committed it (sequence number, kind, turn, time),
-//! the session, the page and its type, the level and tokens before and after, and the reason.
+//! the session, the page and its type, the level and tokens before and after, the page's full tokens, and the reason.
 //!
 //! It reads the store through page-writeback's traits, boundary by boundary (the audit rows
 //! each boundary committed), so every backend answers the same way.
@@ -84,6 +84,7 @@ fn to_json(records: &[AuditRecord]) -> serde_json::Value {
                 "level_after": c.to.to_string(),
                 "tokens_before": c.tokens_before.get(),
                 "tokens_after": c.tokens_after.get(),
+                "full_tokens": c.full_tokens.get(),
                 "reason": c.reason,
             })
         })
@@ -93,11 +94,11 @@ fn to_json(records: &[AuditRecord]) -> serde_json::Value {
 /// The records as aligned columns, one line each.
 fn table(records: &[AuditRecord]) -> String {
     let header = [
-        "seq", "time_ms", "session", "boundary", "turn", "page", "type", "level", "tokens",
+        "seq", "time_ms", "session", "boundary", "turn", "page", "type", "level", "tokens", "full",
         "reason",
     ]
     .map(str::to_owned);
-    let rows: Vec<[String; 10]> = records
+    let rows: Vec<[String; 11]> = records
         .iter()
         .map(|r| {
             let c = &r.change;
@@ -111,6 +112,7 @@ fn table(records: &[AuditRecord]) -> String {
                 c.page_type.to_string(),
                 format!("{} -> {}", c.from, c.to),
                 format!("{} -> {}", c.tokens_before.get(), c.tokens_after.get()),
+                c.full_tokens.get().to_string(),
                 c.reason.clone(),
             ]
         })

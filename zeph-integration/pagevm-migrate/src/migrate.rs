@@ -623,6 +623,7 @@ impl<'a, S: Store> Committer<'a, S> {
                     to: low,
                     tokens_before: levels.get(Repr::Full).unwrap_or_default(),
                     tokens_after: levels.get(low).unwrap_or_default(),
+                    full_tokens: levels.get(Repr::Full).unwrap_or_default(),
                     reason: k.reason.clone(),
                 });
             }

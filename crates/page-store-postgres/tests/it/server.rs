@@ -4,8 +4,9 @@
 use std::thread;
 use std::time::Duration;
 
+use page_store_contract::fixture;
 use page_store_postgres::{PostgresConfig, PostgresError, PostgresStore};
-use page_writeback::{BlobStore, StoreError};
+use page_writeback::{BlobStore, HistoryStore as _, StoreError};
 use pretty_assertions::assert_eq;
 
 use crate::backend::{PgBackend, fresh_database, server_url, test_config};
@@ -23,7 +24,7 @@ fn postgres_error(e: &StoreError) -> &PostgresError {
 fn a_newer_schema_is_refused_with_a_clear_error() {
     let url = fresh_database(&server_url(), "pagevm_s");
     let store = PostgresStore::open_with(&url, test_config()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     drop(store);
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     admin
@@ -35,15 +36,52 @@ fn a_newer_schema_is_refused_with_a_clear_error() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 1
+                supported: 2
             }
         ),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
-        "database schema version 99 is newer than the newest this build knows (1); upgrade pagevm"
+        "database schema version 99 is newer than the newest this build knows (2); upgrade pagevm"
     );
+}
+
+#[test]
+fn a_version_1_audit_row_gets_its_pages_full_tokens_from_the_stored_representation() {
+    let url = fresh_database(&server_url(), "pagevm_s");
+    {
+        let store = PostgresStore::open_with(&url, test_config()).unwrap();
+        let mut pages = fixture::table("s1");
+        let mut wb = fixture::writeback(&store, "s1");
+        wb.commit_boundary(
+            fixture::turn(1),
+            &mut pages,
+            vec![fixture::change("s1", "budget")],
+        )
+        .unwrap();
+    }
+    // Turn the database back into what version 1 wrote.
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let full: i64 = admin
+        .query_one(
+            "SELECT tokens FROM representations WHERE page = 'ev-s1' AND level = 'full'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    admin
+        .batch_execute(
+            "ALTER TABLE audit DROP COLUMN full_tokens; UPDATE schema_version SET version = 1",
+        )
+        .unwrap();
+    // Not the column's default, so only the backfill can have written it.
+    assert_ne!(full, 0);
+    let store = PostgresStore::open_with(&url, test_config()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    let trail = store.audit_trail(&fixture::id("ev-s1")).unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(i64::from(trail[0].change.full_tokens.get()), full);
 }
 
 #[test]
@@ -59,7 +97,7 @@ fn concurrent_first_opens_migrate_once() {
         .query("SELECT version FROM schema_version", &[])
         .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<_, i32>(0), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), 2);
 }
 
 #[test]

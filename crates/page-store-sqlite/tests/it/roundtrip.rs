@@ -28,6 +28,7 @@ fn a_committed_boundary_reads_back_after_reopen() {
         to: Repr::Structured,
         tokens_before: TokenCount::new(4),
         tokens_after: TokenCount::new(2),
+        full_tokens: TokenCount::new(4),
         reason: "budget".to_owned(),
     };
     let ctx = BoundaryContext {
@@ -79,7 +80,7 @@ fn a_committed_boundary_reads_back_after_reopen() {
     }
     let store = support::open(dir.path());
     assert_eq!(store.integrity_check().unwrap(), "ok");
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     let steps = store
         .field(&id("plan-s1"), &FieldPath::new("steps").unwrap())
         .unwrap()

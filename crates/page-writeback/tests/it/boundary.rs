@@ -56,6 +56,7 @@ fn boundary_commits_updates_and_dirty_pages_atomically() {
         to: Repr::Pointer,
         tokens_before: TokenCount::new(4),
         tokens_after: TokenCount::new(1),
+        full_tokens: TokenCount::new(4),
         reason: "budget".to_owned(),
     };
     let ctx = BoundaryContext {
