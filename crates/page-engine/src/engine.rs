@@ -29,6 +29,7 @@ use crate::build::{
     ToolResult,
 };
 use crate::error::EngineError;
+use crate::reuse::{ReadOnlyTools, Reuse};
 use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
 use crate::summarize::{EvidenceFacts, Summarizer, SummaryInput, SummaryRejection, admit};
 
@@ -54,6 +55,8 @@ pub struct EngineConfig {
     /// tail first, never below their minimum or demanded level. Provider prompt caches key on
     /// the prefix, so a change near the end costs a cache far less than one near the start.
     pub stable_prefix: bool,
+    /// The tools whose earlier result may answer a repeated call (see [`ReadOnlyTools`]).
+    pub read_only_tools: ReadOnlyTools,
 }
 
 impl EngineConfig {
@@ -68,6 +71,7 @@ impl EngineConfig {
             build: BuildConfig::default(),
             fresh_result_share: 0.5,
             stable_prefix: true,
+            read_only_tools: ReadOnlyTools::default(),
         }
     }
 }
@@ -201,7 +205,11 @@ pub struct Engine<S, C> {
     items: Vec<Item>,
     roles: BTreeMap<PageId, Role>,
     plans: BTreeMap<PageId, PlanCache>,
-    signatures: BTreeMap<ToolSignature, PageId>,
+    /// Each signature's latest result and the value of `writes` when it was recorded.
+    signatures: BTreeMap<ToolSignature, (PageId, u64)>,
+    /// How many results of tools outside the read-only set have been recorded: a result
+    /// recorded before the latest of them may be stale.
+    writes: u64,
     demands: BTreeMap<PageId, Repr>,
     /// The previous prompt's pages in order, with what each cost there and would cost at full.
     last_prompt: Vec<Shown>,
@@ -256,6 +264,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             roles: BTreeMap::new(),
             plans: BTreeMap::new(),
             signatures: BTreeMap::new(),
+            writes: 0,
             demands: BTreeMap::new(),
             last_prompt: Vec::new(),
             pending_audit: Vec::new(),
@@ -729,9 +738,10 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         }
     }
 
-    /// `tool_execute`, before: whether the call must run. A call whose canonical signature
-    /// produced a result before is served from that result (re-paged from the page table or
-    /// the store, never by re-running the tool), and the result is recorded for this call.
+    /// `tool_execute`, before: whether the call must run. A repeated read-only call (the rules
+    /// are in [`ReadOnlyTools`]) is served from the earlier result (re-paged from the page
+    /// table or the store, never by re-running the tool), and the result is recorded for this
+    /// call. The decision and its reason are the `tracing` event `context.pagevm.tool_decision`.
     ///
     /// # Errors
     /// [`EngineError::UnknownToolCall`] for a call not in the last response,
@@ -746,10 +756,19 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             });
         }
         let signature = call.signature.clone();
-        let Some(from) = self.signatures.get(&signature).cloned() else {
-            return Ok(ToolDecision::Run);
-        };
-        let Some(output) = self.full_text(&from)? else {
+        let (reuse, earlier) = self.reuse(&signature)?;
+        tracing::event!(
+            name: "context.pagevm.tool_decision",
+            tracing::Level::DEBUG,
+            session = %self.config.session,
+            turn = self.turn,
+            call = %call_id,
+            tool = signature.tool(),
+            decision = if reuse == Reuse::Served { "served" } else { "run" },
+            reason = reuse.code(),
+            from = earlier.as_ref().map(|(p, _)| p.as_str()),
+        );
+        let Some((from, output)) = earlier.filter(|_| reuse == Reuse::Served) else {
             return Ok(ToolDecision::Run);
         };
         let is_error = self.is_error_result(&from);
@@ -763,6 +782,27 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         )?;
         self.pending_call(call_id)?.served = true;
         Ok(ToolDecision::Served { from, page, output })
+    }
+
+    /// Whether a call with `signature` may be served, and the earlier result's page and text
+    /// when there is one.
+    fn reuse(
+        &self,
+        signature: &ToolSignature,
+    ) -> Result<(Reuse, Option<(PageId, String)>), EngineError> {
+        if !self.config.read_only_tools.contains(signature.tool()) {
+            return Ok((Reuse::NotReadOnly, None));
+        }
+        let Some((from, writes)) = self.signatures.get(signature) else {
+            return Ok((Reuse::New, None));
+        };
+        if *writes != self.writes {
+            return Ok((Reuse::ChangedSince, None));
+        }
+        Ok(match self.full_text(from)? {
+            Some(text) => (Reuse::Served, Some((from.clone(), text))),
+            None => (Reuse::ResultGone, None),
+        })
     }
 
     fn is_error_result(&self, page: &PageId) -> bool {
@@ -834,7 +874,10 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         if !self.adopt(&id, PageType::Evidence)? {
             self.build_result(&id, call_id, &tool, &args_json, &signature, output)?;
         }
-        self.signatures.insert(signature, id.clone());
+        if !self.config.read_only_tools.contains(&tool) {
+            self.writes += 1;
+        }
+        self.signatures.insert(signature, (id.clone(), self.writes));
         self.demands.insert(id.clone(), Repr::Full);
         let call = self.pending_call(call_id)?;
         call.page = Some(id.clone());

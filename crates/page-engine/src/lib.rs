@@ -2,8 +2,8 @@
 //! [`RepresentationBuilder`] that turns what it sees into pages.
 //!
 //! The engine implements the paper's hooks over a page table, the writeback journal and a
-//! store: `session_start`, `post_model`, `tool_before` / `tool_after` (tool mediation: an
-//! equivalent call is served from the store, never re-run), `prompt_assemble(budget)`,
+//! store: `session_start`, `post_model`, `tool_before` / `tool_after` (tool mediation: a
+//! repeated read-only call is served from the store instead of re-run, see [`ReadOnlyTools`]), `prompt_assemble(budget)`,
 //! `compaction`, `reset` and `session_end`. Every boundary is a write barrier; every prompt fits
 //! its budget, keeps each tool call with its result, and keeps rules at their minimum fidelity
 //! or reports why not. [`EngineHandle`] runs it on its own thread for async harnesses.
@@ -83,6 +83,7 @@ mod build;
 mod engine;
 mod error;
 mod handle;
+mod reuse;
 mod scoring;
 mod specifics;
 mod summarize;
@@ -97,6 +98,7 @@ pub use crate::engine::{
 };
 pub use crate::error::EngineError;
 pub use crate::handle::{EngineHandle, EngineStopped};
+pub use crate::reuse::ReadOnlyTools;
 pub use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
 pub use crate::specifics::{Specifics, specifics};
 pub use crate::summarize::{ModelSummary, Summarizer, SummaryInput, SummaryRejection};

@@ -24,6 +24,8 @@ use proptest::prelude::*;
 
 #[path = "engine/named.rs"]
 mod named;
+#[path = "engine/reuse.rs"]
+mod reuse;
 
 static COUNTER: LazyLock<BpeCounter> =
     LazyLock::new(|| BpeCounter::new(Encoding::O200kBase).unwrap());
@@ -237,7 +239,7 @@ fn page_types_come_from_structure_not_text() {
 fn malformed_arguments_are_signed_and_bad_calls_are_refused() {
     let store = MemoryStore::new();
     let mut e = engine(&store);
-    let broken = call("c1", "bash", r#"{"cmd": "ls -la"#);
+    let broken = call("c1", "grep", r#"{"pattern": "fn main"#);
     e.post_model(ModelOutput {
         tool_calls: vec![broken.clone()],
         ..ModelOutput::default()
@@ -246,7 +248,7 @@ fn malformed_arguments_are_signed_and_bad_calls_are_refused() {
     assert_eq!(e.tool_before(&broken.call_id).unwrap(), ToolDecision::Run);
     e.tool_after(&broken.call_id, &ok("total 0")).unwrap();
     // The same malformed text again is recognised as the same call.
-    let again = call("c2", "bash", r#"{"cmd": "ls -la"#);
+    let again = call("c2", "grep", r#"{"pattern": "fn main"#);
     e.post_model(ModelOutput {
         tool_calls: vec![again.clone()],
         ..ModelOutput::default()
