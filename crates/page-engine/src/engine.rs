@@ -756,19 +756,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             });
         }
         let signature = call.signature.clone();
-        let (reuse, earlier) = self.reuse(&signature)?;
-        tracing::event!(
-            name: "context.pagevm.tool_decision",
-            tracing::Level::DEBUG,
-            session = %self.config.session,
-            turn = self.turn,
-            call = %call_id,
-            tool = signature.tool(),
-            decision = if reuse == Reuse::Served { "served" } else { "run" },
-            reason = reuse.code(),
-            from = earlier.as_ref().map(|(p, _)| p.as_str()),
-        );
-        let Some((from, output)) = earlier.filter(|_| reuse == Reuse::Served) else {
+        let Some((from, output)) = self.reusable(call_id, &signature)? else {
             return Ok(ToolDecision::Run);
         };
         let is_error = self.is_error_result(&from);
@@ -784,25 +772,79 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         Ok(ToolDecision::Served { from, page, output })
     }
 
-    /// Whether a call with `signature` may be served, and the earlier result's page and text
-    /// when there is one.
-    fn reuse(
+    /// The earlier result (page and full text) that would answer call `call_id` of `tool`
+    /// with `args_json` if it were made now, by the rules of [`tool_before`](Self::tool_before),
+    /// without recording anything but the decision's event: for a harness that sees a call
+    /// before it hands the engine the response that made it. The harness then reports the
+    /// served text as the call's result.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidToolCall`] for an empty or malformed tool name,
+    /// [`EngineError::Store`] when the earlier result cannot be read.
+    pub fn stored_result(
         &self,
+        call_id: &ToolCallId,
+        tool: &str,
+        args_json: &str,
+    ) -> Result<Option<(PageId, String)>, EngineError> {
+        let signature = canonical_signature(&ToolCallRequest {
+            call_id: call_id.clone(),
+            tool: tool.to_owned(),
+            args_json: args_json.to_owned(),
+            page: None,
+        })?;
+        self.reusable(call_id, &signature)
+    }
+
+    /// A tool ran whose result the engine is given later (a harness that hands over a
+    /// response and its results after the fact): one outside the read-only set may have
+    /// changed what earlier reads returned, so none of them serves a call from now on.
+    pub fn tool_ran(&mut self, tool: &str) {
+        if !self.config.read_only_tools.contains(tool) {
+            self.writes += 1;
+        }
+    }
+
+    /// The earlier result that may answer a call with `signature`, the decision traced as
+    /// `context.pagevm.tool_decision` with its reason.
+    fn reusable(
+        &self,
+        call_id: &ToolCallId,
         signature: &ToolSignature,
-    ) -> Result<(Reuse, Option<(PageId, String)>), EngineError> {
-        if !self.config.read_only_tools.contains(signature.tool()) {
-            return Ok((Reuse::NotReadOnly, None));
-        }
-        let Some((from, writes)) = self.signatures.get(signature) else {
-            return Ok((Reuse::New, None));
+    ) -> Result<Option<(PageId, String)>, EngineError> {
+        let earlier = self.signatures.get(signature);
+        let reuse = if !self.config.read_only_tools.contains(signature.tool()) {
+            Reuse::NotReadOnly
+        } else if earlier.is_none() {
+            Reuse::New
+        } else if earlier.is_some_and(|(_, writes)| *writes != self.writes) {
+            Reuse::ChangedSince
+        } else {
+            Reuse::Served
         };
-        if *writes != self.writes {
-            return Ok((Reuse::ChangedSince, None));
-        }
-        Ok(match self.full_text(from)? {
-            Some(text) => (Reuse::Served, Some((from.clone(), text))),
-            None => (Reuse::ResultGone, None),
-        })
+        let served = match earlier {
+            Some((from, _)) if reuse == Reuse::Served => {
+                self.full_text(from)?.map(|text| (from.clone(), text))
+            }
+            _ => None,
+        };
+        let reuse = if reuse == Reuse::Served && served.is_none() {
+            Reuse::ResultGone
+        } else {
+            reuse
+        };
+        tracing::event!(
+            name: "context.pagevm.tool_decision",
+            tracing::Level::DEBUG,
+            session = %self.config.session,
+            turn = self.turn,
+            call = %call_id,
+            tool = signature.tool(),
+            decision = if served.is_some() { "served" } else { "run" },
+            reason = reuse.code(),
+            from = earlier.map(|(p, _)| p.as_str()),
+        );
+        Ok(served)
     }
 
     fn is_error_result(&self, page: &PageId) -> bool {

@@ -125,6 +125,36 @@ impl<S: Store> PagedSession<S> {
         })
     }
 
+    /// Before Zeph runs tool call `call_id` (`tool` with JSON arguments `args_json`): the
+    /// stored result that answers it instead, when it repeats a read-only call whose result
+    /// the engine holds and nothing outside the read-only tools ran since (page-engine's
+    /// rules, `EngineConfig::read_only_tools`; the decision is traced as
+    /// `context.pagevm.tool_decision`). `None`: run the tool, then call
+    /// [`after_tool`](Self::after_tool).
+    ///
+    /// # Errors
+    /// [`AdapterError::Id`] for an empty call id, [`AdapterError::Engine`] for a malformed
+    /// tool name or a store that cannot be read.
+    pub fn before_tool(
+        &self,
+        call_id: &str,
+        tool: &str,
+        args_json: &str,
+    ) -> Result<Option<String>, AdapterError> {
+        let call_id = ToolCallId::new(call_id)?;
+        Ok(self
+            .engine
+            .stored_result(&call_id, tool, args_json)?
+            .map(|(_, text)| text))
+    }
+
+    /// After Zeph ran a tool (one [`before_tool`](Self::before_tool) did not answer): the
+    /// engine sees its result with the next request, but a tool outside the read-only set may
+    /// already have changed what earlier reads returned, so none is served until then.
+    pub fn after_tool(&mut self, tool: &str) {
+        self.engine.tool_ran(tool);
+    }
+
     /// The engine (for `read_page`, faults and the page table).
     #[must_use]
     pub fn engine(&self) -> &Engine<S, ZephTokens> {

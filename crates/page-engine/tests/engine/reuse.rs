@@ -1,5 +1,6 @@
 //! Which repeated calls are served from an earlier result: a table of call sequences, the
-//! decision on the last call and the reason the engine traced for it.
+//! decision on the last call (asked first through `stored_result`, then made by
+//! `tool_before`) and the reason the engine traced for it.
 
 use page_engine::{ReadOnlyTools, ToolDecision};
 
@@ -137,6 +138,11 @@ fn a_repeated_call_is_served_only_when_reading_again_would_read_the_same() {
                     ..page_engine::ModelOutput::default()
                 })
                 .unwrap();
+                if k + 1 == case.calls.len() {
+                    // What a harness that sees the call first is told: the same answer.
+                    let stored = e.stored_result(&c.call_id, tool, args).unwrap();
+                    assert_eq!(stored.is_some(), case.served, "{}", case.name);
+                }
                 let decision = e.tool_before(&c.call_id).unwrap();
                 if decision == ToolDecision::Run {
                     e.tool_after(&c.call_id, &ok(&format!("output of {tool} {k}")))
@@ -163,8 +169,11 @@ fn a_repeated_call_is_served_only_when_reading_again_would_read_the_same() {
             .filter(|(n, _)| n == "context.pagevm.tool_decision")
             .cloned()
             .collect();
-        assert_eq!(decisions.len(), case.calls.len(), "{}", case.name);
+        // One per call, and one for the `stored_result` question, answered alike.
+        assert_eq!(decisions.len(), case.calls.len() + 1, "{}", case.name);
+        let (_, asked) = &decisions[decisions.len() - 2];
         let (_, fields) = decisions.last().unwrap();
+        assert_eq!(asked, fields, "{}", case.name);
         // String fields are recorded through `Debug`, quoted.
         assert_eq!(
             fields["reason"],

@@ -271,3 +271,68 @@ fn the_store_lives_beside_zephs_database() {
         }
     }
 }
+
+/// One tool round trip: the assistant calls `tool` with `args`, the result is `output`.
+fn round_trip(h: &mut Vec<Message>, id: &str, tool: &str, args: serde_json::Value, output: &str) {
+    h.push(Message::from_parts(
+        Role::Assistant,
+        vec![tool_use(id, tool, args)],
+    ));
+    h.push(Message::from_parts(
+        Role::User,
+        vec![tool_result(id, output)],
+    ));
+}
+
+#[test]
+fn a_repeated_read_is_served_from_the_store_until_something_else_runs() {
+    let file = |v: &str| -> String {
+        (0..80)
+            .map(|l| format!("pub fn step_{l}() -> u32 {{ {v} }}\n"))
+            .collect()
+    };
+    let read = json!({"path": "src/lib.rs"});
+    let read_args = read.to_string();
+    let mut h = vec![
+        text(Role::System, "You are a coding agent."),
+        text(Role::User, "Look at src/lib.rs."),
+    ];
+    round_trip(&mut h, "toolu_1", "read", read.clone(), &file("1"));
+    let store = MemoryStore::new();
+    let mut s = session(&store);
+    s.assemble(&h, 4_000, 1_700_000_000).unwrap();
+    // The same read, in another key order and spacing: answered from the store.
+    assert_eq!(
+        s.before_tool("toolu_2", "read", r#"{ "path" : "src/lib.rs" }"#)
+            .unwrap(),
+        Some(file("1"))
+    );
+    // A shell command never is, and once it ran, the file may have changed.
+    assert_eq!(
+        s.before_tool("toolu_3", "bash", r#"{"command":"ls"}"#)
+            .unwrap(),
+        None
+    );
+    s.after_tool("bash");
+    assert_eq!(s.before_tool("toolu_4", "read", &read_args).unwrap(), None);
+    round_trip(
+        &mut h,
+        "toolu_3",
+        "bash",
+        json!({"command": "sed -i s/1/2/ src/lib.rs"}),
+        "",
+    );
+    s.assemble(&h, 4_000, 1_700_000_001).unwrap();
+    assert_eq!(s.before_tool("toolu_4", "read", &read_args).unwrap(), None);
+    // Read again, it serves the new text.
+    round_trip(&mut h, "toolu_4", "read", read, &file("2"));
+    s.assemble(&h, 4_000, 1_700_000_002).unwrap();
+    assert_eq!(
+        s.before_tool("toolu_5", "read", &read_args).unwrap(),
+        Some(file("2"))
+    );
+    assert!(
+        s.before_tool("", "read", &read_args).is_err(),
+        "empty call id"
+    );
+}
