@@ -12,6 +12,7 @@ mod convert;
 mod migrated;
 mod read_page;
 mod session;
+mod session_props;
 mod side_by_side;
 mod sqlite_link;
 
