@@ -7,6 +7,9 @@
     reason = "tests fail loudly on unexpected errors"
 )]
 
+#[path = "../common/history.rs"]
+mod history;
+
 mod compaction;
 mod convert;
 mod migrated;
@@ -16,27 +19,8 @@ mod session_props;
 mod side_by_side;
 mod sqlite_link;
 
+pub(crate) use history::{text, tool_result, tool_use};
 use zeph_llm::provider::{Message, MessagePart, Role};
-
-pub(crate) fn text(role: Role, t: &str) -> Message {
-    Message::from_parts(role, vec![MessagePart::Text { text: t.into() }])
-}
-
-pub(crate) fn tool_use(id: &str, name: &str, input: serde_json::Value) -> MessagePart {
-    MessagePart::ToolUse {
-        id: id.into(),
-        name: name.into(),
-        input,
-    }
-}
-
-pub(crate) fn tool_result(id: &str, content: &str) -> MessagePart {
-    MessagePart::ToolResult {
-        tool_use_id: id.into(),
-        content: content.into(),
-        is_error: false,
-    }
-}
 
 /// A coding session: system prompt, task, three tool pairs with long outputs, replies.
 pub(crate) fn session() -> Vec<Message> {

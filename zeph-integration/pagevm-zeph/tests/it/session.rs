@@ -9,81 +9,12 @@ use pagevm_zeph::{
     open_default_store, orphaned_pairs, read_page,
 };
 use serde_json::json;
-use zeph_llm::provider::{Message, MessagePart, Role};
+use zeph_llm::provider::{Message, Role};
 
+use crate::history::{history, log, requests};
 use crate::{text, tool_result, tool_use};
 
 const CONVERSATION: i64 = 7;
-
-/// A build log of `lines` lines naming `name`, distinct per turn.
-fn log(name: &str, lines: usize) -> String {
-    let mut s = format!(
-        "error[E0425]: cannot find value `{name}` in this scope\n --> src/{name}.rs:2:13\n"
-    );
-    for l in 0..lines {
-        s.push_str(&format!(
-            "   Compiling {name}_dep_{l} v0.1.{l} (registry)\n"
-        ));
-    }
-    s
-}
-
-/// A coding session of `turns` turns, each: a user request, an assistant message that thinks
-/// and runs a command, its long result, and a reply. Messages are numbered as Zeph's database
-/// numbers rows when `db` is set.
-fn history(turns: usize, db: bool) -> Vec<Message> {
-    let mut h = vec![text(
-        Role::System,
-        "You are a coding agent. Never push to main. Run the tests before you answer.",
-    )];
-    for t in 0..turns {
-        let id = format!("toolu_{t}");
-        h.push(text(
-            Role::User,
-            &format!("Step {t}: fix module_{t} and rerun its tests."),
-        ));
-        h.push(Message::from_parts(
-            Role::Assistant,
-            vec![
-                MessagePart::ThinkingBlock {
-                    thinking: format!("Run the tests of module_{t} first."),
-                    signature: format!("sig-{t}"),
-                },
-                MessagePart::Text {
-                    text: format!("Running the tests of module_{t}."),
-                },
-                tool_use(
-                    &id,
-                    "bash",
-                    json!({"command": format!("cargo test -p module_{t}")}),
-                ),
-            ],
-        ));
-        h.push(Message::from_parts(
-            Role::User,
-            vec![tool_result(&id, &log(&format!("module_{t}"), 60))],
-        ));
-        h.push(text(
-            Role::Assistant,
-            &format!(
-                "module_{t} used `module_{t}` before defining it; fixed in src/module_{t}.rs."
-            ),
-        ));
-    }
-    if db {
-        for (i, m) in h.iter_mut().enumerate() {
-            m.metadata.db_id = Some(i64::try_from(i).unwrap() + 100);
-        }
-    }
-    h
-}
-
-/// Where Zeph calls the model: after each user message and after each tool result.
-fn requests(h: &[Message]) -> Vec<usize> {
-    (1..=h.len())
-        .filter(|&end| h[end - 1].role == Role::User)
-        .collect()
-}
 
 fn session<S: Store>(store: S) -> PagedSession<S> {
     PagedSession::start(
