@@ -1,6 +1,6 @@
 //! Side by side on the same histories: recorded sessions (page-import) converted to Zeph
-//! messages, replayed turn by turn through Zeph's deterministic paths and through the adapter,
-//! both counted by one fault observer.
+//! messages, replayed turn by turn through Zeph's deterministic paths, the adapter and the
+//! engine-backed session, all counted by one fault observer.
 //!
 //! The observer. Before each model message (an assistant message: text and tool calls) the
 //! strategy's context is what the model would have seen. Every specific that message uses
@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use page_engine::specifics;
 use page_import::{Event, Session};
 use page_policy::{CacheMode, Pricing};
+use page_writeback::MemoryStore;
 use zeph_context::budget::ContextBudget;
 use zeph_context::manager::ContextManager;
 use zeph_context::typed_page::{
@@ -31,6 +32,7 @@ use crate::compactor::{AdapterConfig, PagedCompactor};
 use crate::convert::{Diagnostic, UnitKind, structure};
 use crate::measure::{Cost, Quality, RequestMeter, context_text, holds};
 use crate::pages::command_of;
+use crate::session::{PagedSession, SessionConfig};
 use crate::tokens::ZephTokens;
 use crate::zeph_paths::{ZephPaths, zeph_classify};
 
@@ -138,6 +140,28 @@ pub enum Strategy {
     Zeph,
     /// The pagevm adapter.
     Pagevm,
+    /// `PagedSession`: the lifecycle engine over an in-memory store.
+    Session,
+}
+
+impl Strategy {
+    /// The name rows carry in tables.
+    fn title(self) -> &'static str {
+        match self {
+            Self::Zeph => "Zeph 0.21.4",
+            Self::Pagevm => "pagevm adapter",
+            Self::Session => "pagevm session",
+        }
+    }
+
+    /// The `path` of JSON rows.
+    fn code(self) -> &'static str {
+        match self {
+            Self::Zeph => "zeph",
+            Self::Pagevm => "pagevm",
+            Self::Session => "session",
+        }
+    }
 }
 
 /// Counts for one strategy over one or more histories.
@@ -163,6 +187,8 @@ pub struct Counts {
     pub input_orphans_sent: usize,
     /// Contexts over the budget.
     pub over_budget: usize,
+    /// Requests the path would not send: what it sends as it is exceeds the budget alone.
+    pub refused: usize,
     /// Sum of context tokens (for the mean).
     pub tokens_sum: usize,
     /// Largest context.
@@ -210,6 +236,7 @@ impl Counts {
         self.orphaned_pairs += o.orphaned_pairs;
         self.input_orphans_sent += o.input_orphans_sent;
         self.over_budget += o.over_budget;
+        self.refused += o.refused;
         self.tokens_sum += o.tokens_sum;
         self.tokens_max = self.tokens_max.max(o.tokens_max);
         self.retention_checks += o.retention_checks;
@@ -537,7 +564,10 @@ pub fn compare_with(
         config.gap_minutes,
     );
     let mut adapter = PagedCompactor::with_tokens(config.adapter(), tokens.clone())?;
+    let mut session =
+        PagedSession::start(MemoryStore::new(), tokens.clone(), SessionConfig::new(1)?)?;
     let mut meters = [
+        RequestMeter::new(config.pricing, config.cache_mode),
         RequestMeter::new(config.pricing, config.cache_mode),
         RequestMeter::new(config.pricing, config.cache_mode),
     ];
@@ -597,6 +627,30 @@ pub fn compare_with(
             );
             measure(pc, &mut meters[1], &view.messages);
             invariant_checks(pc, &view.messages, &originals, &tokens);
+            // The session: the whole budget is the engine's; it sends nothing rather than
+            // more than the budget.
+            let sc = out.entry(Strategy::Session).or_default();
+            match session.assemble(&messages[..i], config.budget, now_ts) {
+                Ok(prompt) => {
+                    observe(
+                        sc,
+                        &messages[..i],
+                        &prompt.messages,
+                        &tokens,
+                        config.budget,
+                        &seen,
+                        fits,
+                    );
+                    measure(sc, &mut meters[2], &prompt.messages);
+                    invariant_checks(sc, &prompt.messages, &originals, &tokens);
+                }
+                Err(AdapterError::FixedOverBudget { .. }) => {
+                    sc.turns += 1;
+                    sc.insufficient_turns += usize::from(!fits);
+                    sc.refused += 1;
+                }
+                Err(e) => return Err(e),
+            }
         }
         for p in &msg.parts {
             match p {
@@ -621,7 +675,10 @@ pub fn compare_with(
         seen.kept.extend(retained_kinds(msg));
         zeph_msgs.push(msg.clone());
     }
-    for (strategy, meter) in [Strategy::Zeph, Strategy::Pagevm].into_iter().zip(&meters) {
+    for (strategy, meter) in [Strategy::Zeph, Strategy::Pagevm, Strategy::Session]
+        .into_iter()
+        .zip(&meters)
+    {
         if let Some(c) = out.get_mut(&strategy) {
             c.cost = meter.finish();
         }
@@ -696,10 +753,7 @@ pub fn json(
             let (q, k) = (&c.quality, &c.cost);
             rows.push(serde_json::json!({
                 "budget_share": ratio,
-                "path": match s {
-                    Strategy::Zeph => "zeph",
-                    Strategy::Pagevm => "pagevm",
-                },
+                "path": s.code(),
                 "turns": c.turns,
                 "cost": {
                     "preset": config.pricing.preset,
@@ -726,6 +780,7 @@ pub fn json(
                 "controllable_faults": c.controllable_faults,
                 "orphaned_pairs": c.orphaned_pairs,
                 "over_budget": c.over_budget,
+                "refused": c.refused,
                 "retention": round(c.retention(), 1000.0),
             }));
         }
@@ -745,17 +800,14 @@ pub fn table(
     use std::fmt::Write as _;
     let tokens = ZephTokens::new();
     let mut out = String::from(
-        "| budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | refused | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for &ratio in ratios {
         for (s, c) in &totals(&tokens, histories, config, ratio)? {
-            let name = match s {
-                Strategy::Zeph => "Zeph 0.21.4",
-                Strategy::Pagevm => "pagevm adapter",
-            };
+            let name = s.title();
             let _ = writeln!(
                 out,
-                "| {ratio} | {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} | {:.3} | {:.3} | {:.1} | {:.3} ({}) |",
+                "| {ratio} | {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} | {:.3} | {:.3} | {:.1} | {:.3} ({}) |",
                 c.turns,
                 c.quality.hits,
                 c.quality.page_ins,
@@ -765,6 +817,7 @@ pub fn table(
                 c.orphaned_pairs,
                 c.input_orphans_sent,
                 c.over_budget,
+                c.refused,
                 c.tokens_mean(),
                 c.tokens_max,
                 c.retention(),

@@ -45,14 +45,17 @@ fn histories() -> Vec<History> {
 fn side_by_side_on_recorded_traces() {
     let t = table(&histories(), &CompareConfig::default(), &[0.75, 0.5, 0.25]).unwrap();
     expect![[r#"
-        | budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |
-        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-        | 0.75 | Zeph 0.21.4 | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 760 | 3469 | 0.876 | 29 | 0 / 0 | 1.073 | 0.477 | 16.7 | 1.000 (1) |
-        | 0.75 | pagevm adapter | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 785 | 3226 | 0.986 | 0 | 0 / 7 | 1.314 | 0.362 | 28.6 | 1.000 (1) |
-        | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
-        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 | 1.042 | 0.444 | 36.4 | 1.000 (1) |
-        | 0.25 | Zeph 0.21.4 | 42 | 6 | 0 | 12 | 6 | 12 | 0 | 0 | 7 | 313 | 1463 | 0.297 | 29 | 0 / 0 | 0.304 | 0.668 | 23.8 | 1.000 (1) |
-        | 0.25 | pagevm adapter | 42 | 11 | 4 | 3 | 0 | 12 | 0 | 0 | 12 | 385 | 1630 | 0.690 | 0 | 0 / 12 | 0.595 | 0.487 | 48.9 | 0.000 (1) |
+        | budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | refused | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |
+        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+        | 0.75 | Zeph 0.21.4 | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 760 | 3469 | 0.876 | 29 | 0 / 0 | 1.073 | 0.477 | 16.7 | 1.000 (1) |
+        | 0.75 | pagevm adapter | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 785 | 3226 | 0.986 | 0 | 0 / 7 | 1.314 | 0.362 | 28.6 | 1.000 (1) |
+        | 0.75 | pagevm session | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 833 | 3597 | 0.986 | 0 | 7 / 13 | 0.955 | 0.591 | 14.3 | 1.000 (1) |
+        | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
+        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 569 | 2176 | 0.993 | 0 | 0 / 17 | 1.042 | 0.444 | 36.4 | 1.000 (1) |
+        | 0.5 | pagevm session | 42 | 17 | 0 | 1 | 1 | 1 | 0 | 0 | 0 | 0 | 601 | 2422 | 0.897 | 0 | 13 / 16 | 0.905 | 0.435 | 31.0 | 1.000 (1) |
+        | 0.25 | Zeph 0.21.4 | 42 | 6 | 0 | 12 | 6 | 12 | 0 | 0 | 7 | 0 | 313 | 1463 | 0.297 | 29 | 0 / 0 | 0.304 | 0.668 | 23.8 | 1.000 (1) |
+        | 0.25 | pagevm adapter | 42 | 11 | 4 | 3 | 0 | 12 | 0 | 0 | 12 | 0 | 385 | 1630 | 0.690 | 0 | 0 / 12 | 0.595 | 0.487 | 48.9 | 0.000 (1) |
+        | 0.25 | pagevm session | 42 | 11 | 0 | 3 | 1 | 12 | 0 | 0 | 0 | 7 | 113 | 532 | 0.736 | 0 | 7 / 8 | 0.465 | 0.000 | 28.6 | 1.000 (1) |
     "#]].assert_eq(&t);
 }
 
@@ -68,22 +71,23 @@ fn side_by_side_when_every_turn_is_idle() {
     )
     .unwrap();
     expect![[r#"
-        | budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |
-        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-        | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
-        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 569 | 2176 | 0.993 | 0 | 0 / 17 | 1.042 | 0.444 | 36.4 | 1.000 (1) |
+        | budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | refused | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |
+        |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+        | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
+        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 569 | 2176 | 0.993 | 0 | 0 / 17 | 1.042 | 0.444 | 36.4 | 1.000 (1) |
+        | 0.5 | pagevm session | 42 | 17 | 0 | 1 | 1 | 1 | 0 | 0 | 0 | 0 | 601 | 2422 | 0.897 | 0 | 13 / 16 | 0.905 | 0.435 | 31.0 | 1.000 (1) |
     "#]].assert_eq(&t);
 }
 
-/// `--json` carries the two objects `pagevm replay --json` prints, per path; both paths are
+/// `--json` carries the two objects `pagevm replay --json` prints, per path; all paths are
 /// measured on the same uses (what the recorded messages used does not depend on the path)
 /// and billed against the same no-compaction baseline.
 #[test]
 fn side_by_side_json_measures_both_paths_on_the_same_uses() {
     let rows = json(&histories(), &CompareConfig::default(), &[0.5, 0.25]).unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 4);
-    for pair in rows.chunks(2) {
+    assert_eq!(rows.len(), 6);
+    for pair in rows.chunks(3) {
         let uses = |r: &serde_json::Value| {
             let q = &r["quality"];
             ["hits", "page_ins", "faults"]
@@ -93,12 +97,19 @@ fn side_by_side_json_measures_both_paths_on_the_same_uses() {
         };
         assert_eq!(pair[0]["path"], "zeph");
         assert_eq!(pair[1]["path"], "pagevm");
+        assert_eq!(pair[2]["path"], "session");
         assert_eq!(uses(&pair[0]), uses(&pair[1]));
+        // A request the session refuses is not measured.
+        if pair[2]["refused"] == 0 {
+            assert_eq!(uses(&pair[0]), uses(&pair[2]));
+        }
         assert!(uses(&pair[0]) > 0);
         assert_eq!(
             pair[0]["cost"]["billed_input_no_compaction"],
             pair[1]["cost"]["billed_input_no_compaction"]
         );
+        // The session never sends more than the budget.
+        assert_eq!(pair[2]["over_budget"], 0);
         // Zeph's path has no page directory, so nothing is paged in.
         assert_eq!(pair[0]["quality"]["page_ins"], 0);
         for key in [
