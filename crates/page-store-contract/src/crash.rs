@@ -353,7 +353,10 @@ fn check<B: Backend>(
     assert_eq!(backend.integrity(&store), "ok");
 }
 
-fn parse_env(name: &str, default: u64) -> u64 {
+/// The number in environment variable `name`, or `default` when it is unset or not a number:
+/// the documented overrides of a crash test's size and seed.
+#[must_use]
+pub fn env_u64(name: &str, default: u64) -> u64 {
     #[expect(
         clippy::disallowed_methods,
         reason = "the documented override of the test's size and seed"
@@ -362,16 +365,25 @@ fn parse_env(name: &str, default: u64) -> u64 {
     v.ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// Answers a test runner that asks a `harness = false` crash binary for its tests (enough of
+/// libtest's listing protocol: `--list --format terse`, `--ignored` for ignored ones): one
+/// test, named `crash`. Returns whether it did, in which case the binary should exit.
+#[must_use]
+pub fn answered_listing() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--list") {
+        return false;
+    }
+    if !args.iter().any(|a| a == "--ignored") {
+        println!("crash: test");
+    }
+    true
+}
+
 /// The crash test's `main`: the child role when `PAGEVM_CRASH_CHILD` is set, else the
 /// parent with `default_iterations` kill points (`PAGEVM_CRASH_ITERATIONS` overrides).
 pub fn run<B: Backend>(backend: &B, default_iterations: u64) {
-    // Enough of libtest's listing protocol for test runners that ask a binary for its tests
-    // (`--list --format terse`, `--ignored` for ignored ones): one test, named `crash`.
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list") {
-        if !args.iter().any(|a| a == "--ignored") {
-            println!("crash: test");
-        }
+    if answered_listing() {
         return;
     }
     #[expect(
@@ -388,8 +400,8 @@ pub fn run<B: Backend>(backend: &B, default_iterations: u64) {
         child(backend, path, session, seed.parse().unwrap());
         return;
     }
-    let iterations = parse_env("PAGEVM_CRASH_ITERATIONS", default_iterations);
-    let base_seed = parse_env("PAGEVM_CRASH_SEED", DEFAULT_SEED);
+    let iterations = env_u64("PAGEVM_CRASH_ITERATIONS", default_iterations);
+    let base_seed = env_u64("PAGEVM_CRASH_SEED", DEFAULT_SEED);
     assert!(
         backend.durable(),
         "a store that dies with its process cannot be crash-tested"

@@ -23,6 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use page_core::{PageId, Repr};
+use page_store_contract::crash::{answered_listing, env_u64};
 use page_store_sqlite::SqliteStore;
 use page_writeback::CopyStore;
 use pagevm_zeph::{PagedSession, SessionConfig, ZephTokens, orphaned_pairs, read_page};
@@ -136,22 +137,8 @@ fn check(path: &Path, acked: Option<(usize, usize)>) {
     }
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the documented override of the test's size and seed"
-    )]
-    let v = std::env::var(name);
-    v.ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
-    // Enough of libtest's listing protocol for runners that ask a binary for its tests.
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list") {
-        if !args.iter().any(|a| a == "--ignored") {
-            println!("crash: test");
-        }
+    if answered_listing() {
         return;
     }
     #[expect(
