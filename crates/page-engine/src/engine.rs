@@ -1012,10 +1012,20 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 scope: found.scope().to_string(),
             });
         }
-        found
+        let text = found
             .representation(Repr::Full)
             .map(|r| r.content().to_owned())
-            .ok_or_else(unknown)
+            .ok_or_else(unknown)?;
+        tracing::event!(
+            name: "context.pagevm.page_in",
+            tracing::Level::DEBUG,
+            session = %self.config.session,
+            turn = self.turn,
+            page = %page,
+            page_type = %found.page_type(),
+            tokens_full = found.levels().get(Repr::Full).map_or(0, TokenCount::get),
+        );
+        Ok(text)
     }
 
     /// Pointer resolution: the full text of a page the agent asked to expand, re-paged from

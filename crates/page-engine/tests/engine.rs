@@ -1072,6 +1072,20 @@ fn a_failed_commit_is_a_traced_flush_miss_and_its_audit_rows_wait_for_the_next_b
         let fields = &misses[0].1;
         assert_eq!(fields["audit_rows"], pending.to_string());
         assert!(fields["reason"].contains("disk full"), "{fields:?}");
+        // The store's own error, traced where page-writeback called it.
+        let store_errors: Vec<Traced> = events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == "context.pagevm.store_error")
+            .cloned()
+            .collect();
+        assert_eq!(store_errors.len(), 1);
+        assert!(
+            store_errors[0].1["error"].contains("disk full"),
+            "{store_errors:?}"
+        );
         // The store comes back: the next boundary commits the rows that waited.
         store.fail(false);
         e.prompt_assemble(TokenCount::new(1_600)).unwrap();

@@ -377,7 +377,7 @@ impl<S: Store> Writeback<S> {
         repr_changes: Vec<ReprChange>,
     ) -> Result<BoundaryReport, FlushMiss> {
         let mut last_conflict = None;
-        for _ in 0..self.config.max_commit_attempts.max(1) {
+        for attempt in 0..self.config.max_commit_attempts.max(1) {
             let eval = match self.evaluate(pages) {
                 Ok(eval) => eval,
                 Err(e) => return Err(self.flush_miss(context, pages, e.to_string(), Some(e))),
@@ -412,7 +412,30 @@ impl<S: Store> Writeback<S> {
                 pages: pages.dirty().cloned().collect(),
                 repr_changes: repr_changes.clone(),
             };
-            match self.store.commit(&batch) {
+            let span = tracing::debug_span!(
+                "context.pagevm.store_commit",
+                store = std::any::type_name::<S>(),
+                session = %self.session,
+                boundary = %context.boundary,
+                turn = context.turn,
+                pages = batch.pages.len(),
+                updates = batch.updates.len(),
+                audit_rows = batch.repr_changes.len(),
+                attempt,
+            );
+            let committed = span.in_scope(|| self.store.commit(&batch));
+            if let Err(e) = &committed {
+                span.in_scope(|| {
+                    tracing::event!(
+                        name: "context.pagevm.store_error",
+                        tracing::Level::WARN,
+                        session = %self.session,
+                        attempt,
+                        error = %e,
+                    );
+                });
+            }
+            match committed {
                 Ok(receipt) => {
                     let rejected = self.apply_evaluation(eval);
                     let mut committed_pages = Vec::with_capacity(batch.pages.len());

@@ -228,6 +228,18 @@ impl<S: Store> PagedSession<S> {
         let view = EngineView::new(&s, &keys, &self.known, &fixed_units, &assembly);
         let out = render_view(messages, &s, &view, now_ts);
         let tokens = self.tokens.context(&out);
+        tracing::event!(
+            name: "context.pagevm.session_assemble",
+            tracing::Level::DEBUG,
+            session = %ids::session(self.conversation),
+            messages = messages.len(),
+            new_units = new.len(),
+            budget,
+            fixed_tokens,
+            tokens,
+            pages = assembly.placed.len(),
+            unmet = assembly.unmet.len(),
+        );
         if tokens > budget {
             return Err(AdapterError::OverBudget { tokens, budget });
         }

@@ -5,7 +5,7 @@ use page_core::{PageId, Repr, Scope, SessionId, TokenCount};
 use page_engine::{Assembly, Engine, EngineError, HarnessPage, ModelOutput, ToolDecision};
 use page_writeback::{MemoryStore, PageStore};
 
-use super::{call, engine, file_listing, ok};
+use super::{Events, call, collecting, engine, file_listing, ok};
 
 fn id(s: &str) -> PageId {
     PageId::new(s).unwrap()
@@ -188,10 +188,18 @@ fn page_text_reads_this_session_only_and_demands_nothing() {
 
     let mut second = engine(&store);
     let again = named_history(&mut second);
-    assert_eq!(
-        second.page_text(&id("c1-m2-t0")).unwrap(),
-        file_listing(120, "api")
-    );
+    let events = Events::default();
+    let text = collecting(&events, || second.page_text(&id("c1-m2-t0")).unwrap());
+    assert_eq!(text, file_listing(120, "api"));
+    let page_ins: Vec<String> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(n, _)| n == "context.pagevm.page_in")
+        .map(|(_, f)| f["page"].clone())
+        .collect();
+    assert_eq!(page_ins, ["c1-m2-t0"], "one traced page-in");
     let next = second.prompt_assemble(TokenCount::new(600)).unwrap();
     assert_eq!(next.placed, again.placed, "reading a page changes no level");
     assert_eq!(budgeted.placed, again.placed);
