@@ -813,25 +813,16 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         signature: &ToolSignature,
     ) -> Result<Option<(PageId, String)>, EngineError> {
         let earlier = self.signatures.get(signature);
-        let reuse = if !self.config.read_only_tools.contains(signature.tool()) {
-            Reuse::NotReadOnly
-        } else if earlier.is_none() {
-            Reuse::New
-        } else if earlier.is_some_and(|(_, writes)| *writes != self.writes) {
-            Reuse::ChangedSince
-        } else {
-            Reuse::Served
-        };
-        let served = match earlier {
-            Some((from, _)) if reuse == Reuse::Served => {
-                self.full_text(from)?.map(|text| (from.clone(), text))
+        let (reuse, served) = match earlier {
+            _ if !self.config.read_only_tools.contains(signature.tool()) => {
+                (Reuse::NotReadOnly, None)
             }
-            _ => None,
-        };
-        let reuse = if reuse == Reuse::Served && served.is_none() {
-            Reuse::ResultGone
-        } else {
-            reuse
+            None => (Reuse::New, None),
+            Some((_, writes)) if *writes != self.writes => (Reuse::ChangedSince, None),
+            Some((from, _)) => match self.full_text(from)? {
+                Some(text) => (Reuse::Served, Some((from.clone(), text))),
+                None => (Reuse::ResultGone, None),
+            },
         };
         tracing::event!(
             name: "context.pagevm.tool_decision",

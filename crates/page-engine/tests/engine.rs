@@ -761,6 +761,19 @@ type Traced = (String, std::collections::BTreeMap<String, String>);
 #[derive(Clone, Default)]
 struct Events(std::sync::Arc<std::sync::Mutex<Vec<Traced>>>);
 
+impl Events {
+    /// The fields of every event named `name`, in order.
+    fn named(&self, name: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, fields)| fields.clone())
+            .collect()
+    }
+}
+
 struct Fields(std::collections::BTreeMap<String, String>);
 
 impl tracing::field::Visit for Fields {
@@ -868,14 +881,7 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
         assert_eq!(&trail, changes, "{page}");
         audited += trail.len();
     }
-    let traced: Vec<_> = events
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(name, _)| name == "context.pagevm.page_level")
-        .cloned()
-        .collect();
+    let traced = events.named("context.pagevm.page_level");
     assert_eq!(traced.len(), audited);
     // The other events a person debugging the session reads, with their fields.
     let all = events.0.lock().unwrap().clone();
@@ -932,7 +938,7 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
         "full_tokens",
         "reason",
     ] {
-        assert!(traced.iter().all(|(_, f)| f.contains_key(key)), "{key}");
+        assert!(traced.iter().all(|f| f.contains_key(key)), "{key}");
     }
 }
 
@@ -1060,30 +1066,16 @@ fn a_failed_commit_is_a_traced_flush_miss_and_its_audit_rows_wait_for_the_next_b
         store.fail(true);
         let err = e.prompt_assemble(TokenCount::new(1_600)).unwrap_err();
         assert!(matches!(err, EngineError::FlushMiss(_)), "{err}");
-        let misses: Vec<Traced> = events
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(n, _)| n == "context.pagevm.flush_miss")
-            .cloned()
-            .collect();
+        let misses = events.named("context.pagevm.flush_miss");
         assert_eq!(misses.len(), 1);
-        let fields = &misses[0].1;
+        let fields = &misses[0];
         assert_eq!(fields["audit_rows"], pending.to_string());
         assert!(fields["reason"].contains("disk full"), "{fields:?}");
         // The store's own error, traced where page-writeback called it.
-        let store_errors: Vec<Traced> = events
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(n, _)| n == "context.pagevm.store_error")
-            .cloned()
-            .collect();
+        let store_errors = events.named("context.pagevm.store_error");
         assert_eq!(store_errors.len(), 1);
         assert!(
-            store_errors[0].1["error"].contains("disk full"),
+            store_errors[0]["error"].contains("disk full"),
             "{store_errors:?}"
         );
         // The store comes back: the next boundary commits the rows that waited.

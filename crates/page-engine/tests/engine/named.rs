@@ -192,12 +192,9 @@ fn page_text_reads_this_session_only_and_demands_nothing() {
     let text = collecting(&events, || second.page_text(&id("c1-m2-t0")).unwrap());
     assert_eq!(text, file_listing(120, "api"));
     let page_ins: Vec<String> = events
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(n, _)| n == "context.pagevm.page_in")
-        .map(|(_, f)| f["page"].clone())
+        .named("context.pagevm.page_in")
+        .into_iter()
+        .map(|f| f["page"].clone())
         .collect();
     assert_eq!(page_ins, ["c1-m2-t0"], "one traced page-in");
     let next = second.prompt_assemble(TokenCount::new(600)).unwrap();

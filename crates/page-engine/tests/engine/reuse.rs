@@ -161,18 +161,11 @@ fn a_repeated_call_is_served_only_when_reading_again_would_read_the_same() {
         if let ToolDecision::Served { output, .. } = &last {
             assert!(output.starts_with("output of"), "{}", case.name);
         }
-        let decisions: Vec<_> = events
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(n, _)| n == "context.pagevm.tool_decision")
-            .cloned()
-            .collect();
+        let decisions = events.named("context.pagevm.tool_decision");
         // One per call, and one for the `stored_result` question, answered alike.
         assert_eq!(decisions.len(), case.calls.len() + 1, "{}", case.name);
-        let (_, asked) = &decisions[decisions.len() - 2];
-        let (_, fields) = decisions.last().unwrap();
+        let asked = &decisions[decisions.len() - 2];
+        let fields = decisions.last().unwrap();
         assert_eq!(asked, fields, "{}", case.name);
         // String fields are recorded through `Debug`, quoted.
         assert_eq!(
