@@ -98,45 +98,45 @@ fn evidence_from_a_failing_build() {
         PageType::Evidence,
         built.representations,
         expect![[r#"
-        --- full (123 tokens)
-           Compiling page-core v0.0.0 (/work/main/crates/page-core)
-        error[E0308]: mismatched types
-          --> crates/page-core/src/levels.rs:42:17
-           |
-        42 |         let x: u32 = "no";
-           |                ---   ^^^^ expected `u32`, found `&str`
-           |                |
-           |                expected due to this
+            --- full (123 tokens)
+               Compiling page-core v0.0.0 (/work/main/crates/page-core)
+            error[E0308]: mismatched types
+              --> crates/page-core/src/levels.rs:42:17
+               |
+            42 |         let x: u32 = "no";
+               |                ---   ^^^^ expected `u32`, found `&str`
+               |                |
+               |                expected due to this
 
-        For more information about this error, try `rustc --explain E0308`.
-        error: could not compile `page-core` (lib) due to 1 previous error
-        --- compressed (123 tokens)
-           Compiling page-core v0.0.0 (/work/main/crates/page-core)
-        error[E0308]: mismatched types
-          --> crates/page-core/src/levels.rs:42:17
-           |
-        42 |         let x: u32 = "no";
-           |                ---   ^^^^ expected `u32`, found `&str`
-           |                |
-           |                expected due to this
+            For more information about this error, try `rustc --explain E0308`.
+            error: could not compile `page-core` (lib) due to 1 previous error
+            --- compressed (123 tokens)
+               Compiling page-core v0.0.0 (/work/main/crates/page-core)
+            error[E0308]: mismatched types
+              --> crates/page-core/src/levels.rs:42:17
+               |
+            42 |         let x: u32 = "no";
+               |                ---   ^^^^ expected `u32`, found `&str`
+               |                |
+               |                expected due to this
 
-        For more information about this error, try `rustc --explain E0308`.
-        error: could not compile `page-core` (lib) due to 1 previous error
-        --- structured (123 tokens)
-           Compiling page-core v0.0.0 (/work/main/crates/page-core)
-        error[E0308]: mismatched types
-          --> crates/page-core/src/levels.rs:42:17
-           |
-        42 |         let x: u32 = "no";
-           |                ---   ^^^^ expected `u32`, found `&str`
-           |                |
-           |                expected due to this
+            For more information about this error, try `rustc --explain E0308`.
+            error: could not compile `page-core` (lib) due to 1 previous error
+            --- structured (123 tokens)
+               Compiling page-core v0.0.0 (/work/main/crates/page-core)
+            error[E0308]: mismatched types
+              --> crates/page-core/src/levels.rs:42:17
+               |
+            42 |         let x: u32 = "no";
+               |                ---   ^^^^ expected `u32`, found `&str`
+               |                |
+               |                expected due to this
 
-        For more information about this error, try `rustc --explain E0308`.
-        error: could not compile `page-core` (lib) due to 1 previous error
-        --- pointer (27 tokens)
-        [page ev-1 · bash · 4b05f75b31b2 · 430 bytes, 11 lines]
-    "#]],
+            For more information about this error, try `rustc --explain E0308`.
+            error: could not compile `page-core` (lib) due to 1 previous error
+            --- pointer (36 tokens)
+            [page ev-1 · bash · status: error (exit 101) · 4b05f75b31b2 · 430 bytes, 11 lines]
+        "#]],
     );
 }
 
@@ -205,8 +205,8 @@ fn evidence_from_a_long_test_log() {
         head:     Finished `test` profile [unoptimized + debuginfo] target(s) in 3.21s
         tail:     select::case_17
         tail:     select::case_31
-        --- pointer (26 tokens)
-        [page ev-3 · bash · 8929711c11f0 · 1728 bytes, 61 lines]
+        --- pointer (35 tokens)
+        [page ev-3 · bash · status: error (exit 101) · 8929711c11f0 · 1728 bytes, 61 lines]
     "#]].assert_eq(&render(&reprs));
 }
 

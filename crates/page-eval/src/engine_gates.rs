@@ -383,7 +383,7 @@ mod tests {
               {
                 "gate": "post_compaction_bootstrap",
                 "passed": true,
-                "detail": "after a hard compaction at a 400-token budget the system prompt is at full; 0 post-compaction bootstrap fault(s); prompt 312 tokens"
+                "detail": "after a hard compaction at a 400-token budget the system prompt is at full; 0 post-compaction bootstrap fault(s); prompt 336 tokens"
               },
               {
                 "gate": "reset_flush_miss",
@@ -393,7 +393,7 @@ mod tests {
               {
                 "gate": "threshold_jump_race",
                 "passed": true,
-                "detail": "a 40000-line result arrived at once; prompt 481 of 6000 tokens, system prompt at full, tool pair intact: true, pinned misses 0"
+                "detail": "a 40000-line result arrived at once; prompt 488 of 6000 tokens, system prompt at full, tool pair intact: true, pinned misses 0"
               },
               {
                 "gate": "silent_recall_visibility",

@@ -341,7 +341,6 @@ impl Pager {
                         let id = PageId::new(call_page_id(u, c))?;
                         let key = format!("{name}\u{0}{body}\u{0}{frame}");
                         let label = msg_label(msg, i);
-                        let tokens = self.tokens.clone();
                         let page = self.cached(id, &key, |b, id| {
                             let built = b.evidence(
                                 id,
@@ -363,7 +362,7 @@ impl Pager {
                                     source: label.clone(),
                                 },
                                 facts: Facts::of(&built.representations, None, ""),
-                                reprs: with_contract(built.representations, &name, false, &tokens),
+                                reprs: built.representations,
                                 frame,
                                 last_message: i,
                             })
@@ -398,7 +397,6 @@ impl Pager {
                         } else {
                             call.id.clone()
                         })?;
-                        let tokens = self.tokens.clone();
                         let page = self.cached(id, &key, |b, id| {
                             let built = b.evidence(
                                 id,
@@ -425,12 +423,7 @@ impl Pager {
                                     command_of(input),
                                     &frame_text,
                                 ),
-                                reprs: with_contract(
-                                    built.representations,
-                                    &call.name,
-                                    is_error,
-                                    &tokens,
-                                ),
+                                reprs: built.representations,
                                 frame,
                                 last_message,
                             })
@@ -581,49 +574,6 @@ pub(crate) fn tool_pages(s: &Structure, messages: &[Message]) -> Vec<(String, us
         }
     }
     out
-}
-
-/// Makes the degraded levels of a tool's evidence page satisfy Zeph's own `ToolOutput`
-/// invariant (the tool name and a status token survive compaction): the compressed and
-/// pointer texts get a `[tool · status: ok|error]` header when they lack one. Costs are
-/// recounted and kept non-decreasing toward `full` (a level that would outgrow the one above
-/// takes that level's text).
-fn with_contract(
-    mut reprs: BTreeMap<Repr, Representation>,
-    tool: &str,
-    is_error: bool,
-    tokens: &ZephTokens,
-) -> BTreeMap<Repr, Representation> {
-    use page_core::TokenCounter as _;
-    let status = if is_error { "error" } else { "ok" };
-    for level in [Repr::Pointer, Repr::Compressed] {
-        if let Some(r) = reprs.get(&level)
-            && !(r.content().contains("status:") && r.content().contains(tool))
-        {
-            let text = format!("[{tool} · status: {status}]\n{}", r.content());
-            let n = tokens.count(&text);
-            reprs.insert(level, Representation::new(text, n));
-        }
-    }
-    // Walk down from full: no level may cost more than the one above it.
-    let mut above: Option<Representation> = None;
-    for level in [
-        Repr::Full,
-        Repr::Compressed,
-        Repr::Structured,
-        Repr::Pointer,
-    ] {
-        let Some(r) = reprs.get(&level).cloned() else {
-            continue;
-        };
-        let r = match &above {
-            Some(a) if r.tokens() > a.tokens() => a.clone(),
-            _ => r,
-        };
-        reprs.insert(level, r.clone());
-        above = Some(r);
-    }
-    reprs
 }
 
 /// Text of a group message's parts that are not its matched tool parts (text, orphans

@@ -57,14 +57,34 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
-    /// The pointer form: page id, tool, the full text's digest (12 hex digits) and size.
-    fn pointer(&self, id: &PageId, tool: &str, digest: &page_core::ContentDigest) -> String {
+    /// The pointer form: page id, tool, status, the full text's digest (12 hex digits) and size.
+    fn pointer(
+        &self,
+        id: &PageId,
+        tool: &str,
+        status: &str,
+        digest: &page_core::ContentDigest,
+    ) -> String {
         format!(
-            "[page {id} · {tool} · {} · {} bytes, {} lines]",
+            "[page {id} · {tool} · status: {status} · {} · {} bytes, {} lines]",
             &digest.to_hex()[..12],
             self.bytes,
             self.lines
         )
+    }
+}
+
+impl ToolResult<'_> {
+    /// How the call ended, as every degraded form states it: `ok`, `error`, `error (exit N)`
+    /// or `exit N`. The tool name and this status are what Zeph's own `ToolOutput` invariant
+    /// requires a compacted tool output to keep, so every level below `full` carries both.
+    fn status(&self) -> String {
+        match (self.is_error, self.exit_code) {
+            (true, Some(c)) => format!("error (exit {c})"),
+            (true, None) => "error".to_owned(),
+            (false, Some(c)) if c != 0 => format!("exit {c}"),
+            (false, _) => "ok".to_owned(),
+        }
     }
 }
 
@@ -103,11 +123,12 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
     /// Builds an evidence page's representations from a tool result.
     ///
     /// - `full`: the output verbatim.
-    /// - `compressed`: the salient lines (errors, lines naming paths, the first and last
-    ///   lines) in their original order, within `compressed_ratio` of the output's size.
+    /// - `compressed`: a `[tool · status: …]` header, then the salient lines (errors, lines
+    ///   naming paths, the first and last lines) in their original order, within
+    ///   `compressed_ratio` of the output's size.
     /// - `structured`: tool, canonical arguments, status, byte and line counts, file paths,
     ///   error lines, identifiers, head and tail.
-    /// - `pointer`: a handle naming the page, tool, digest and size, which the engine
+    /// - `pointer`: a handle naming the page, tool, status, digest and size, which the engine
     ///   dereferences from the store.
     ///
     /// One pass over the output (and a second over the lines that can still join the
@@ -130,13 +151,14 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
                 }
             })?;
         let output = result.output;
+        let status = result.status();
         // The full text's count is most of the work; the lower levels need only a scan. For a
         // long output the two run side by side (the counter may split its share further).
         let whole = || Representation::new(output.to_owned(), self.counter.count(output));
         let lower = || {
             let scan = self.scan(output);
-            let compressed = self.salient_lines(output, &scan);
-            let structured = self.structured_evidence(&signature, result, &scan);
+            let compressed = self.compressed_evidence(signature.tool(), &status, output, &scan);
+            let structured = self.structured_evidence(&signature, &status, &scan);
             (scan, compressed, structured)
         };
         let (full, (scan, compressed, structured)) = if output.len() >= PARALLEL_MIN_BYTES {
@@ -161,7 +183,7 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
             self.assemble_with_full(PageType::Evidence, full, |level| match level {
                 Repr::Compressed => compressed.take(),
                 Repr::Structured => structured.take(),
-                Repr::Pointer => Some(scan.pointer(id, signature.tool(), &digest)),
+                Repr::Pointer => Some(scan.pointer(id, signature.tool(), &status, &digest)),
                 Repr::Full | Repr::None => None,
             });
         Ok(EvidenceReprs {
@@ -225,7 +247,21 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
         s
     }
 
-    /// The compressed form: the error lines chosen during the scan, then, in a second pass
+    /// The compressed form: a `[tool · status: …]` header over the salient lines.
+    fn compressed_evidence(
+        &self,
+        tool: &str,
+        status: &str,
+        output: &str,
+        scan: &Scan<'_>,
+    ) -> String {
+        format!(
+            "[{tool} · status: {status}]\n{}",
+            self.salient_lines(output, scan)
+        )
+    }
+
+    /// The salient lines: the error lines chosen during the scan, then, in a second pass
     /// (which needs the final path list and line count), lines naming a listed path, then the
     /// first and last lines; kept lines in their original order, runs of dropped lines
     /// marked with their length.
@@ -285,7 +321,7 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
     fn structured_evidence(
         &self,
         signature: &ToolSignature,
-        result: &ToolResult<'_>,
+        status: &str,
         scan: &Scan<'_>,
     ) -> String {
         let max = self.config.max_line_chars;
@@ -293,12 +329,6 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
         let _ = writeln!(s, "tool: {}", signature.tool());
         let args = &signature.as_str()[signature.tool().len()..];
         let _ = writeln!(s, "call: {}", clip(args, max));
-        let status = match (result.is_error, result.exit_code) {
-            (true, Some(c)) => format!("error (exit {c})"),
-            (true, None) => "error".to_owned(),
-            (false, Some(c)) if c != 0 => format!("exit {c}"),
-            (false, _) => "ok".to_owned(),
-        };
         let _ = writeln!(s, "status: {status}");
         let _ = writeln!(s, "size: {} bytes, {} lines", scan.bytes, scan.lines);
         if let Some(p) = scan.paths.render() {
@@ -464,11 +494,12 @@ mod tests {
         let signature = ToolSignature::from_json_text(result.tool, result.args_json).unwrap();
         let scan = b.scan(result.output);
         let digest = page_core::ContentDigest::of(result.output.as_bytes());
+        let (tool, status) = (signature.tool(), result.status());
         b.assemble(PageType::Evidence, |level| match level {
             Repr::Full => Some(result.output.to_owned()),
-            Repr::Compressed => Some(b.salient_lines(result.output, &scan)),
-            Repr::Structured => Some(b.structured_evidence(&signature, result, &scan)),
-            Repr::Pointer => Some(scan.pointer(id, signature.tool(), &digest)),
+            Repr::Compressed => Some(b.compressed_evidence(tool, &status, result.output, &scan)),
+            Repr::Structured => Some(b.structured_evidence(&signature, &status, &scan)),
+            Repr::Pointer => Some(scan.pointer(id, tool, &status, &digest)),
             Repr::None => None,
         })
     }
