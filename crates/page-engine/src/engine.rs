@@ -213,6 +213,9 @@ pub struct Engine<S, C> {
     demands: BTreeMap<PageId, Repr>,
     /// The previous prompt's pages in order, with what each cost there and would cost at full.
     last_prompt: Vec<Shown>,
+    /// Pages an earlier prompt showed and a later one left out (their audit trail ends at
+    /// `none`), with what they cost at full: one coming back is a change too.
+    left_out: BTreeMap<PageId, u32>,
     /// Level changes between assembled prompts not yet committed: the audit rows of the next
     /// boundary (kept when it fails, so a flush miss loses none).
     pending_audit: Vec<ReprChange>,
@@ -267,6 +270,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             writes: 0,
             demands: BTreeMap::new(),
             last_prompt: Vec::new(),
+            left_out: BTreeMap::new(),
             pending_audit: Vec::new(),
             faults: FaultCounts::default(),
             turn: 0,
@@ -1489,43 +1493,83 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     fn audit_levels(&mut self, now: &[Shown]) {
         let placed: HashMap<&PageId, (Repr, u32)> =
             now.iter().map(|s| (&s.page, (s.level, s.tokens))).collect();
+        let mut changes = Vec::new();
         for before in &self.last_prompt {
-            let (page, from, tokens_before) = (&before.page, &before.level, &before.tokens);
+            let (page, from) = (&before.page, before.level);
             let (to, tokens_after) = placed.get(page).copied().unwrap_or((Repr::None, 0));
-            if to == *from {
+            if to == from {
                 continue;
             }
             let Some(found) = self.table.get(page) else {
                 continue;
             };
-            let page_type = found.page_type();
-            let full_tokens = TokenCount::new(before.full);
-            let reason = if to < *from { "budget" } else { "raised" };
-            tracing::event!(
-                name: "context.pagevm.page_level",
-                tracing::Level::DEBUG,
-                session = %self.config.session,
-                turn = self.turn,
-                page = %page,
-                page_type = %page_type,
-                level_before = %from,
-                level_after = %to,
-                tokens_before = *tokens_before,
-                tokens_after,
-                full_tokens = full_tokens.get(),
-                reason,
-            );
-            self.pending_audit.push(ReprChange {
+            // Below the type's minimum is invariant pressure, not an ordinary degradation:
+            // the minimum-fidelity set did not fit the budget.
+            let reason = if to > from {
+                "raised"
+            } else if to < found.levels().min_fidelity() {
+                "below_minimum"
+            } else {
+                "budget"
+            };
+            changes.push(ReprChange {
                 page: page.clone(),
-                page_type,
-                from: *from,
+                page_type: found.page_type(),
+                from,
                 to,
-                tokens_before: TokenCount::new(*tokens_before),
+                tokens_before: TokenCount::new(before.tokens),
                 tokens_after: TokenCount::new(tokens_after),
-                full_tokens,
+                full_tokens: TokenCount::new(before.full),
                 reason: reason.to_owned(),
             });
         }
+        for shown in now {
+            let Some(full) = self.left_out.remove(&shown.page) else {
+                continue;
+            };
+            if let Some(found) = self.table.get(&shown.page) {
+                changes.push(ReprChange {
+                    page: shown.page.clone(),
+                    page_type: found.page_type(),
+                    from: Repr::None,
+                    to: shown.level,
+                    tokens_before: TokenCount::ZERO,
+                    tokens_after: TokenCount::new(shown.tokens),
+                    full_tokens: TokenCount::new(full),
+                    reason: "raised".to_owned(),
+                });
+            }
+        }
+        for change in changes {
+            if change.to == Repr::None {
+                self.left_out
+                    .insert(change.page.clone(), change.full_tokens.get());
+            }
+            self.record_level_change(change);
+        }
+    }
+
+    /// Records a representation change: an audit row committed at the next boundary, and the
+    /// tracing event `context.pagevm.page_level` with the same fields. The engine records its
+    /// own pages' changes; a harness records here what it sends outside the engine's pages
+    /// (a system prompt it renders itself, cut to fit the budget), so the audit holds every
+    /// change a request made, under one event name.
+    pub fn record_level_change(&mut self, change: ReprChange) {
+        tracing::event!(
+            name: "context.pagevm.page_level",
+            tracing::Level::DEBUG,
+            session = %self.config.session,
+            turn = self.turn,
+            page = %change.page,
+            page_type = %change.page_type,
+            level_before = %change.from,
+            level_after = %change.to,
+            tokens_before = change.tokens_before.get(),
+            tokens_after = change.tokens_after.get(),
+            full_tokens = change.full_tokens.get(),
+            reason = %change.reason,
+        );
+        self.pending_audit.push(change);
     }
 
     fn text(&self, page: &PageId, level: Repr) -> Result<String, EngineError> {

@@ -845,8 +845,10 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
         e.session_end().map_err(|e| e.0).unwrap();
         placed
     });
-    // What changed between consecutive prompts, page by page, in order.
+    // What changed between consecutive prompts, page by page, in order: a page left out and
+    // shown again comes back from `none`.
     let mut want: std::collections::BTreeMap<PageId, Vec<(Repr, Repr)>> = Default::default();
+    let mut gone = std::collections::BTreeSet::new();
     for pair in placed.windows(2) {
         for (page, from) in &pair[0] {
             let to = pair[1]
@@ -855,6 +857,16 @@ fn every_level_change_between_prompts_is_audited_in_the_store_and_traced() {
                 .map_or(Repr::None, |(_, l)| *l);
             if to != *from {
                 want.entry(page.clone()).or_default().push((*from, to));
+            }
+            if to == Repr::None {
+                gone.insert(page.clone());
+            }
+        }
+        for (page, to) in &pair[1] {
+            if gone.remove(page) {
+                want.entry(page.clone())
+                    .or_default()
+                    .push((Repr::None, *to));
             }
         }
     }
@@ -1092,4 +1104,38 @@ fn a_failed_commit_is_a_traced_flush_miss_and_its_audit_rows_wait_for_the_next_b
         let (_, commit) = last.unwrap();
         assert_eq!(commit["audit_rows"], pending.to_string());
     });
+}
+
+#[test]
+fn rules_pushed_below_their_minimum_are_audited_as_below_minimum() {
+    let store = MemoryStore::new();
+    let mut e = engine(&store);
+    let rules = e
+        .add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
+        .unwrap();
+    e.user_message("Review the crate.").unwrap();
+    let roomy = e.prompt_assemble(TokenCount::new(4_000)).unwrap();
+    assert!(roomy.unmet.is_empty());
+    // A budget of one token leaves no room for the rules at any level: invariant pressure.
+    let starved = e.prompt_assemble(TokenCount::new(1)).unwrap();
+    assert!(
+        starved.unmet.iter().any(|(p, _)| *p == rules),
+        "{:?}",
+        starved.unmet
+    );
+    let back = e.prompt_assemble(TokenCount::new(4_000)).unwrap();
+    assert!(back.unmet.is_empty());
+    e.session_end().map_err(|e| e.0).unwrap();
+    let trail: Vec<(Repr, String)> = page_writeback::HistoryStore::audit_trail(&store, &rules)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.change.to, r.change.reason))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            (Repr::None, "below_minimum".to_owned()),
+            (Repr::Full, "raised".to_owned()),
+        ]
+    );
 }

@@ -187,8 +187,9 @@ pub struct Counts {
     pub input_orphans_sent: usize,
     /// Contexts over the budget.
     pub over_budget: usize,
-    /// Requests the path would not send: what it sends as it is exceeds the budget alone.
-    pub refused: usize,
+    /// Requests in which something the path sends as it is (system prompt, verbatim and
+    /// memory messages) gave way so that the newest request fits.
+    pub gave_way: usize,
     /// Sum of context tokens (for the mean).
     pub tokens_sum: usize,
     /// Largest context.
@@ -236,7 +237,7 @@ impl Counts {
         self.orphaned_pairs += o.orphaned_pairs;
         self.input_orphans_sent += o.input_orphans_sent;
         self.over_budget += o.over_budget;
-        self.refused += o.refused;
+        self.gave_way += o.gave_way;
         self.tokens_sum += o.tokens_sum;
         self.tokens_max = self.tokens_max.max(o.tokens_max);
         self.retention_checks += o.retention_checks;
@@ -627,30 +628,22 @@ pub fn compare_with(
             );
             measure(pc, &mut meters[1], &view.messages);
             invariant_checks(pc, &view.messages, &originals, &tokens);
-            // The session: the whole budget is the engine's; it sends nothing rather than
-            // more than the budget.
+            // The session: the whole budget is the engine's, and what it sends as it is gives
+            // way before a request goes over it.
             let sc = out.entry(Strategy::Session).or_default();
-            match session.assemble(&messages[..i], config.budget, now_ts) {
-                Ok(prompt) => {
-                    observe(
-                        sc,
-                        &messages[..i],
-                        &prompt.messages,
-                        &tokens,
-                        config.budget,
-                        &seen,
-                        fits,
-                    );
-                    measure(sc, &mut meters[2], &prompt.messages);
-                    invariant_checks(sc, &prompt.messages, &originals, &tokens);
-                }
-                Err(AdapterError::FixedOverBudget { .. }) => {
-                    sc.turns += 1;
-                    sc.insufficient_turns += usize::from(!fits);
-                    sc.refused += 1;
-                }
-                Err(e) => return Err(e),
-            }
+            let prompt = session.assemble(&messages[..i], config.budget, now_ts)?;
+            sc.gave_way += usize::from(!prompt.pressure.is_empty());
+            observe(
+                sc,
+                &messages[..i],
+                &prompt.messages,
+                &tokens,
+                config.budget,
+                &seen,
+                fits,
+            );
+            measure(sc, &mut meters[2], &prompt.messages);
+            invariant_checks(sc, &prompt.messages, &originals, &tokens);
         }
         for p in &msg.parts {
             match p {
@@ -780,7 +773,7 @@ pub fn json(
                 "controllable_faults": c.controllable_faults,
                 "orphaned_pairs": c.orphaned_pairs,
                 "over_budget": c.over_budget,
-                "refused": c.refused,
+                "gave_way": c.gave_way,
                 "retention": round(c.retention(), 1000.0),
             }));
         }
@@ -800,7 +793,7 @@ pub fn table(
     use std::fmt::Write as _;
     let tokens = ZephTokens::new();
     let mut out = String::from(
-        "| budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | refused | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | fixed parts gave way | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for &ratio in ratios {
         for (s, c) in &totals(&tokens, histories, config, ratio)? {
@@ -817,7 +810,7 @@ pub fn table(
                 c.orphaned_pairs,
                 c.input_orphans_sent,
                 c.over_budget,
-                c.refused,
+                c.gave_way,
                 c.tokens_mean(),
                 c.tokens_max,
                 c.retention(),

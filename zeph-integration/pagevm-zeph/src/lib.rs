@@ -49,6 +49,7 @@ mod compactor;
 pub mod compare;
 mod convert;
 mod directory;
+mod fixed;
 mod invariant;
 pub mod measure;
 mod pages;
@@ -71,6 +72,7 @@ pub use crate::convert::{
     CallSite, Diagnostic, MemoryKind, Structure, Unit, UnitKind, VerbatimWhy, orphaned_pairs,
     structure,
 };
+pub use crate::fixed::{GiveWay, Pressure};
 pub use crate::invariant::PathRetainingToolOutput;
 pub use crate::pages::{PagedHistory, Pager, ZephPage};
 pub use crate::read_page::{
@@ -101,17 +103,6 @@ pub enum AdapterError {
     /// The lifecycle engine refused an event or could not commit (`FlushMiss` drops nothing).
     #[error("engine: {0}")]
     Engine(#[from] page_engine::EngineError),
-    /// What is sent as it is (system prompt, verbatim and memory messages) exceeds the budget
-    /// alone, before any page.
-    #[error(
-        "the system prompt, verbatim and memory messages take {fixed} tokens, above the budget of {budget}"
-    )]
-    FixedOverBudget {
-        /// Their tokens.
-        fixed: usize,
-        /// The budget.
-        budget: usize,
-    },
     /// The rendered prompt counts above the budget: the engine's counts and Zeph's disagree.
     #[error("the rendered prompt takes {tokens} tokens, above the budget of {budget}")]
     OverBudget {

@@ -45,6 +45,8 @@ impl View for Levels<'_> {
     fn shown(&self, unit: usize, slot: Slot) -> Option<(Repr, &str)> {
         let u = &self.history.structure.units[unit];
         match (u.kind, slot) {
+            // No page: always sent as it is.
+            (UnitKind::Bootstrap | UnitKind::Verbatim(_), _) => Some((Repr::Full, "")),
             // A group message's text renders whole with the call that owns the message: the
             // first call used in it, else the first answered in it.
             (UnitKind::ToolGroup, Slot::Text(m)) => {
@@ -100,7 +102,14 @@ pub(crate) fn render_view(
     for (u, unit) in s.units.iter().enumerate() {
         match unit.kind {
             UnitKind::Bootstrap | UnitKind::Verbatim(_) => {
-                out.extend(unit.messages.iter().map(|&m| messages[m].clone()));
+                // As it is, byte for byte, unless it gave way (left out, or a system prompt cut).
+                for &m in &unit.messages {
+                    match view.shown(u, Slot::Text(m)) {
+                        None => {}
+                        Some((Repr::Full, _)) => out.push(messages[m].clone()),
+                        shown => out.extend(text_message(&messages[m], m, s, shown)),
+                    }
+                }
             }
             UnitKind::Turn | UnitKind::Memory(_) => {
                 let i = unit.messages[0];
@@ -159,7 +168,7 @@ pub(crate) fn render_view(
 /// A turn or memory message with its text at `shown`: at full as it was (orphans as text),
 /// below full with the page's text in place of its first text-like part; its other parts
 /// (thinking blocks, images) stay where they were, verbatim.
-fn text_message(
+pub(crate) fn text_message(
     msg: &Message,
     i: usize,
     s: &Structure,

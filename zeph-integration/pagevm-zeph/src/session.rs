@@ -2,21 +2,22 @@
 //! message and tool result becomes a durable, audited page under the id Zeph's own rows give
 //! it, and every request is the engine's prompt rendered back onto Zeph's messages.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use page_core::{
-    CompactionKind, ContentDigest, PageId, Repr, SessionId, TokenCount, TokenCounter as _,
-    ToolCallId,
+    CompactionKind, ContentDigest, PageId, PageType, Repr, SessionId, TokenCount,
+    TokenCounter as _, ToolCallId,
 };
 use page_engine::{
     Assembly, Block, Engine, EngineConfig, HarnessPage, ModelOutput, ToolCallRequest, ToolOutput,
 };
-use page_writeback::{BoundaryReport, PrincipalId, Store};
+use page_writeback::{BoundaryReport, PrincipalId, ReprChange, Store};
 use pagevm_migrate::ids;
 use zeph_llm::provider::{Message, Role};
 
 use crate::AdapterError;
 use crate::convert::{Diagnostic, Structure, Unit, UnitKind, structure};
+use crate::fixed::{FixedParts, GiveWay, Pressure};
 use crate::pages::{call_source, non_tool_text, non_tool_tokens, role_word, turn_source};
 use crate::render::{Slot, View, render_view};
 use crate::tokens::ZephTokens;
@@ -57,6 +58,9 @@ pub struct SessionPrompt {
     /// Tokens of what is sent as it is, outside the engine's budget: the system prompt,
     /// verbatim messages, memory excerpts, legacy tool output and turns without text.
     pub fixed_tokens: usize,
+    /// What of those gave way so that the request fits (empty when they fit as they are), in
+    /// the order of [`GiveWay`].
+    pub pressure: Vec<Pressure>,
     /// The engine's prompt behind them: every page placed, its level, faults, unmet demands.
     pub assembly: Assembly,
     /// Orphaned tool parts of the input (rendered as text).
@@ -84,7 +88,8 @@ enum UnitSlot {
 /// What is not a page is sent as it is and counted outside the engine's budget: the system
 /// prompt, pinned and hidden messages, server compaction blocks, memory excerpts Zeph injects
 /// (they change every turn and Zeph re-derives them), legacy text-tool output and turns
-/// without text.
+/// without text. When those alone leave no room for the newest request, they give way in a
+/// fixed order (see [`GiveWay`]), so no request is ever above the budget.
 pub struct PagedSession<S> {
     engine: Engine<S, ZephTokens>,
     tokens: ZephTokens,
@@ -93,6 +98,9 @@ pub struct PagedSession<S> {
     known: HashMap<(ContentDigest, usize), Vec<(UnitSlot, PageId)>>,
     /// Whether a prompt was assembled yet: the first request catches up on the history.
     started: bool,
+    /// The parts sent as they are that gave way for the previous request, by message page:
+    /// how they were sent (level, tokens), so the audit records changes, not every request.
+    gave_way: HashMap<PageId, (Repr, usize)>,
 }
 
 impl<S> std::fmt::Debug for PagedSession<S> {
@@ -122,6 +130,7 @@ impl<S: Store> PagedSession<S> {
             conversation: config.conversation,
             known: HashMap::new(),
             started: false,
+            gave_way: HashMap::new(),
         })
     }
 
@@ -165,8 +174,12 @@ impl<S: Store> PagedSession<S> {
     /// Zeph-counted tokens. `now_ts` (Unix seconds) stamps new pages and degraded legacy
     /// output.
     ///
+    /// What is sent as it is comes off the budget first; when it leaves less than the newest
+    /// request's tokens (or more than the budget), it gives way in [`GiveWay`]'s order, each
+    /// part that gave way an audit row (reason: the step's code) and a
+    /// [`SessionPrompt::pressure`] entry.
+    ///
     /// # Errors
-    /// [`AdapterError::FixedOverBudget`] when what is sent as it is exceeds the budget alone;
     /// [`AdapterError::Engine`] when ingest or the turn boundary fails (a failed commit is
     /// `FlushMiss`: nothing is dropped, the next request retries);
     /// [`AdapterError::OverBudget`] if the rendered prompt counts above the budget (the
@@ -180,24 +193,16 @@ impl<S: Store> PagedSession<S> {
         self.engine.set_now_ms(now_ts.saturating_mul(1000));
         let s = structure(messages);
         let keys = unit_keys(messages, &s);
-        let fixed_units: HashSet<usize> = (0..s.units.len())
-            .filter(|&u| !self.paged(messages, &s, u))
-            .collect();
-        let fixed_tokens: usize = fixed_units
-            .iter()
-            .flat_map(|&u| &s.units[u].messages)
-            .map(|&m| &messages[m])
-            .filter(|m| m.metadata.visibility.is_agent_visible())
-            .map(|m| self.tokens.message(m))
-            .sum();
-        let Some(page_budget) = budget.checked_sub(fixed_tokens) else {
-            return Err(AdapterError::FixedOverBudget {
-                fixed: fixed_tokens,
-                budget,
-            });
-        };
+        let mut fixed = FixedParts::new(
+            messages,
+            &s,
+            (0..s.units.len())
+                .filter(|&u| !self.paged(messages, &s, u))
+                .collect(),
+            &self.tokens,
+        );
         let new: Vec<usize> = (0..s.units.len())
-            .filter(|u| !fixed_units.contains(u) && !self.known.contains_key(&keys[*u]))
+            .filter(|u| !fixed.contains(*u) && !self.known.contains_key(&keys[*u]))
             .collect();
         let catching_up = !self.started && new.len() > 1;
         for (n, &u) in new.iter().enumerate() {
@@ -212,20 +217,29 @@ impl<S: Store> PagedSession<S> {
         // The request being answered stays in full, however many results came after it.
         let newest_request = (0..s.units.len()).rev().find(|&u| {
             s.units[u].kind == UnitKind::Turn
-                && !fixed_units.contains(&u)
+                && !fixed.contains(u)
                 && messages[s.units[u].messages[0]].role == Role::User
         });
+        let mut reserve = 0;
         if let Some(u) = newest_request
             && let Some(slots) = self.known.get(&keys[u])
         {
             for (_, page) in slots {
                 self.engine.demand(page, Repr::Full)?;
             }
+            // Room for it comes before what is sent as it is, unless it cannot be whole
+            // anyway.
+            reserve = self.tokens.message(&messages[s.units[u].messages[0]]);
+            if reserve > budget {
+                reserve = 0;
+            }
         }
-        let assembly = self.engine.prompt_assemble(TokenCount::new(
-            u32::try_from(page_budget).unwrap_or(u32::MAX),
-        ))?;
-        let view = EngineView::new(&s, &keys, &self.known, &fixed_units, &assembly);
+        fixed.fit(messages, &s, budget - reserve, &self.tokens);
+        self.audit_pressure(messages, &s, fixed.pressure())?;
+        let fixed_tokens = fixed.tokens();
+        let page_budget = budget.saturating_sub(fixed_tokens);
+        let assembly = self.engine.prompt_assemble(token_count(page_budget))?;
+        let view = EngineView::new(&s, &keys, &self.known, &fixed, &assembly);
         let out = render_view(messages, &s, &view, now_ts);
         let tokens = self.tokens.context(&out);
         tracing::event!(
@@ -236,6 +250,7 @@ impl<S: Store> PagedSession<S> {
             new_units = new.len(),
             budget,
             fixed_tokens,
+            gave_way = fixed.pressure().len(),
             tokens,
             pages = assembly.placed.len(),
             unmet = assembly.unmet.len(),
@@ -247,9 +262,82 @@ impl<S: Store> PagedSession<S> {
             messages: out,
             tokens,
             fixed_tokens,
+            pressure: fixed.pressure().to_vec(),
             assembly,
             diagnostics: s.diagnostics,
         })
+    }
+
+    /// Records in the engine's audit each part sent as it is whose showing changed since the
+    /// previous request: one that gave way (its step's code), or one back as it is (`raised`).
+    fn audit_pressure(
+        &mut self,
+        messages: &[Message],
+        s: &Structure,
+        pressure: &[Pressure],
+    ) -> Result<(), AdapterError> {
+        let mut now = HashMap::new();
+        for p in pressure {
+            let page = PageId::new(self.message_page(messages, p.message))?;
+            let to = match (p.reason, p.tokens_after) {
+                (_, 0) => Repr::None,
+                // A cut system prompt is a lossy form of it, as a compressed one is.
+                _ => Repr::Compressed,
+            };
+            now.insert(page.clone(), (to, p.tokens_after));
+            if self.gave_way.get(&page) == Some(&(to, p.tokens_after)) {
+                continue;
+            }
+            let page_type = match s.units.iter().find(|u| u.messages.contains(&p.message)) {
+                _ if p.reason == GiveWay::SystemPromptCut => PageType::Bootstrap,
+                Some(u) if matches!(u.kind, UnitKind::Memory(_) | UnitKind::ToolOutput) => {
+                    PageType::Evidence
+                }
+                _ => PageType::Conversation,
+            };
+            self.engine.record_level_change(ReprChange {
+                page,
+                page_type,
+                from: Repr::Full,
+                to,
+                tokens_before: token_count(p.tokens_before),
+                tokens_after: token_count(p.tokens_after),
+                full_tokens: token_count(p.tokens_before),
+                reason: p.reason.code().to_owned(),
+            });
+        }
+        let back: Vec<(PageId, (Repr, usize))> = self
+            .gave_way
+            .iter()
+            .filter(|(page, _)| !now.contains_key(*page))
+            .map(|(page, shown)| (page.clone(), *shown))
+            .collect();
+        for (page, (from, tokens_after)) in back {
+            let Some(i) =
+                (0..messages.len()).find(|&i| self.message_page(messages, i) == page.as_str())
+            else {
+                // The message itself is gone from Zeph's history: nothing is back.
+                continue;
+            };
+            let full = self.tokens.message(&messages[i]);
+            let page_type = if i == 0 && messages[0].role == Role::System {
+                PageType::Bootstrap
+            } else {
+                PageType::Conversation
+            };
+            self.engine.record_level_change(ReprChange {
+                page,
+                page_type,
+                from,
+                to: Repr::Full,
+                tokens_before: token_count(tokens_after),
+                tokens_after: token_count(full),
+                full_tokens: token_count(full),
+                reason: "raised".to_owned(),
+            });
+        }
+        self.gave_way = now;
+        Ok(())
     }
 
     /// A Zeph compaction event: a write barrier, then the engine's cooling of `kind`.
@@ -272,6 +360,7 @@ impl<S: Store> PagedSession<S> {
             conversation,
             known,
             started,
+            gave_way,
         } = self;
         engine.session_end().map_err(|e| {
             let (error, engine) = *e;
@@ -283,6 +372,7 @@ impl<S: Store> PagedSession<S> {
                     conversation,
                     known,
                     started,
+                    gave_way,
                 },
             ))
         })
@@ -523,7 +613,7 @@ fn unit_keys(messages: &[Message], s: &Structure) -> Vec<(ContentDigest, usize)>
 /// What the engine's prompt shows, by unit and slot of the history being rendered.
 struct EngineView<'a> {
     pages: HashMap<(usize, Slot), &'a PageId>,
-    fixed: &'a HashSet<usize>,
+    fixed: &'a FixedParts,
     shown: HashMap<&'a PageId, (Repr, &'a str)>,
 }
 
@@ -532,7 +622,7 @@ impl<'a> EngineView<'a> {
         s: &Structure,
         keys: &[(ContentDigest, usize)],
         known: &'a HashMap<(ContentDigest, usize), Vec<(UnitSlot, PageId)>>,
-        fixed: &'a HashSet<usize>,
+        fixed: &'a FixedParts,
         assembly: &'a Assembly,
     ) -> Self {
         let mut pages = HashMap::new();
@@ -567,8 +657,8 @@ impl<'a> EngineView<'a> {
 
 impl View for EngineView<'_> {
     fn shown(&self, unit: usize, slot: Slot) -> Option<(Repr, &str)> {
-        if self.fixed.contains(&unit) {
-            return Some((Repr::Full, ""));
+        if self.fixed.contains(unit) {
+            return self.fixed.shown(unit, slot);
         }
         let id = self.pages.get(&(unit, slot))?;
         self.shown.get(id).copied()

@@ -12,6 +12,7 @@ mod history;
 
 mod compaction;
 mod convert;
+mod give_way;
 mod migrated;
 mod read_page;
 mod session;

@@ -159,6 +159,7 @@ proptest! {
         let mut changes: BTreeMap<PageId, Vec<(Repr, Repr)>> = BTreeMap::new();
         let mut previous: Vec<(PageId, Repr)> = Vec::new();
         let mut named = BTreeSet::new();
+        let mut gone = BTreeSet::new();
         // Each request, and last the whole history (its final reply too).
         let mut ends: Vec<usize> = (1..h.len()).filter(|&e| h[e - 1].role == Role::User).collect();
         ends.push(h.len());
@@ -172,6 +173,15 @@ proptest! {
                 let to = now.get(page).copied().unwrap_or(Repr::None);
                 if to != *from {
                     changes.entry(page.clone()).or_default().push((*from, to));
+                }
+                if to == Repr::None {
+                    gone.insert(page.clone());
+                }
+            }
+            // A page left out and shown again comes back from `none`.
+            for (page, to) in &now {
+                if gone.remove(*page) {
+                    changes.entry((*page).clone()).or_default().push((Repr::None, *to));
                 }
             }
             previous = prompt.assembly.placed.iter().map(|p| (p.page.clone(), p.level)).collect();
