@@ -88,15 +88,20 @@ impl ToolSignature {
                 "tool name {tool:?} must be non-empty, without '(' or control characters"
             )));
         }
+        Ok(Self::of_usable_name(tool, args))
+    }
+
+    /// The signature of `tool`, a name [`Self::new`] accepts, with `args`.
+    fn of_usable_name(tool: &str, args: &Value) -> Self {
         let mut text = String::with_capacity(tool.len() + 32);
         text.push_str(tool);
         text.push('(');
         write_canonical(args, &mut text);
         text.push(')');
-        Ok(Self {
+        Self {
             text,
             name_len: tool.len(),
-        })
+        }
     }
 
     /// The signature of a call whose arguments arrive as JSON text (as most transcripts store
@@ -113,6 +118,35 @@ impl ToolSignature {
             })?
         };
         Self::new(tool, &args)
+    }
+
+    /// The signature of a call as a harness recorded it, whatever it recorded: the one rule
+    /// every path that turns a call into a page follows. Arguments that are JSON text are
+    /// canonicalised as in [`Self::from_json_text`] (empty text: no arguments); any other
+    /// text is signed as one JSON string, so equal malformed calls still match. A tool name
+    /// page-core could not use has each `(` and control character replaced by `_` (empty:
+    /// `tool`).
+    ///
+    /// ```
+    /// use page_core::ToolSignature;
+    ///
+    /// assert_eq!(ToolSignature::of_call("grep", r#"{"path": "src"}"#).as_str(), r#"grep({"path":"src"})"#);
+    /// assert_eq!(ToolSignature::of_call("sh", "ls -la").as_str(), r#"sh("ls -la")"#);
+    /// assert_eq!(ToolSignature::of_call("f(x)", "").as_str(), "f_x)({})");
+    /// ```
+    #[must_use]
+    pub fn of_call(tool: &str, args_text: &str) -> Self {
+        let tool: String = tool
+            .chars()
+            .map(|c| if c == '(' || c.is_control() { '_' } else { c })
+            .collect();
+        let tool = if tool.is_empty() { "tool" } else { &tool };
+        let args = if args_text.trim().is_empty() {
+            Value::Object(serde_json::Map::new())
+        } else {
+            serde_json::from_str(args_text).unwrap_or_else(|_| Value::String(args_text.to_owned()))
+        };
+        Self::of_usable_name(tool, &args)
     }
 
     /// The tool name.

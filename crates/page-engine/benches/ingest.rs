@@ -84,18 +84,16 @@ fn bench_counter<C: TokenCounter>(
     let id = PageId::new("bench").expect("valid id");
     group.bench_function(name, |b| {
         b.iter(|| {
-            builder
-                .evidence(
-                    &id,
-                    &ToolResult {
-                        tool: "bash",
-                        args_json: r#"{"command":"cargo test"}"#,
-                        output: black_box(output),
-                        is_error: true,
-                        exit_code: Some(101),
-                    },
-                )
-                .expect("builds")
+            builder.evidence(
+                &id,
+                &ToolResult {
+                    tool: "bash",
+                    args_json: r#"{"command":"cargo test"}"#,
+                    output: black_box(output),
+                    is_error: true,
+                    exit_code: Some(101),
+                },
+            )
         });
     });
 }

@@ -404,22 +404,31 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     }
 
     /// Adds rules: the system prompt (`Bootstrap`) or a constraint. They are hard-pinned and
-    /// restored after every compaction and reset.
+    /// restored after every compaction and reset. A system prompt that states no rule is a
+    /// conversation page of role `system` (`RepresentationBuilder::system_prompt`).
     ///
     /// # Errors
-    /// [`EngineError::Build`] for text without rules.
+    /// [`EngineError::Build`] for a constraint without rules.
     pub fn add_rules(
         &mut self,
         kind: RulesKind,
         text: &str,
         source: &str,
     ) -> Result<PageId, EngineError> {
-        let page_type = match kind {
-            RulesKind::Bootstrap => PageType::Bootstrap,
-            RulesKind::Constraint => PageType::Constraint,
+        let (id, page_type, reprs) = match kind {
+            RulesKind::Bootstrap => {
+                let id = self.new_id(PageType::Bootstrap.code())?;
+                let (page_type, reprs) =
+                    self.builder
+                        .system_prompt(&id, text, id.as_str(), Some(self.now_ms))?;
+                (id, page_type, reprs)
+            }
+            RulesKind::Constraint => {
+                let reprs = self.builder.rules(kind, &Rules { text })?;
+                let id = self.new_id(PageType::Constraint.code())?;
+                (id, PageType::Constraint, reprs)
+            }
         };
-        let reprs = self.builder.rules(kind, &Rules { text })?;
-        let id = self.new_id(page_type.code())?;
         self.insert_page(
             id.clone(),
             page_type,
@@ -641,7 +650,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     ///
     /// # Errors
     /// [`EngineError::PendingToolResults`] while an earlier group still lacks results,
-    /// [`EngineError::InvalidToolCall`] for a call with an unusable tool name or a repeated
+    /// [`EngineError::InvalidToolCall`] for a repeated
     /// call id, [`EngineError::Store`] when staging fails.
     pub fn post_model(&mut self, output: ModelOutput) -> Result<(), EngineError> {
         self.ensure_no_pending()?;
@@ -654,7 +663,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                     reason: "the call id repeats within the response".to_owned(),
                 });
             }
-            let signature = canonical_signature(&request)?;
+            let signature = ToolSignature::of_call(&request.tool, &request.args_json);
             let overhead = match &request.page {
                 Some(named) => named.frame.get(),
                 None => {
@@ -783,7 +792,6 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// served text as the call's result.
     ///
     /// # Errors
-    /// [`EngineError::InvalidToolCall`] for an empty or malformed tool name,
     /// [`EngineError::Store`] when the earlier result cannot be read.
     pub fn stored_result(
         &self,
@@ -791,13 +799,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         tool: &str,
         args_json: &str,
     ) -> Result<Option<(PageId, String)>, EngineError> {
-        let signature = canonical_signature(&ToolCallRequest {
-            call_id: call_id.clone(),
-            tool: tool.to_owned(),
-            args_json: args_json.to_owned(),
-            page: None,
-        })?;
-        self.reusable(call_id, &signature)
+        self.reusable(call_id, &ToolSignature::of_call(tool, args_json))
     }
 
     /// A tool ran whose result the engine is given later (a harness that hands over a
@@ -931,28 +933,21 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         signature: &ToolSignature,
         output: &ToolOutput,
     ) -> Result<(), EngineError> {
-        // The builder re-derives the signature from JSON text; malformed arguments are signed
-        // as a JSON string, exactly as `canonical_signature` did.
-        let args_for_builder = if serde_json::from_str::<Value>(args_json).is_ok() {
-            args_json.to_owned()
-        } else {
-            Value::String(args_json.to_owned()).to_string()
-        };
         let built = self.builder.evidence(
             id,
             &ToolResult {
                 tool,
-                args_json: &args_for_builder,
+                args_json,
                 output: &output.output,
                 is_error: output.is_error,
                 exit_code: output.exit_code,
             },
-        )?;
+        );
         let mut reprs = built.representations;
         if let Some(summarizer) = &self.summarizer {
             let proposal = summarizer.summarize(&SummaryInput {
                 tool,
-                args_json: &args_for_builder,
+                args_json,
                 output: &output.output,
                 is_error: output.is_error,
             });
@@ -1851,20 +1846,6 @@ fn item_runs(slots: &[Slot]) -> impl Iterator<Item = std::ops::Range<usize>> + '
         start = end;
         Some(run)
     })
-}
-
-/// The canonical signature of a call: tool name plus normalised JSON arguments; arguments
-/// that are not JSON are signed as one JSON string, so equal malformed calls still match.
-fn canonical_signature(request: &ToolCallRequest) -> Result<ToolSignature, EngineError> {
-    let invalid = |e: page_core::PageError| EngineError::InvalidToolCall {
-        call_id: request.call_id.to_string(),
-        reason: e.to_string(),
-    };
-    match serde_json::from_str::<Value>(&request.args_json) {
-        Ok(_) => ToolSignature::from_json_text(&request.tool, &request.args_json).map_err(invalid),
-        Err(_) => ToolSignature::new(&request.tool, &Value::String(request.args_json.clone()))
-            .map_err(invalid),
-    }
 }
 
 fn describe_miss(outcome: &RecallOutcome) -> String {

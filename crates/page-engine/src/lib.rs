@@ -62,7 +62,7 @@
 //! let built = builder.evidence(&id, &ToolResult {
 //!     tool: "bash", args_json: r#"{"cmd":"cargo build"}"#, output: &out,
 //!     is_error: true, exit_code: Some(101),
-//! })?;
+//! });
 //! let structured = built.representations[&Repr::Structured].content();
 //! assert!(structured.contains("status: error (exit 101)"));
 //! assert!(structured.contains("paths: src/main.rs"));

@@ -25,8 +25,9 @@ pub const TOOL_RESULT_UTILITY: f64 = 5.0;
 #[must_use]
 pub fn recompute_cost(tool: &str) -> f64 {
     const EDITS: [&str; 6] = ["edit", "write", "replace", "create", "insert", "apply"];
-    const READS: [&str; 11] = [
-        "read", "open", "cat", "view", "find", "grep", "search", "glob", "ls", "bash", "run",
+    const READS: [&str; 12] = [
+        "read", "open", "cat", "view", "find", "grep", "search", "glob", "ls", "bash", "shell",
+        "run",
     ];
     let t = tool.to_ascii_lowercase();
     if EDITS.iter().any(|k| t.contains(k)) {

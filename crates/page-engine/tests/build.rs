@@ -80,18 +80,16 @@ error: could not compile `page-core` (lib) due to 1 previous error
 
 #[test]
 fn evidence_from_a_failing_build() {
-    let built = BUILDER
-        .evidence(
-            &id("ev-1"),
-            &ToolResult {
-                tool: "bash",
-                args_json: r#"{"command": "cargo build -p page-core", "timeout": 600}"#,
-                output: CARGO_OUTPUT,
-                is_error: true,
-                exit_code: Some(101),
-            },
-        )
-        .unwrap();
+    let built = BUILDER.evidence(
+        &id("ev-1"),
+        &ToolResult {
+            tool: "bash",
+            args_json: r#"{"command": "cargo build -p page-core", "timeout": 600}"#,
+            output: CARGO_OUTPUT,
+            is_error: true,
+            exit_code: Some(101),
+        },
+    );
     expect![[r#"bash({"command":"cargo build -p page-core","timeout":600})"#]]
         .assert_eq(built.signature.as_str());
     check(
@@ -155,18 +153,16 @@ fn long_test_log() -> String {
 #[test]
 fn evidence_from_a_long_test_log() {
     let log = long_test_log();
-    let built = BUILDER
-        .evidence(
-            &id("ev-3"),
-            &ToolResult {
-                tool: "bash",
-                args_json: r#"{"command": "cargo test -p page-policy"}"#,
-                output: &log,
-                is_error: true,
-                exit_code: Some(101),
-            },
-        )
-        .unwrap();
+    let built = BUILDER.evidence(
+        &id("ev-3"),
+        &ToolResult {
+            tool: "bash",
+            args_json: r#"{"command": "cargo test -p page-policy"}"#,
+            output: &log,
+            is_error: true,
+            exit_code: Some(101),
+        },
+    );
     let mut reprs = built.representations;
     reprs.remove(&Repr::Full);
     let full_tokens = BUILDER.counter().count(&log);
@@ -212,18 +208,16 @@ fn evidence_from_a_long_test_log() {
 
 #[test]
 fn evidence_too_small_to_compress_reuses_the_level_above() {
-    let built = BUILDER
-        .evidence(
-            &id("ev-2"),
-            &ToolResult {
-                tool: "read_file",
-                args_json: r#"{"path": "VERSION"}"#,
-                output: "0.4.1\n",
-                is_error: false,
-                exit_code: None,
-            },
-        )
-        .unwrap();
+    let built = BUILDER.evidence(
+        &id("ev-2"),
+        &ToolResult {
+            tool: "read_file",
+            args_json: r#"{"path": "VERSION"}"#,
+            output: "0.4.1\n",
+            is_error: false,
+            exit_code: None,
+        },
+    );
     check(
         PageType::Evidence,
         built.representations,
@@ -400,10 +394,21 @@ fn err<T: std::fmt::Debug>(r: Result<T, page_engine::BuildError>) -> String {
 
 #[test]
 fn bad_input_is_named() {
-    expect![[r#"tool call "bash": invalid tool signature: arguments of "bash" are not JSON: EOF while parsing a string at line 1 column 15"#]].assert_eq(&err(BUILDER.evidence(
+    // A call is never refused: arguments that are not JSON are signed as a string.
+    let malformed = BUILDER.evidence(
         &id("e"),
-        &ToolResult { tool: "bash", args_json: "{\"command\": \"ls", output: "", is_error: false, exit_code: None },
-    )));
+        &ToolResult {
+            tool: "bash",
+            args_json: "{\"command\": \"ls",
+            output: "",
+            is_error: false,
+            exit_code: None,
+        },
+    );
+    assert_eq!(
+        malformed.signature.as_str(),
+        r#"bash("{\"command\": \"ls")"#
+    );
     expect!["plan current_step 3 is out of range (the plan has 1 steps)"].assert_eq(&err(BUILDER
         .plan(
             &id("p"),
@@ -443,18 +448,16 @@ fn bad_input_is_named() {
 fn a_ten_megabyte_output_is_built() {
     let line = "test selector::ties::case_0042 ... ok (src/select.rs:120)\n";
     let output = line.repeat(10 * 1024 * 1024 / line.len());
-    let built = BUILDER
-        .evidence(
-            &id("big"),
-            &ToolResult {
-                tool: "bash",
-                args_json: r#"{"command":"cargo test"}"#,
-                output: &output,
-                is_error: false,
-                exit_code: Some(0),
-            },
-        )
-        .unwrap();
+    let built = BUILDER.evidence(
+        &id("big"),
+        &ToolResult {
+            tool: "bash",
+            args_json: r#"{"command":"cargo test"}"#,
+            output: &output,
+            is_error: false,
+            exit_code: Some(0),
+        },
+    );
     let r = &built.representations;
     assert_eq!(r[&Repr::Full].content().len(), output.len());
     // The lower levels are bounded by the config, not by the output.
@@ -473,8 +476,8 @@ proptest! {
         exit in proptest::option::of(-2i32..130),
     ) {
         let input = ToolResult { tool: "t", args_json: r#"{"a":1}"#, output: &output, is_error, exit_code: exit };
-        let a = BUILDER.evidence(&id("e"), &input).unwrap();
-        let b = BUILDER.evidence(&id("e"), &input).unwrap();
+        let a = BUILDER.evidence(&id("e"), &input);
+        let b = BUILDER.evidence(&id("e"), &input);
         prop_assert_eq!(&a, &b);
         let spec = PageSpec::new(
             id("e"),
@@ -486,4 +489,33 @@ proptest! {
         prop_assert!(Page::from_spec(spec, &TypeTable::default()).is_ok());
         prop_assert_eq!(a.representations[&Repr::Full].content(), output.as_str());
     }
+}
+
+#[test]
+fn a_system_prompt_is_its_rules_or_else_a_system_turn() {
+    // (prompt, page type it becomes): a list's items are its rules, else each line that is
+    // not a heading; headings and blank lines alone state none.
+    let cases = [
+        (
+            "- Never push to main.\n- Run the tests.",
+            PageType::Bootstrap,
+        ),
+        ("You are a helpful assistant.", PageType::Bootstrap),
+        ("# Agent\n\n## Tools\n", PageType::Conversation),
+        ("", PageType::Conversation),
+    ];
+    for (text, want) in cases {
+        let (page_type, reprs) = BUILDER
+            .system_prompt(&id("b0"), text, "m1", Some(1_700_000_000_000))
+            .unwrap();
+        assert_eq!(page_type, want, "{text:?}");
+        // Either way the page holds the prompt whole at full.
+        assert!(reprs[&Repr::Full].content().contains(text), "{text:?}");
+    }
+    // A prompt without rules needs a span to be a turn.
+    assert!(
+        BUILDER
+            .system_prompt(&id("b0"), "# Agent", "", None)
+            .is_err()
+    );
 }

@@ -7,9 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use page_core::{
     PageId, PageType, PinClass, Repr, Representation, TokenCount, TokenCounter, ToolSignature,
 };
-use page_engine::{
-    ConversationTurn, PlanState, RepresentationBuilder, Rules, RulesKind, ToolResult, specifics,
-};
+use page_engine::{ConversationTurn, PlanState, RepresentationBuilder, ToolResult, specifics};
 use page_import::{Event, Session};
 use page_policy::{
     Demand, Existence, LevelTokens, LifecycleEvent, ToolCall, WORKLOAD_SCHEMA_VERSION, Workload,
@@ -86,13 +84,14 @@ pub fn convert_with<C: TokenCounter>(
             c.open_request = None;
         }
         match event {
-            Event::System { text } => match builder.rules(RulesKind::Bootstrap, &Rules { text }) {
-                Ok(reprs) => {
-                    let id = c.page_id(format!("b{i}"))?;
-                    c.add_page(id, PageType::Bootstrap, reprs, None, text);
+            Event::System { text } => {
+                let id = c.page_id(format!("b{i}"))?;
+                let span = format!("event-{i}");
+                match builder.system_prompt(&id, text, &span, None) {
+                    Ok((page_type, reprs)) => c.add_page(id, page_type, reprs, None, text),
+                    Err(e) => c.skipped.push(format!("event {i} (system): {e}")),
                 }
-                Err(e) => c.skipped.push(format!("event {i} (system): {e}")),
-            },
+            }
             Event::User { text, .. } if !c.seen_task => {
                 c.seen_task = true;
                 let steps: Vec<String> = text
@@ -178,39 +177,33 @@ pub fn convert_with<C: TokenCounter>(
                     exit_code: None,
                 };
                 let id = c.page_id(format!("e{i}"))?;
-                match builder.evidence(&id, &input) {
-                    Ok(mut built) => {
-                        let cmd = command_of(args_json);
-                        let uses = c.uses_of(&call_values(args_json), cmd.as_deref());
-                        // The call is sent with its result: a specific in its arguments is in
-                        // the prompt wherever the result's full or compressed text is (the
-                        // structured form quotes the call itself, the pointer does not).
-                        for level in [Repr::Full, Repr::Compressed] {
-                            if let Some(r) = built.representations.get_mut(&level) {
-                                *r = Representation::new(
-                                    format!("call: {args_json}\n{}", r.content()),
-                                    r.tokens(),
-                                );
-                            }
-                        }
-                        if let Some(cmd) = &cmd {
-                            // The call's page (or repeated call) is the next turn.
-                            let turn = c.turns.len();
-                            c.mention(SpecificKind::Command, cmd.clone(), turn);
-                        }
-                        let mention = format!("{}\n{output}", call_values(args_json));
-                        let signature = built.signature.clone();
-                        c.add_tool_page(id, tool, built.signature, built.representations, &mention);
-                        if let (Some(cmd), Some(page)) = (cmd, c.signatures.get(&signature)) {
-                            let page = page.clone();
-                            c.hold(SpecificKind::Command, &cmd, &page);
-                        }
-                        c.act(uses, anchors::of_call(args_json), *at_ms);
+                let mut built = builder.evidence(&id, &input);
+                let cmd = command_of(args_json);
+                let uses = c.uses_of(&call_values(args_json), cmd.as_deref());
+                // The call is sent with its result: a specific in its arguments is in the
+                // prompt wherever the result's full or compressed text is (the structured form
+                // quotes the call itself, the pointer does not).
+                for level in [Repr::Full, Repr::Compressed] {
+                    if let Some(r) = built.representations.get_mut(&level) {
+                        *r = Representation::new(
+                            format!("call: {args_json}\n{}", r.content()),
+                            r.tokens(),
+                        );
                     }
-                    Err(e) => c
-                        .skipped
-                        .push(format!("event {i} (tool call {call_id}): {e}")),
                 }
+                if let Some(cmd) = &cmd {
+                    // The call's page (or repeated call) is the next turn.
+                    let turn = c.turns.len();
+                    c.mention(SpecificKind::Command, cmd.clone(), turn);
+                }
+                let mention = format!("{}\n{output}", call_values(args_json));
+                let signature = built.signature.clone();
+                c.add_tool_page(id, tool, built.signature, built.representations, &mention);
+                if let (Some(cmd), Some(page)) = (cmd, c.signatures.get(&signature)) {
+                    let page = page.clone();
+                    c.hold(SpecificKind::Command, &cmd, &page);
+                }
+                c.act(uses, anchors::of_call(args_json), *at_ms);
             }
             // Results are consumed with their calls.
             Event::ToolResult { .. } => {}

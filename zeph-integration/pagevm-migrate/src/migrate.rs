@@ -9,9 +9,7 @@ use page_core::{
     Boundary, MessageId, Page, PageId, PageSpec, PageType, Provenance, Repr, Representation, Scope,
     SessionId, SessionPageTable, TokenCounter, ToolCallId, TypeTable,
 };
-use page_engine::{
-    BuildConfig, BuildError, ConversationTurn, RepresentationBuilder, Rules, RulesKind, ToolResult,
-};
+use page_engine::{BuildConfig, BuildError, ConversationTurn, RepresentationBuilder, ToolResult};
 use page_tokenizer::{Encoding, FastBpeCounter};
 use page_writeback::{
     AccessControl, BoundaryContext, FieldSchemas, PageStore, ReprChange, Store, Writeback,
@@ -739,15 +737,6 @@ fn boundaries(units: &[Unit], max: usize) -> Vec<&[Unit]> {
     out
 }
 
-/// A tool name page-core accepts: no `(` and no control characters, not empty.
-fn tool_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| if c == '(' || c.is_control() { '_' } else { c })
-        .collect();
-    if s.is_empty() { "tool".to_owned() } else { s }
-}
-
 fn message_id(c: i64, m: i64) -> Result<MessageId, MigrateError> {
     MessageId::new(crate::ids::message_source(c, m))
         .map_err(|e| build_err(&format!("message {m}"), e))
@@ -793,12 +782,10 @@ fn build_page<C: TokenCounter>(
     let (page_type, provenance, reprs): (PageType, Provenance, BTreeMap<Repr, Representation>) =
         match &unit.body {
             Body::Bootstrap { text } => {
-                match builder.rules(RulesKind::Bootstrap, &Rules { text }) {
-                    Ok(reprs) => (PageType::Bootstrap, import(), reprs),
-                    // A system prompt with no rule in it is still conversation.
-                    Err(BuildError::Empty { .. }) => conversation("system", text, 0, 0)?,
-                    Err(e) => return Err(err(e)),
-                }
+                let (page_type, reprs) = builder
+                    .system_prompt(&id, text, "m0", (unit.time_ms > 0).then_some(unit.time_ms))
+                    .map_err(err)?;
+                (page_type, import(), reprs)
             }
             Body::Conversation {
                 role,
@@ -813,18 +800,16 @@ fn build_page<C: TokenCounter>(
                 is_error,
                 call_id,
             } => {
-                let built = builder
-                    .evidence(
-                        &id,
-                        &ToolResult {
-                            tool: &tool_name(tool),
-                            args_json,
-                            output,
-                            is_error: *is_error,
-                            exit_code: None,
-                        },
-                    )
-                    .map_err(err)?;
+                let built = builder.evidence(
+                    &id,
+                    &ToolResult {
+                        tool,
+                        args_json,
+                        output,
+                        is_error: *is_error,
+                        exit_code: None,
+                    },
+                );
                 let provenance = match call_id.as_deref().map(ToolCallId::new) {
                     Some(Ok(call_id)) => Provenance::ToolCall {
                         call_id,

@@ -228,7 +228,7 @@ impl Pager {
     ///
     /// # Errors
     /// [`AdapterError::Build`] when a page's representations cannot be built (an empty span
-    /// id); tool arguments that are not JSON objects never fail, they are wrapped.
+    /// id); no tool call fails (`ToolSignature::of_call`).
     pub fn page(&mut self, messages: &[Message]) -> Result<PagedHistory, AdapterError> {
         let s = structure(messages);
         let mut pages = Vec::new();
@@ -272,7 +272,7 @@ impl Pager {
                                         is_error: false,
                                         exit_code: None,
                                     },
-                                )?;
+                                );
                                 (
                                     PageType::Evidence,
                                     Some(label_kind.to_owned()),
@@ -351,7 +351,7 @@ impl Pager {
                                     is_error: false,
                                     exit_code: None,
                                 },
-                            )?;
+                            );
                             Ok(ZephPage {
                                 id: id.clone(),
                                 page_type: PageType::Evidence,
@@ -407,7 +407,7 @@ impl Pager {
                                     is_error,
                                     exit_code: None,
                                 },
-                            )?;
+                            );
                             Ok(ZephPage {
                                 id: id.clone(),
                                 page_type: PageType::Evidence,
@@ -463,7 +463,7 @@ pub(crate) fn turn_source(
 pub(crate) struct CallSource<'a> {
     /// The call's input as the model wrote it.
     pub input: &'a serde_json::Value,
-    /// The input as a JSON object's text (anything else is wrapped as `{"input": ...}`).
+    /// The input's JSON text (signed by `ToolSignature::of_call`, as every path signs a call).
     pub args: String,
     /// The result's text.
     pub content: &'a str,
@@ -524,16 +524,9 @@ pub(crate) fn call_source<'a>(
         frame_text.push('\n');
         frame_text.push_str(&non_tool_text(&messages[rm], rm, s));
     }
-    // Tool inputs are JSON objects for every provider; anything else is wrapped so a
-    // signature can still be formed.
-    let args = if input.is_object() {
-        input.to_string()
-    } else {
-        serde_json::json!({ "input": input }).to_string()
-    };
     Some(CallSource {
         input,
-        args,
+        args: input.to_string(),
         content,
         is_error: *is_error,
         frame,

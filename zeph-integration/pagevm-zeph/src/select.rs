@@ -30,27 +30,6 @@ fn tok(n: usize) -> TokenCount {
     TokenCount::new(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-fn recompute_cost(tool: &str) -> f64 {
-    // The artifact's transcript converter (as page-replay): edits 12, reads and commands 8.
-    let t = tool.to_ascii_lowercase();
-    if ["edit", "write", "replace", "create", "insert", "apply"]
-        .iter()
-        .any(|k| t.contains(k))
-    {
-        12.0
-    } else if [
-        "read", "open", "cat", "view", "find", "grep", "search", "glob", "ls", "bash", "shell",
-        "run", "command",
-    ]
-    .iter()
-    .any(|k| t.contains(k))
-    {
-        8.0
-    } else {
-        6.0
-    }
-}
-
 /// Chooses a level per page so that pages fit `page_budget` tokens.
 ///
 /// `full_from` is the first source message index of the preserved tail: pages ending at or
@@ -155,12 +134,11 @@ pub fn select(
                 PageType::Evidence if page.call.is_some() => PinClass::Soft,
                 _ => defaults.default_pin(),
             },
-            base_utility: if page.page_type == PageType::Evidence {
-                5.0
-            } else {
-                2.0
-            },
-            recompute_cost: page.tool.as_deref().map_or(1.0, recompute_cost),
+            base_utility: page_engine::base_utility(page.page_type),
+            recompute_cost: page
+                .tool
+                .as_deref()
+                .map_or(1.0, page_engine::recompute_cost),
             recency: page.last_message as f64 / span,
         });
     }

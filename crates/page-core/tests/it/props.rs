@@ -185,3 +185,24 @@ fn insert_rejects_duplicates_and_keeps_order() {
     table.decay_recency(0.88, 1e-4);
     assert_eq!(table.recency(&PageId::new("a").unwrap()), Some(0.88));
 }
+
+proptest! {
+    /// Every recorded call is signed, the same way whatever path signs it: a call the strict
+    /// constructor accepts gets the same signature, and the signature survives its round trip
+    /// through text.
+    #[test]
+    fn every_call_is_signed_and_agrees_with_the_strict_constructor(
+        tool in "\\PC{0,8}|[a-z(\\x00]{0,4}",
+        args in "\\PC{0,24}|\\{\"[a-z]{1,3}\": ?[0-9]{1,3}\\}",
+    ) {
+        let signed = ToolSignature::of_call(&tool, &args);
+        if let Ok(strict) = ToolSignature::from_json_text(&tool, &args) {
+            prop_assert_eq!(&signed, &strict);
+        }
+        prop_assert!(!signed.tool().is_empty());
+        let back = ToolSignature::try_from(signed.as_str().to_owned());
+        prop_assert_eq!(back.ok(), Some(signed.clone()));
+        // The same text again is the same call.
+        prop_assert_eq!(ToolSignature::of_call(&tool, &args), signed);
+    }
+}

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use page_core::{PageId, PageType, Repr, Representation, TokenCounter, ToolSignature};
 
+use super::RepresentationBuilder;
 use super::scan::{FirstDistinct, clip, identifiers_in, is_error_line, paths_in};
-use super::{BuildError, RepresentationBuilder};
 
 /// One tool call and its result, as the harness saw them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,20 +136,11 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
     /// a 10 MB output costs what its text and token count cost. The full text is counted on a
     /// second thread while the rest is built when the output is long.
     ///
-    /// # Errors
-    /// [`BuildError::Signature`] when the arguments are not JSON or the tool name is unusable.
-    pub fn evidence(
-        &self,
-        id: &PageId,
-        result: &ToolResult<'_>,
-    ) -> Result<EvidenceReprs, BuildError> {
-        let signature =
-            ToolSignature::from_json_text(result.tool, result.args_json).map_err(|source| {
-                BuildError::Signature {
-                    tool: result.tool.to_owned(),
-                    source,
-                }
-            })?;
+    /// The call is signed by [`ToolSignature::of_call`], so no call is refused: arguments
+    /// that are not JSON are signed as a string, an unusable tool name is made usable.
+    #[must_use]
+    pub fn evidence(&self, id: &PageId, result: &ToolResult<'_>) -> EvidenceReprs {
+        let signature = ToolSignature::of_call(result.tool, result.args_json);
         let output = result.output;
         let status = result.status();
         // The full text's count is most of the work; the lower levels need only a scan. For a
@@ -186,11 +177,11 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
                 Repr::Pointer => Some(scan.pointer(id, signature.tool(), &status, &digest)),
                 Repr::Full | Repr::None => None,
             });
-        Ok(EvidenceReprs {
+        EvidenceReprs {
             signature,
             representations,
             paths: scan.paths.items().iter().map(|p| (*p).to_owned()).collect(),
-        })
+        }
     }
 
     fn scan<'a>(&self, output: &'a str) -> Scan<'a> {
@@ -491,7 +482,7 @@ mod tests {
         id: &PageId,
         result: &ToolResult<'_>,
     ) -> BTreeMap<Repr, Representation> {
-        let signature = ToolSignature::from_json_text(result.tool, result.args_json).unwrap();
+        let signature = ToolSignature::of_call(result.tool, result.args_json);
         let scan = b.scan(result.output);
         let digest = page_core::ContentDigest::of(result.output.as_bytes());
         let (tool, status) = (signature.tool(), result.status());
@@ -522,7 +513,7 @@ mod tests {
                 is_error: false,
                 exit_code: Some(0),
             };
-            let built = builder.evidence(&id, &result).unwrap();
+            let built = builder.evidence(&id, &result);
             assert_eq!(
                 built.representations,
                 serial_evidence(&builder, &id, &result),

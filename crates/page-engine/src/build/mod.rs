@@ -52,15 +52,6 @@ impl Default for BuildConfig {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// The tool call's arguments are not JSON, or the tool name is unusable.
-    #[error("tool call {tool:?}: {source}")]
-    Signature {
-        /// The tool name as given.
-        tool: String,
-        /// What is wrong.
-        #[source]
-        source: page_core::PageError,
-    },
     /// A required input is empty (a plan without a goal, a rule list without rules, …).
     #[error("{what} is empty")]
     Empty {

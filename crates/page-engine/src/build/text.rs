@@ -171,6 +171,34 @@ impl<C: TokenCounter> RepresentationBuilder<C> {
         }))
     }
 
+    /// A system prompt: a bootstrap page of its rules or, when it states none, a conversation
+    /// page of role `system` spanning message `span` (stamped `start_ms`). The one rule by
+    /// which the engine, the migration and the replay page a system prompt.
+    ///
+    /// # Errors
+    /// [`BuildError::Empty`] for an empty span id.
+    pub fn system_prompt(
+        &self,
+        id: &PageId,
+        text: &str,
+        span: &str,
+        start_ms: Option<i64>,
+    ) -> Result<(PageType, BTreeMap<Repr, Representation>), BuildError> {
+        match self.rules(RulesKind::Bootstrap, &Rules { text }) {
+            Ok(reprs) => Ok((PageType::Bootstrap, reprs)),
+            Err(BuildError::Empty { .. }) => {
+                let turn = ConversationTurn {
+                    role: "system",
+                    text,
+                    span: (span, span),
+                    start_ms,
+                };
+                Ok((PageType::Conversation, self.conversation(id, &turn)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A conversation segment. The structured form keeps the span id, timestamps, role, size
     /// and the paths mentioned (the segment's invariant is span id + timestamps).
     ///
