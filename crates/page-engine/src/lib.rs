@@ -100,5 +100,5 @@ pub use crate::error::EngineError;
 pub use crate::handle::{EngineHandle, EngineStopped};
 pub use crate::reuse::ReadOnlyTools;
 pub use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
-pub use crate::specifics::{Specifics, specifics};
+pub use crate::specifics::{Citations, Specifics, specifics};
 pub use crate::summarize::{ModelSummary, Summarizer, SummaryInput, SummaryRejection};

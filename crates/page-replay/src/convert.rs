@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use page_core::{
     PageId, PageType, PinClass, Repr, Representation, TokenCount, TokenCounter, ToolSignature,
 };
-use page_engine::{ConversationTurn, PlanState, RepresentationBuilder, ToolResult, specifics};
+use page_engine::{
+    Citations, ConversationTurn, PlanState, RepresentationBuilder, ToolResult, specifics,
+};
 use page_import::{Event, Session};
 use page_policy::{
     Demand, Existence, LevelTokens, LifecycleEvent, ToolCall, WORKLOAD_SCHEMA_VERSION, Workload,
@@ -60,7 +62,7 @@ pub fn convert_with<C: TokenCounter>(
         session: &session.id,
         pages: Vec::new(),
         turns: Vec::new(),
-        facts: HashMap::new(),
+        citations: Citations::default(),
         signatures: HashMap::new(),
         since_compaction: 0,
         full_history_tokens: 0,
@@ -241,8 +243,8 @@ struct Converter<'a> {
     session: &'a str,
     pages: Vec<WorkloadPage>,
     turns: Vec<WorkloadTurn>,
-    // Specific (path or identifier) → the latest page that contained it.
-    facts: HashMap<String, PageId>,
+    // Specific (path or identifier) → the page it cites.
+    citations: Citations<PageId>,
     signatures: HashMap<ToolSignature, PageId>,
     since_compaction: u64,
     full_history_tokens: u64,
@@ -503,26 +505,29 @@ impl Converter<'_> {
         for i in &facts.identifiers {
             self.hold(SpecificKind::Identifier, i, &id);
         }
-        for f in facts.paths.into_iter().chain(facts.identifiers) {
-            self.facts.insert(f, id.clone());
-        }
+        self.citations.hold(
+            &id,
+            facts
+                .paths
+                .iter()
+                .chain(&facts.identifiers)
+                .map(String::as_str),
+        );
     }
 
     /// Demands every earlier page that contained a specific `mention` names.
     fn reference(&self, turn: &mut WorkloadTurn, mention: &str, this: Option<&PageId>) {
         let facts = specifics(mention);
-        let mut cited: Vec<&PageId> = facts
-            .paths
-            .iter()
-            .chain(&facts.identifiers)
-            .filter_map(|f| self.facts.get(f))
-            .filter(|p| Some(*p) != this)
-            .collect();
-        cited.sort();
-        cited.dedup();
-        for p in cited {
+        let cited = self.citations.cited(
+            facts
+                .paths
+                .iter()
+                .chain(&facts.identifiers)
+                .map(String::as_str),
+        );
+        for page in cited.into_iter().filter(|p| Some(p) != this) {
             turn.demands.push(Demand {
-                page: p.clone(),
+                page,
                 required_repr: None,
             });
         }

@@ -61,8 +61,9 @@ pub fn select(
         .max(1) as f64;
     // Demands: the tail at full; pages the tail cites at their minimum.
     let mut demands = Vec::new();
-    // Specific → the first page holding it; the scan happened once, when each page was built.
-    let mut facts: HashMap<&str, usize> = HashMap::new();
+    // A specific cites the latest earlier page holding it; the scan happened once, when each
+    // page was built.
+    let mut citations = page_engine::Citations::<usize>::default();
     let mut cited: Vec<usize> = Vec::new();
     for (p, page) in history.pages.iter().enumerate() {
         if page.last_message >= full_from {
@@ -71,15 +72,13 @@ pub fn select(
                 required_repr: Some(Repr::Full),
             });
             cited.extend(
-                page.facts
-                    .iter()
-                    .filter_map(|f| facts.get(f).copied())
+                citations
+                    .cited(page.facts.iter())
+                    .into_iter()
                     .filter(|&q| history.pages[q].last_message < full_from),
             );
         }
-        for f in page.facts.iter() {
-            facts.entry(f).or_insert(p);
-        }
+        citations.hold(&p, page.facts.iter());
     }
     cited.sort_unstable();
     cited.dedup();

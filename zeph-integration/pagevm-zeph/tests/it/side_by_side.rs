@@ -51,7 +51,7 @@ fn side_by_side_on_recorded_traces() {
         | 0.75 | pagevm adapter | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 784 | 3218 | 0.993 | 0 | 0 / 7 | 1.314 | 0.362 | 28.6 | 1.000 (1) |
         | 0.75 | pagevm session | 42 | 18 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 833 | 3605 | 0.986 | 0 | 0 / 14 | 0.972 | 0.582 | 14.3 | 1.000 (1) |
         | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
-        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 570 | 2171 | 0.993 | 0 | 0 / 17 | 1.044 | 0.444 | 36.4 | 1.000 (1) |
+        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 571 | 2171 | 0.993 | 0 | 0 / 17 | 1.047 | 0.443 | 36.4 | 1.000 (1) |
         | 0.5 | pagevm session | 42 | 17 | 0 | 1 | 1 | 1 | 0 | 0 | 0 | 0 | 601 | 2421 | 0.869 | 0 | 0 / 17 | 0.887 | 0.448 | 31.0 | 1.000 (1) |
         | 0.25 | Zeph 0.21.4 | 42 | 6 | 0 | 12 | 6 | 12 | 0 | 0 | 7 | 0 | 313 | 1463 | 0.297 | 29 | 0 / 0 | 0.304 | 0.668 | 23.8 | 1.000 (1) |
         | 0.25 | pagevm adapter | 42 | 11 | 4 | 3 | 0 | 12 | 0 | 0 | 12 | 0 | 384 | 1627 | 0.690 | 0 | 0 / 12 | 0.592 | 0.488 | 48.9 | 0.000 (1) |
@@ -74,7 +74,7 @@ fn side_by_side_when_every_turn_is_idle() {
         | budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | fixed parts gave way | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |
         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
         | 0.5 | Zeph 0.21.4 | 42 | 15 | 0 | 3 | 3 | 1 | 0 | 1 | 0 | 0 | 507 | 2173 | 0.662 | 29 | 0 / 0 | 0.772 | 0.428 | 28.6 | 1.000 (1) |
-        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 570 | 2171 | 0.993 | 0 | 0 / 17 | 1.044 | 0.444 | 36.4 | 1.000 (1) |
+        | 0.5 | pagevm adapter | 42 | 16 | 2 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 571 | 2171 | 0.993 | 0 | 0 / 17 | 1.047 | 0.443 | 36.4 | 1.000 (1) |
         | 0.5 | pagevm session | 42 | 17 | 0 | 1 | 1 | 1 | 0 | 0 | 0 | 0 | 601 | 2421 | 0.869 | 0 | 0 / 17 | 0.887 | 0.448 | 31.0 | 1.000 (1) |
     "#]].assert_eq(&t);
 }
