@@ -20,7 +20,7 @@
 
 use std::collections::HashSet;
 
-use page_core::Repr;
+use page_core::{PageType, Repr};
 use zeph_llm::provider::Message;
 
 use crate::convert::{Structure, UnitKind};
@@ -52,6 +52,16 @@ impl GiveWay {
             Self::TextlessTurnOmitted => "textless_turn_omitted",
             Self::VerbatimOmitted => "verbatim_omitted",
             Self::SystemPromptCut => "system_prompt_cut",
+        }
+    }
+
+    /// The page type its audit rows carry: what the part would be as a page.
+    #[must_use]
+    pub const fn page_type(self) -> PageType {
+        match self {
+            Self::SystemPromptCut => PageType::Bootstrap,
+            Self::MemoryOmitted | Self::ToolOutputOmitted => PageType::Evidence,
+            Self::TextlessTurnOmitted | Self::VerbatimOmitted => PageType::Conversation,
         }
     }
 

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use page_core::{
-    CompactionKind, ContentDigest, PageId, PageType, Repr, SessionId, TokenCount,
-    TokenCounter as _, ToolCallId,
+    CompactionKind, ContentDigest, PageId, Repr, SessionId, TokenCount, TokenCounter as _,
+    ToolCallId,
 };
 use page_engine::{
     Assembly, Block, Engine, EngineConfig, HarnessPage, ModelOutput, ToolCallRequest, ToolOutput,
@@ -100,7 +100,7 @@ pub struct PagedSession<S> {
     started: bool,
     /// The parts sent as they are that gave way for the previous request, by message page:
     /// how they were sent (level, tokens), so the audit records changes, not every request.
-    gave_way: HashMap<PageId, (Repr, usize)>,
+    gave_way: HashMap<PageId, (Repr, usize, GiveWay)>,
 }
 
 impl<S> std::fmt::Debug for PagedSession<S> {
@@ -235,7 +235,7 @@ impl<S: Store> PagedSession<S> {
             }
         }
         fixed.fit(messages, &s, budget - reserve, &self.tokens);
-        self.audit_pressure(messages, &s, fixed.pressure())?;
+        self.audit_pressure(messages, fixed.pressure())?;
         let fixed_tokens = fixed.tokens();
         let page_budget = budget.saturating_sub(fixed_tokens);
         let assembly = self.engine.prompt_assemble(token_count(page_budget))?;
@@ -273,7 +273,6 @@ impl<S: Store> PagedSession<S> {
     fn audit_pressure(
         &mut self,
         messages: &[Message],
-        s: &Structure,
         pressure: &[Pressure],
     ) -> Result<(), AdapterError> {
         let mut now = HashMap::new();
@@ -284,20 +283,14 @@ impl<S: Store> PagedSession<S> {
                 // A cut system prompt is a lossy form of it, as a compressed one is.
                 _ => Repr::Compressed,
             };
-            now.insert(page.clone(), (to, p.tokens_after));
-            if self.gave_way.get(&page) == Some(&(to, p.tokens_after)) {
+            let shown = (to, p.tokens_after, p.reason);
+            now.insert(page.clone(), shown);
+            if self.gave_way.get(&page) == Some(&shown) {
                 continue;
             }
-            let page_type = match s.units.iter().find(|u| u.messages.contains(&p.message)) {
-                _ if p.reason == GiveWay::SystemPromptCut => PageType::Bootstrap,
-                Some(u) if matches!(u.kind, UnitKind::Memory(_) | UnitKind::ToolOutput) => {
-                    PageType::Evidence
-                }
-                _ => PageType::Conversation,
-            };
             self.engine.record_level_change(ReprChange {
                 page,
-                page_type,
+                page_type: p.reason.page_type(),
                 from: Repr::Full,
                 to,
                 tokens_before: token_count(p.tokens_before),
@@ -306,13 +299,13 @@ impl<S: Store> PagedSession<S> {
                 reason: p.reason.code().to_owned(),
             });
         }
-        let back: Vec<(PageId, (Repr, usize))> = self
+        let back: Vec<(PageId, (Repr, usize, GiveWay))> = self
             .gave_way
             .iter()
             .filter(|(page, _)| !now.contains_key(*page))
             .map(|(page, shown)| (page.clone(), *shown))
             .collect();
-        for (page, (from, tokens_after)) in back {
+        for (page, (from, tokens_after, reason)) in back {
             let Some(i) =
                 (0..messages.len()).find(|&i| self.message_page(messages, i) == page.as_str())
             else {
@@ -320,14 +313,9 @@ impl<S: Store> PagedSession<S> {
                 continue;
             };
             let full = self.tokens.message(&messages[i]);
-            let page_type = if i == 0 && messages[0].role == Role::System {
-                PageType::Bootstrap
-            } else {
-                PageType::Conversation
-            };
             self.engine.record_level_change(ReprChange {
                 page,
-                page_type,
+                page_type: reason.page_type(),
                 from,
                 to: Repr::Full,
                 tokens_before: token_count(tokens_after),
