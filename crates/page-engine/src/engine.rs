@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use page_core::{
-    Boundary, CompactionKind, FaultKind, LevelCosts, MessageId, Page, PageId, PageSpec, PageType,
-    PinClass, ProjectId, Provenance, RecallOutcome, Repr, Representation, Scope, SessionId,
-    SessionPageTable, TokenCount, TokenCounter, ToolCallId, ToolSignature, TypeTable,
+    Boundary, CompactionKind, FaultKind, LevelCosts, MessageId, Page, PageId, PageType, PinClass,
+    ProjectId, Provenance, RecallOutcome, Repr, Scope, SessionId, SessionPageTable, TokenCount,
+    TokenCounter, ToolCallId, ToolSignature, TypeTable,
 };
 use page_policy::{Demand, FaultCounts, LivePage, PolicyConfig, PolicyId, select_live};
 use page_writeback::{
@@ -29,8 +29,8 @@ use crate::build::{
     ToolResult,
 };
 use crate::error::EngineError;
+use crate::ingest::{Ingested, Source};
 use crate::reuse::{ReadOnlyTools, Reuse};
-use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
 use crate::summarize::{EvidenceFacts, Summarizer, SummaryInput, SummaryRejection, admit};
 
 /// How an engine is set up.
@@ -349,11 +349,30 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     }
 
     fn new_id(&mut self, kind: &str) -> Result<PageId, EngineError> {
+        let id = self.next_id(kind)?;
         self.next_seq += 1;
+        Ok(id)
+    }
+
+    fn next_id(&self, kind: &str) -> Result<PageId, EngineError> {
         Ok(PageId::new(format!(
             "{}/{kind}{}",
-            self.config.session, self.next_seq
+            self.config.session,
+            self.next_seq + 1
         ))?)
+    }
+
+    /// Pages `source` under the engine's next id of `kind`; the number is taken only when
+    /// the builders accept the source.
+    fn ingest_new(
+        &mut self,
+        kind: &str,
+        source: &Source<'_>,
+    ) -> Result<(PageId, Ingested), EngineError> {
+        let id = self.next_id(kind)?;
+        let page = self.builder.ingest(&id, source)?;
+        self.next_seq += 1;
+        Ok((id, page))
     }
 
     fn scope_for(&self, page_type: PageType) -> Scope {
@@ -368,22 +387,12 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     fn insert_page(
         &mut self,
         id: PageId,
-        page_type: PageType,
+        page: Ingested,
         provenance: Provenance,
-        representations: BTreeMap<Repr, Representation>,
-        recompute: f64,
-        utility: f64,
     ) -> Result<(), EngineError> {
-        let mut spec = PageSpec::new(
-            id,
-            page_type,
-            self.scope_for(page_type),
-            provenance,
-            representations,
-        );
-        spec.recompute_cost = recompute;
-        spec.base_utility = utility;
-        let page = Page::from_spec(spec, &self.types)?;
+        let page_type = page.page_type;
+        let scope = self.scope_for(page_type);
+        let page = Page::from_spec(page.into_spec(id, scope, provenance), &self.types)?;
         tracing::event!(
             name: "context.pagevm.ingest",
             tracing::Level::DEBUG,
@@ -415,29 +424,27 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         text: &str,
         source: &str,
     ) -> Result<PageId, EngineError> {
-        let (id, page_type, reprs) = match kind {
+        let (id, page) = match kind {
             RulesKind::Bootstrap => {
-                let id = self.new_id(PageType::Bootstrap.code())?;
-                let (page_type, reprs) =
-                    self.builder
-                        .system_prompt(&id, text, id.as_str(), Some(self.now_ms))?;
-                (id, page_type, reprs)
+                let span = self.next_id(PageType::Bootstrap.code())?;
+                let source = Source::SystemPrompt {
+                    text,
+                    span: span.as_str(),
+                    start_ms: Some(self.now_ms),
+                };
+                self.ingest_new(PageType::Bootstrap.code(), &source)?
             }
-            RulesKind::Constraint => {
-                let reprs = self.builder.rules(kind, &Rules { text })?;
-                let id = self.new_id(PageType::Constraint.code())?;
-                (id, PageType::Constraint, reprs)
-            }
+            RulesKind::Constraint => self.ingest_new(
+                PageType::Constraint.code(),
+                &Source::Constraint(Rules { text }),
+            )?,
         };
         self.insert_page(
             id.clone(),
-            page_type,
+            page,
             Provenance::Import {
                 source: source.to_owned(),
             },
-            reprs,
-            1.0,
-            base_utility(page_type),
         )?;
         self.add_page_item(id.clone(), Role::System, 0);
         Ok(id)
@@ -454,24 +461,20 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         steps: &[String],
         current: usize,
     ) -> Result<PageId, EngineError> {
-        let id = self.new_id("plan")?;
-        let reprs = self.builder.plan(
-            &id,
-            &PlanState {
+        let (id, page) = self.ingest_new(
+            "plan",
+            &Source::Plan(PlanState {
                 goal,
                 steps,
                 current,
-            },
+            }),
         )?;
         self.insert_page(
             id.clone(),
-            PageType::Plan,
+            page,
             Provenance::Import {
                 source: "plan".to_owned(),
             },
-            reprs,
-            3.0,
-            base_utility(PageType::Plan),
         )?;
         self.plans.insert(
             id.clone(),
@@ -515,19 +518,16 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         value: &str,
         source: &str,
     ) -> Result<PageId, EngineError> {
-        let id = self.new_id("pref")?;
-        let reprs = self
-            .builder
-            .preference(&id, &Preference { key, value, source })?;
+        let (id, page) = self.ingest_new(
+            "pref",
+            &Source::Preference(Preference { key, value, source }),
+        )?;
         self.insert_page(
             id.clone(),
-            PageType::Preference,
+            page,
             Provenance::Import {
                 source: source.to_owned(),
             },
-            reprs,
-            2.0,
-            base_utility(PageType::Preference),
         )?;
         self.add_page_item(id.clone(), Role::System, 0);
         Ok(id)
@@ -619,27 +619,24 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             return Ok(id);
         }
         let message = MessageId::new(id.as_str())?;
-        let reprs = self.builder.conversation(
+        let page = self.builder.ingest(
             &id,
-            &ConversationTurn {
+            &Source::Turn(ConversationTurn {
                 role,
                 text,
                 span: (message.as_str(), message.as_str()),
                 start_ms: Some(self.now_ms),
-            },
+            }),
         )?;
         self.insert_page(
             id.clone(),
-            PageType::Conversation,
+            page,
             Provenance::Transcript {
                 first: message.clone(),
                 last: message,
                 start_ms: Some(self.now_ms),
                 end_ms: None,
             },
-            reprs,
-            1.0,
-            base_utility(PageType::Conversation),
         )?;
         self.add_page_item(id.clone(), role_of_item, frame.get());
         Ok(id)
@@ -933,17 +930,16 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         signature: &ToolSignature,
         output: &ToolOutput,
     ) -> Result<(), EngineError> {
-        let built = self.builder.evidence(
+        let mut page = self.builder.ingest(
             id,
-            &ToolResult {
+            &Source::ToolResult(ToolResult {
                 tool,
                 args_json,
                 output: &output.output,
                 is_error: output.is_error,
                 exit_code: output.exit_code,
-            },
-        );
-        let mut reprs = built.representations;
+            }),
+        )?;
         if let Some(summarizer) = &self.summarizer {
             let proposal = summarizer.summarize(&SummaryInput {
                 tool,
@@ -954,13 +950,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             let facts = EvidenceFacts {
                 tool,
                 is_error: output.is_error,
-                paths: &built.paths,
+                paths: &page.listed_paths,
             };
             let refused = admit(
                 id,
                 proposal,
                 &facts,
-                &mut reprs,
+                &mut page.representations,
                 &self.schemas,
                 self.builder.counter(),
                 summarizer.name(),
@@ -969,14 +965,11 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         }
         self.insert_page(
             id.clone(),
-            PageType::Evidence,
+            page,
             Provenance::ToolCall {
                 call_id: call_id.clone(),
                 signature: signature.clone(),
             },
-            reprs,
-            recompute_cost(tool),
-            TOOL_RESULT_UTILITY,
         )
     }
 

@@ -36,19 +36,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The builders turn tool results, plans, preferences, rules and conversation into every
-//! representation of a page's degradation path, with exact token counts, at ingest. Building all
-//! levels up front is what lets every later budget decision be a table lookup: the selector
-//! never compresses or summarizes under pressure, it only picks among levels that already exist.
-//! They are deterministic (same input, same bytes) and need no model; they guarantee the
-//! page-core cost invariant themselves: a lower level whose text would cost more tokens than the
-//! level above reuses that level's text instead. A [`Summarizer`] may propose model-written
-//! levels, admitted only through the same schema and invariants.
+//! [`RepresentationBuilder::ingest`] is the one way an event becomes a page: a [`Source`]
+//! (system prompt, constraint, plan, preference, message, tool call with its result, memory
+//! excerpt) gives an [`Ingested`] page: its type, every representation of its degradation path
+//! with exact token counts, its pin, scores, the call's signature and the specifics it is cited
+//! by. The engine, the Zeph adapter, the migration and the replay all page through it; only the
+//! id, the scope and the provenance are theirs. Building all levels up front is what lets every
+//! later budget decision be a table lookup: the selector never compresses or summarizes under
+//! pressure, it only picks among levels that already exist. The builders are deterministic
+//! (same input, same bytes) and need no model; they guarantee the page-core cost invariant
+//! themselves: a lower level whose text would cost more tokens than the level above reuses that
+//! level's text instead. A [`Summarizer`] may propose model-written levels, admitted only
+//! through the same schema and invariants.
 //!
 //! ```
-//! use page_core::{Page, PageId, PageSpec, PageType, Provenance, Repr, Scope, SessionId,
-//!     ToolCallId, TypeTable};
-//! use page_engine::{BuildConfig, RepresentationBuilder, ToolResult};
+//! use page_core::{Page, PageId, PinClass, Provenance, Repr, Scope, SessionId, ToolCallId,
+//!     TypeTable};
+//! use page_engine::{BuildConfig, RepresentationBuilder, Source, ToolResult};
 //! use page_tokenizer::{BpeCounter, Encoding};
 //!
 //! let builder = RepresentationBuilder::new(
@@ -59,21 +63,23 @@
 //! let id = PageId::new("ev-7")?;
 //! let mut out = String::from("error[E0425]: cannot find value `x` in this scope\n --> src/main.rs:2:13\n");
 //! out.push_str(&"note: a long build log line that only adds bulk to the output\n".repeat(40));
-//! let built = builder.evidence(&id, &ToolResult {
+//! let built = builder.ingest(&id, &Source::ToolResult(ToolResult {
 //!     tool: "bash", args_json: r#"{"cmd":"cargo build"}"#, output: &out,
 //!     is_error: true, exit_code: Some(101),
-//! });
+//! }))?;
 //! let structured = built.representations[&Repr::Structured].content();
 //! assert!(structured.contains("status: error (exit 101)"));
 //! assert!(structured.contains("paths: src/main.rs"));
+//! assert!(built.specifics().identifiers.contains("E0425"));
 //!
-//! let page = Page::from_spec(
-//!     PageSpec::new(id, PageType::Evidence, Scope::Session(SessionId::new("s")?),
-//!         Provenance::ToolCall { call_id: ToolCallId::new("t1")?, signature: built.signature },
-//!         built.representations),
-//!     &TypeTable::default(),
-//! )?;
+//! let call = Provenance::ToolCall {
+//!     call_id: ToolCallId::new("t1")?,
+//!     signature: built.signature.clone().ok_or("a tool result is signed")?,
+//! };
+//! let spec = built.into_spec(id, Scope::Session(SessionId::new("s")?), call);
+//! let page = Page::from_spec(spec, &TypeTable::default())?;
 //! assert_eq!(page.levels().iter().count(), 4);
+//! assert_eq!(page.pin(), PinClass::Soft);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -83,6 +89,7 @@ mod build;
 mod engine;
 mod error;
 mod handle;
+mod ingest;
 mod reuse;
 mod scoring;
 mod specifics;
@@ -98,7 +105,8 @@ pub use crate::engine::{
 };
 pub use crate::error::EngineError;
 pub use crate::handle::{EngineHandle, EngineStopped};
+pub use crate::ingest::{Ingested, Source};
 pub use crate::reuse::ReadOnlyTools;
-pub use crate::scoring::{TOOL_RESULT_UTILITY, base_utility, recompute_cost};
+pub use crate::scoring::base_utility;
 pub use crate::specifics::{Citations, Specifics, specifics};
 pub use crate::summarize::{ModelSummary, Summarizer, SummaryInput, SummaryRejection};

@@ -18,12 +18,12 @@ pub const fn base_utility(page_type: PageType) -> f64 {
 }
 
 /// Base utility of a tool result.
-pub const TOOL_RESULT_UTILITY: f64 = 5.0;
+pub(crate) const TOOL_RESULT_UTILITY: f64 = 5.0;
 
 /// What re-running a tool costs, as the artifact's transcript converter scores it: edits 12
 /// (re-running one may not be idempotent), reads and commands 8, other tools 6.
 #[must_use]
-pub fn recompute_cost(tool: &str) -> f64 {
+pub(crate) fn recompute_cost(tool: &str) -> f64 {
     const EDITS: [&str; 6] = ["edit", "write", "replace", "create", "insert", "apply"];
     const READS: [&str; 12] = [
         "read", "open", "cat", "view", "find", "grep", "search", "glob", "ls", "bash", "shell",

@@ -4,11 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use page_core::{
-    PageId, PageType, PinClass, Repr, Representation, TokenCount, TokenCounter, ToolSignature,
-};
+use page_core::{PageId, Repr, Representation, TokenCount, TokenCounter, ToolSignature};
 use page_engine::{
-    Citations, ConversationTurn, PlanState, RepresentationBuilder, ToolResult, specifics,
+    Citations, ConversationTurn, Ingested, PlanState, RepresentationBuilder, Source, ToolResult,
+    specifics,
 };
 use page_import::{Event, Session};
 use page_policy::{
@@ -89,8 +88,13 @@ pub fn convert_with<C: TokenCounter>(
             Event::System { text } => {
                 let id = c.page_id(format!("b{i}"))?;
                 let span = format!("event-{i}");
-                match builder.system_prompt(&id, text, &span, None) {
-                    Ok((page_type, reprs)) => c.add_page(id, page_type, reprs, None, text),
+                let source = Source::SystemPrompt {
+                    text,
+                    span: &span,
+                    start_ms: None,
+                };
+                match builder.ingest(&id, &source) {
+                    Ok(page) => c.add_page(id, page, text),
                     Err(e) => c.skipped.push(format!("event {i} (system): {e}")),
                 }
             }
@@ -105,22 +109,18 @@ pub fn convert_with<C: TokenCounter>(
                     .collect();
                 let goal = steps.first().cloned().unwrap_or_default();
                 let id = c.page_id("plan".to_owned())?;
-                match builder.plan(
-                    &id,
-                    &PlanState {
-                        goal: &goal,
-                        steps: &steps,
-                        current: 0,
-                    },
-                ) {
-                    Ok(reprs) => {
+                let source = Source::Plan(PlanState {
+                    goal: &goal,
+                    steps: &steps,
+                    current: 0,
+                });
+                match builder.ingest(&id, &source) {
+                    Ok(page) => {
                         // The plan holds the task's first lines; the history is all of it, so
                         // budget fractions are of what the agent really had.
-                        let plan = reprs
-                            .get(&Repr::Full)
-                            .map_or(0, |r| u64::from(r.tokens().get()));
+                        let plan = u64::from(page.full_tokens());
                         let whole = u64::from(builder.counter().count(text).get());
-                        c.add_page(id, PageType::Plan, reprs, None, text);
+                        c.add_page(id, page, text);
                         c.full_history_tokens += whole.saturating_sub(plan);
                     }
                     Err(e) => c.skipped.push(format!("event {i} (task): {e}")),
@@ -143,16 +143,16 @@ pub fn convert_with<C: TokenCounter>(
                 };
                 let span = msg.clone().unwrap_or_else(|| format!("event-{i}"));
                 let id = c.page_id(format!("c{i}"))?;
-                let turn = ConversationTurn {
+                let turn = Source::Turn(ConversationTurn {
                     role,
                     text,
                     span: (&span, &span),
                     start_ms: *at_ms,
-                };
-                match builder.conversation(&id, &turn) {
-                    Ok(reprs) => {
+                });
+                match builder.ingest(&id, &turn) {
+                    Ok(page) => {
                         let uses = c.uses_of(text, None);
-                        c.add_page(id, PageType::Conversation, reprs, None, text);
+                        c.add_page(id, page, text);
                         if role == "assistant" {
                             c.act(uses, anchors::of_message(text), *at_ms);
                         }
@@ -171,15 +171,21 @@ pub fn convert_with<C: TokenCounter>(
                     .get(call_id.as_str())
                     .copied()
                     .unwrap_or(("", false));
-                let input = ToolResult {
+                let input = Source::ToolResult(ToolResult {
                     tool,
                     args_json,
                     output,
                     is_error,
                     exit_code: None,
-                };
+                });
                 let id = c.page_id(format!("e{i}"))?;
-                let mut built = builder.evidence(&id, &input);
+                let mut built = match builder.ingest(&id, &input) {
+                    Ok(page) => page,
+                    Err(e) => {
+                        c.skipped.push(format!("event {i} (tool call): {e}"));
+                        continue;
+                    }
+                };
                 let cmd = command_of(args_json);
                 let uses = c.uses_of(&call_values(args_json), cmd.as_deref());
                 // The call is sent with its result: a specific in its arguments is in the
@@ -200,8 +206,9 @@ pub fn convert_with<C: TokenCounter>(
                 }
                 let mention = format!("{}\n{output}", call_values(args_json));
                 let signature = built.signature.clone();
-                c.add_tool_page(id, tool, built.signature, built.representations, &mention);
-                if let (Some(cmd), Some(page)) = (cmd, c.signatures.get(&signature)) {
+                c.add_tool_page(id, built, &mention);
+                if let (Some(cmd), Some(page)) = (cmd, signature.and_then(|s| c.signatures.get(&s)))
+                {
                     let page = page.clone();
                     c.hold(SpecificKind::Command, &cmd, &page);
                 }
@@ -389,14 +396,11 @@ impl Converter<'_> {
         })
     }
 
-    fn add_tool_page(
-        &mut self,
-        id: PageId,
-        tool: &str,
-        signature: ToolSignature,
-        reprs: BTreeMap<Repr, Representation>,
-        mention: &str,
-    ) {
+    fn add_tool_page(&mut self, id: PageId, page: Ingested, mention: &str) {
+        let Some(signature) = page.signature.clone() else {
+            self.add_page(id, page, mention);
+            return;
+        };
         let call = |page: PageId| ToolCall {
             signature: signature.clone(),
             result_page: page,
@@ -413,29 +417,14 @@ impl Converter<'_> {
         }
         self.signatures.insert(signature.clone(), id.clone());
         let page_call = call(id.clone());
-        self.add_page(
-            id,
-            PageType::Evidence,
-            reprs,
-            Some((tool, signature)),
-            mention,
-        );
+        self.add_page(id, page, mention);
         if let Some(turn) = self.turns.last_mut() {
             turn.tool_calls.push(page_call);
         }
     }
 
-    fn add_page(
-        &mut self,
-        id: PageId,
-        page_type: PageType,
-        reprs: BTreeMap<Repr, Representation>,
-        tool: Option<(&str, ToolSignature)>,
-        mention: &str,
-    ) {
-        let full = reprs
-            .get(&Repr::Full)
-            .map_or(0, |r| u64::from(r.tokens().get()));
+    fn add_page(&mut self, id: PageId, page: Ingested, mention: &str) {
+        let full = u64::from(page.full_tokens());
         let mut turn = WorkloadTurn::default();
         if self.since_compaction + full > self.budget && self.since_compaction > 0 {
             turn.events.push(LifecycleEvent::Compaction {
@@ -451,15 +440,7 @@ impl Converter<'_> {
             page: id.clone(),
             required_repr: Some(Repr::Full),
         });
-        let (pin, base_utility, recompute_cost, signature) = match &tool {
-            Some((name, sig)) => (
-                Some(PinClass::Soft),
-                page_engine::TOOL_RESULT_UTILITY,
-                page_engine::recompute_cost(name),
-                Some(sig.clone()),
-            ),
-            None => (None, page_engine::base_utility(page_type), 1.0, None),
-        };
+        let reprs = &page.representations;
         let tokens = LevelTokens {
             full: reprs.get(&Repr::Full).map(Representation::tokens),
             compressed: reprs.get(&Repr::Compressed).map(Representation::tokens),
@@ -468,15 +449,15 @@ impl Converter<'_> {
         };
         self.pages.push(WorkloadPage {
             id: id.clone(),
-            page_type,
-            pin,
+            page_type: page.page_type,
+            pin: page.pin,
             min_fidelity: None,
             tokens,
-            base_utility,
-            recompute_cost,
+            base_utility: page.base_utility,
+            recompute_cost: page.recompute_cost,
             scope: None,
             session: None,
-            tool_signature: signature,
+            tool_signature: page.signature.clone(),
             dirty: false,
             exists: Some(Existence {
                 created: u32::try_from(self.turns.len()).unwrap_or(u32::MAX),

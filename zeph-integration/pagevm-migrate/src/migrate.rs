@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use page_core::{
-    Boundary, MessageId, Page, PageId, PageSpec, PageType, Provenance, Repr, Representation, Scope,
-    SessionId, SessionPageTable, TokenCounter, ToolCallId, TypeTable,
+    Boundary, MessageId, Page, PageId, Provenance, Repr, Scope, SessionId, SessionPageTable,
+    TokenCounter, ToolCallId, TypeTable,
 };
-use page_engine::{BuildConfig, BuildError, ConversationTurn, RepresentationBuilder, ToolResult};
+use page_engine::{
+    BuildConfig, BuildError, ConversationTurn, RepresentationBuilder, Source, ToolResult,
+};
 use page_tokenizer::{Encoding, FastBpeCounter};
 use page_writeback::{
     AccessControl, BoundaryContext, FieldSchemas, PageStore, ReprChange, Store, Writeback,
@@ -754,76 +756,65 @@ fn build_page<C: TokenCounter>(
     let import = || Provenance::Import {
         source: unit.source.clone(),
     };
-    let conversation = |role: &str, text: &str, first: i64, last: i64| {
-        let (a, b) = (format!("m{first}"), format!("m{last}"));
-        let reprs = builder
-            .conversation(
-                &id,
-                &ConversationTurn {
-                    role,
-                    text,
-                    span: (&a, &b),
-                    start_ms: (unit.time_ms > 0).then_some(unit.time_ms),
-                },
-            )
-            .map_err(err)?;
-        let provenance = if first > 0 {
-            Provenance::Transcript {
-                first: message_id(c, first)?,
-                last: message_id(c, last)?,
-                start_ms: None,
-                end_ms: (unit.time_ms > 0).then_some(unit.time_ms),
-            }
-        } else {
-            import()
-        };
-        Ok::<_, MigrateError>((PageType::Conversation, provenance, reprs))
-    };
-    let (page_type, provenance, reprs): (PageType, Provenance, BTreeMap<Repr, Representation>) =
-        match &unit.body {
-            Body::Bootstrap { text } => {
-                let (page_type, reprs) = builder
-                    .system_prompt(&id, text, "m0", (unit.time_ms > 0).then_some(unit.time_ms))
-                    .map_err(err)?;
-                (page_type, import(), reprs)
-            }
-            Body::Conversation {
+    let at = (unit.time_ms > 0).then_some(unit.time_ms);
+    let (page, provenance) = match &unit.body {
+        Body::Bootstrap { text } => {
+            let source = Source::SystemPrompt {
+                text,
+                span: "m0",
+                start_ms: at,
+            };
+            (builder.ingest(&id, &source).map_err(err)?, import())
+        }
+        Body::Conversation {
+            role,
+            text,
+            first,
+            last,
+        } => {
+            let (a, b) = (format!("m{first}"), format!("m{last}"));
+            let source = Source::Turn(ConversationTurn {
                 role,
                 text,
-                first,
-                last,
-            } => conversation(role, text, *first, *last)?,
-            Body::Evidence {
+                span: (&a, &b),
+                start_ms: at,
+            });
+            let provenance = if *first > 0 {
+                Provenance::Transcript {
+                    first: message_id(c, *first)?,
+                    last: message_id(c, *last)?,
+                    start_ms: None,
+                    end_ms: at,
+                }
+            } else {
+                import()
+            };
+            (builder.ingest(&id, &source).map_err(err)?, provenance)
+        }
+        Body::Evidence {
+            tool,
+            args_json,
+            output,
+            is_error,
+            call_id,
+        } => {
+            let source = Source::ToolResult(ToolResult {
                 tool,
                 args_json,
                 output,
-                is_error,
-                call_id,
-            } => {
-                let built = builder.evidence(
-                    &id,
-                    &ToolResult {
-                        tool,
-                        args_json,
-                        output,
-                        is_error: *is_error,
-                        exit_code: None,
-                    },
-                );
-                let provenance = match call_id.as_deref().map(ToolCallId::new) {
-                    Some(Ok(call_id)) => Provenance::ToolCall {
-                        call_id,
-                        signature: built.signature,
-                    },
-                    // An unusable call id (empty, control characters) keeps the Zeph locator.
-                    Some(Err(_)) | None => import(),
-                };
-                (PageType::Evidence, provenance, built.representations)
-            }
-        };
-    Page::from_spec(
-        PageSpec::new(id, page_type, scope.clone(), provenance, reprs),
-        types,
-    )
-    .map_err(|e| build_err(&unit.id, e))
+                is_error: *is_error,
+                exit_code: None,
+            });
+            let page = builder.ingest(&id, &source).map_err(err)?;
+            // An unusable call id (empty, control characters) keeps the Zeph locator.
+            let provenance = call_id
+                .as_deref()
+                .and_then(|c| ToolCallId::new(c).ok())
+                .and_then(|c| page.tool_call(c))
+                .unwrap_or_else(import);
+            (page, provenance)
+        }
+    };
+    Page::from_spec(page.into_spec(id, scope.clone(), provenance), types)
+        .map_err(|e| build_err(&unit.id, e))
 }

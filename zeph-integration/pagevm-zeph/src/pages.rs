@@ -4,8 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use page_core::{ContentDigest, PageId, PageType, Provenance, Repr, Representation, ToolCallId};
-use page_engine::{ConversationTurn, RepresentationBuilder, ToolResult};
+use page_core::{
+    ContentDigest, PageId, PageType, PinClass, Provenance, Repr, Representation, ToolCallId,
+};
+use page_engine::{ConversationTurn, Ingested, RepresentationBuilder, Source, ToolResult};
 use zeph_llm::provider::{Message, MessagePart, Role};
 
 use crate::convert::{Structure, Unit, UnitKind, structure};
@@ -31,6 +33,12 @@ pub struct ZephPage {
     pub provenance: Provenance,
     /// Every level of the page's path.
     pub reprs: BTreeMap<Repr, Representation>,
+    /// Its pin class (tool results are soft-pinned), from page-engine's ingest.
+    pub pin: PinClass,
+    /// Utility independent of recency and pins, from page-engine's ingest.
+    pub base_utility: f64,
+    /// What re-creating it costs, from page-engine's ingest.
+    pub recompute_cost: f64,
     /// Tokens that render with the page at any level: a tool use part, a result's framing,
     /// the thinking blocks and images of a turn. Part of every level's cost.
     pub frame: usize,
@@ -100,6 +108,37 @@ pub(crate) fn command_of(input: &serde_json::Value) -> Option<String> {
 }
 
 impl ZephPage {
+    /// The page page-engine's ingest built, placed in the history: its unit and call, the
+    /// tool (or memory label) it came from, its origin, its call's command and the text that
+    /// renders with it (`framed`), its frame tokens and its last message.
+    #[allow(clippy::too_many_arguments)]
+    fn ingested(
+        id: &PageId,
+        page: Ingested,
+        (unit, call): (usize, Option<usize>),
+        tool: Option<String>,
+        provenance: Provenance,
+        (command, framed): (Option<String>, &str),
+        frame: usize,
+        last_message: usize,
+    ) -> Self {
+        Self {
+            id: id.clone(),
+            page_type: page.page_type,
+            unit,
+            call,
+            tool,
+            provenance,
+            facts: Facts::of(&page.representations, command, framed),
+            pin: page.pin.unwrap_or(page.page_type.defaults().default_pin()),
+            base_utility: page.base_utility,
+            recompute_cost: page.recompute_cost,
+            reprs: page.representations,
+            frame,
+            last_message,
+        }
+    }
+
     /// Zeph-counted tokens of the page rendered at `level` (0 when not rendered).
     #[must_use]
     pub fn cost(&self, level: Option<Repr>) -> usize {
@@ -261,52 +300,28 @@ impl Pager {
                     );
                     let role = role_word(msg.role);
                     let page = self.cached(id, &key, |b, id| {
-                        let (page_type, tool, reprs) = match memory {
-                            Some(label_kind) => {
-                                let built = b.evidence(
-                                    id,
-                                    &ToolResult {
-                                        tool: label_kind,
-                                        args_json: "{}",
-                                        output: &text,
-                                        is_error: false,
-                                        exit_code: None,
-                                    },
-                                );
-                                (
-                                    PageType::Evidence,
-                                    Some(label_kind.to_owned()),
-                                    built.representations,
-                                )
-                            }
-                            None => (
-                                PageType::Conversation,
-                                None,
-                                b.conversation(
-                                    id,
-                                    &ConversationTurn {
-                                        role,
-                                        text: &text,
-                                        span: (&label, &label),
-                                        start_ms: None,
-                                    },
-                                )?,
-                            ),
+                        let source = match memory {
+                            Some(label) => Source::Memory { label, text: &text },
+                            None => Source::Turn(ConversationTurn {
+                                role,
+                                text: &text,
+                                span: (&label, &label),
+                                start_ms: None,
+                            }),
                         };
-                        Ok(ZephPage {
-                            id: id.clone(),
-                            page_type,
-                            unit: u,
-                            call: None,
-                            tool,
-                            provenance: Provenance::Import {
+                        let page = b.ingest(id, &source)?;
+                        Ok(ZephPage::ingested(
+                            id,
+                            page,
+                            (u, None),
+                            memory.map(str::to_owned),
+                            Provenance::Import {
                                 source: label.clone(),
                             },
-                            facts: Facts::of(&reprs, None, ""),
-                            reprs,
+                            (None, ""),
                             frame,
-                            last_message: i,
-                        })
+                            i,
+                        ))
                     })?;
                     pages.push(page);
                 }
@@ -342,30 +357,25 @@ impl Pager {
                         let key = format!("{name}\u{0}{body}\u{0}{frame}");
                         let label = msg_label(msg, i);
                         let page = self.cached(id, &key, |b, id| {
-                            let built = b.evidence(
+                            let source = Source::ToolResult(ToolResult {
+                                tool: &name,
+                                args_json: "{}",
+                                output: body,
+                                is_error: false,
+                                exit_code: None,
+                            });
+                            Ok(ZephPage::ingested(
                                 id,
-                                &ToolResult {
-                                    tool: &name,
-                                    args_json: "{}",
-                                    output: body,
-                                    is_error: false,
-                                    exit_code: None,
-                                },
-                            );
-                            Ok(ZephPage {
-                                id: id.clone(),
-                                page_type: PageType::Evidence,
-                                unit: u,
-                                call: Some(c),
-                                tool: Some(name.clone()),
-                                provenance: Provenance::Import {
+                                b.ingest(id, &source)?,
+                                (u, Some(c)),
+                                Some(name.clone()),
+                                Provenance::Import {
                                     source: label.clone(),
                                 },
-                                facts: Facts::of(&built.representations, None, ""),
-                                reprs: built.representations,
+                                (None, ""),
                                 frame,
-                                last_message: i,
-                            })
+                                i,
+                            ))
                         })?;
                         pages.push(page);
                     }
@@ -398,35 +408,29 @@ impl Pager {
                             call.id.clone()
                         })?;
                         let page = self.cached(id, &key, |b, id| {
-                            let built = b.evidence(
+                            let source = Source::ToolResult(ToolResult {
+                                tool: &call.name,
+                                args_json: &args,
+                                output: content,
+                                is_error,
+                                exit_code: None,
+                            });
+                            let page = b.ingest(id, &source)?;
+                            let provenance = page.tool_call(call_id.clone()).unwrap_or_else(|| {
+                                Provenance::Import {
+                                    source: id.to_string(),
+                                }
+                            });
+                            Ok(ZephPage::ingested(
                                 id,
-                                &ToolResult {
-                                    tool: &call.name,
-                                    args_json: &args,
-                                    output: content,
-                                    is_error,
-                                    exit_code: None,
-                                },
-                            );
-                            Ok(ZephPage {
-                                id: id.clone(),
-                                page_type: PageType::Evidence,
-                                unit: u,
-                                call: Some(c),
-                                tool: Some(call.name.clone()),
-                                provenance: Provenance::ToolCall {
-                                    call_id: call_id.clone(),
-                                    signature: built.signature,
-                                },
-                                facts: Facts::of(
-                                    &built.representations,
-                                    command_of(input),
-                                    &frame_text,
-                                ),
-                                reprs: built.representations,
+                                page,
+                                (u, Some(c)),
+                                Some(call.name.clone()),
+                                provenance,
+                                (command_of(input), &frame_text),
                                 frame,
                                 last_message,
-                            })
+                            ))
                         })?;
                         pages.push(page);
                     }

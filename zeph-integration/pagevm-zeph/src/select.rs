@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use page_core::{LevelCosts, PageType, PinClass, Repr, TokenCount};
+use page_core::{LevelCosts, Repr, TokenCount};
 use page_policy::{Demand, LivePage, PolicyConfig, PolicyId, select_live};
 
 use crate::AdapterError;
@@ -129,15 +129,9 @@ pub fn select(
                 defaults.min_fidelity(),
                 &costs,
             )?,
-            pin: match page.page_type {
-                PageType::Evidence if page.call.is_some() => PinClass::Soft,
-                _ => defaults.default_pin(),
-            },
-            base_utility: page_engine::base_utility(page.page_type),
-            recompute_cost: page
-                .tool
-                .as_deref()
-                .map_or(1.0, page_engine::recompute_cost),
+            pin: page.pin,
+            base_utility: page.base_utility,
+            recompute_cost: page.recompute_cost,
             recency: page.last_message as f64 / span,
         });
     }
