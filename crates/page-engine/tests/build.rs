@@ -13,12 +13,12 @@ use std::sync::LazyLock;
 
 use expect_test::{Expect, expect};
 use page_core::{
-    Page, PageId, PageSpec, PageType, Provenance, Repr, Representation, Scope, SessionId,
+    Page, PageId, PageSpec, PageType, PinClass, Provenance, Repr, Representation, Scope, SessionId,
     TokenCounter, ToolCallId, TypeTable,
 };
 use page_engine::{
     BuildConfig, ConversationTurn, PlanState, Preference, RepresentationBuilder, Rules, RulesKind,
-    ToolResult,
+    Source, ToolResult,
 };
 use page_tokenizer::{BpeCounter, Encoding};
 use proptest::prelude::*;
@@ -518,4 +518,150 @@ fn a_system_prompt_is_its_rules_or_else_a_system_turn() {
             .system_prompt(&id("b0"), "# Agent", "", None)
             .is_err()
     );
+}
+
+/// The seam's table: what each kind of source becomes, with its pin, scores and signature.
+/// One row per source kind; the engine, the adapter, the migration and the replay all get
+/// exactly these values, as they all page through `ingest`.
+#[test]
+fn every_source_is_paged_by_one_table_of_types_pins_and_scores() {
+    let steps = ["read the log".to_owned(), "fix the test".to_owned()];
+    let sources: [(&str, Source<'_>); 9] = [
+        (
+            "system prompt with rules",
+            Source::SystemPrompt {
+                text: "- Never push to main.",
+                span: "m0",
+                start_ms: None,
+            },
+        ),
+        (
+            "system prompt without",
+            Source::SystemPrompt {
+                text: "# Agent",
+                span: "m0",
+                start_ms: None,
+            },
+        ),
+        (
+            "constraint",
+            Source::Constraint(Rules {
+                text: "- Keep the API.",
+            }),
+        ),
+        (
+            "plan",
+            Source::Plan(PlanState {
+                goal: "fix CI",
+                steps: &steps,
+                current: 0,
+            }),
+        ),
+        (
+            "preference",
+            Source::Preference(Preference {
+                key: "indent",
+                value: "tabs",
+                source: "m3",
+            }),
+        ),
+        (
+            "user turn",
+            Source::Turn(ConversationTurn {
+                role: "user",
+                text: "Why does src/lib.rs fail?",
+                span: ("m1", "m1"),
+                start_ms: None,
+            }),
+        ),
+        (
+            "read result",
+            Source::ToolResult(ToolResult {
+                tool: "read_file",
+                args_json: r#"{"path":"src/lib.rs"}"#,
+                output: "fn parse_args() {}",
+                is_error: false,
+                exit_code: None,
+            }),
+        ),
+        (
+            "edit result",
+            Source::ToolResult(ToolResult {
+                tool: "str_replace_editor",
+                args_json: "not json",
+                output: "ok",
+                is_error: false,
+                exit_code: None,
+            }),
+        ),
+        (
+            "memory excerpt",
+            Source::Memory {
+                label: "semantic recall",
+                text: "earlier: src/main.rs panicked",
+            },
+        ),
+    ];
+    let mut table =
+        String::from("source | type | pin | utility | recompute | signature | specifics\n");
+    for (name, source) in &sources {
+        let page = BUILDER.ingest(&id("p1"), source).unwrap();
+        let specifics = page.specifics();
+        writeln!(
+            table,
+            "{name} | {} | {} | {} | {} | {} | {}",
+            page.page_type,
+            page.pin.map_or("type's", PinClass::code),
+            page.base_utility,
+            page.recompute_cost,
+            page.signature
+                .as_ref()
+                .map_or("-".to_owned(), ToString::to_string),
+            specifics
+                .paths
+                .iter()
+                .chain(&specifics.identifiers)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .unwrap();
+        // The spec carries the seam's values onto the page.
+        let provenance =
+            page.tool_call(ToolCallId::new("t1").unwrap())
+                .unwrap_or(Provenance::Import {
+                    source: (*name).to_owned(),
+                });
+        let (pin, utility) = (page.pin, page.base_utility);
+        let built = Page::from_spec(
+            page.into_spec(
+                id("p1"),
+                Scope::Session(SessionId::new("s").unwrap()),
+                provenance,
+            ),
+            &TypeTable::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            pin.unwrap_or(built.page_type().defaults().default_pin()),
+            built.pin(),
+            "{name}"
+        );
+        assert!(
+            (built.base_utility() - utility).abs() < f64::EPSILON,
+            "{name}"
+        );
+    }
+    expect![[r#"
+        source | type | pin | utility | recompute | signature | specifics
+        system prompt with rules | bootstrap_policy | type's | 7 | 1 | - | 
+        system prompt without | conversation_segment | type's | 2 | 1 | - | 
+        constraint | constraint | type's | 7 | 1 | - | 
+        plan | plan | type's | 6 | 3 | - | 
+        preference | preference | type's | 4 | 2 | - | 
+        user turn | conversation_segment | type's | 2 | 1 | - | src/lib.rs
+        read result | evidence | soft | 5 | 8 | read_file({"path":"src/lib.rs"}) | parse_args
+        edit result | evidence | soft | 5 | 12 | str_replace_editor("not json") | 
+        memory excerpt | evidence | type's | 5 | 6 | - | src/main.rs
+    "#]].assert_eq(&table);
 }
