@@ -663,5 +663,6 @@ fn every_source_is_paged_by_one_table_of_types_pins_and_scores() {
         read result | evidence | soft | 5 | 8 | read_file({"path":"src/lib.rs"}) | parse_args
         edit result | evidence | soft | 5 | 12 | str_replace_editor("not json") | 
         memory excerpt | evidence | type's | 5 | 6 | - | src/main.rs
-    "#]].assert_eq(&table);
+    "#]]
+    .assert_eq(&table);
 }

@@ -96,6 +96,9 @@ pub struct PagedSession<S> {
     conversation: i64,
     /// The units already ingested, by content and occurrence, with the page of each slot.
     known: HashMap<(ContentDigest, usize), Vec<(UnitSlot, PageId)>>,
+    /// The unit ingested under each first message's page id: a unit Zeph rewrote in place
+    /// (tool-output pruning, microcompact) is found by it and keeps its pages.
+    by_first_message: HashMap<String, (ContentDigest, usize)>,
     /// Whether a prompt was assembled yet: the first request catches up on the history.
     started: bool,
     /// The parts sent as they are that gave way for the previous request, by message page:
@@ -129,6 +132,7 @@ impl<S: Store> PagedSession<S> {
             tokens,
             conversation: config.conversation,
             known: HashMap::new(),
+            by_first_message: HashMap::new(),
             started: false,
             gave_way: HashMap::new(),
         })
@@ -210,7 +214,27 @@ impl<S: Store> PagedSession<S> {
             if catching_up && n + 1 == new.len() {
                 self.engine.settle_demands();
             }
+            let first = self.message_page(messages, s.units[u].messages[0]);
+            let held = self
+                .by_first_message
+                .get(&first)
+                .and_then(|key| self.known.get(key))
+                .cloned();
+            if let Some(slots) = held {
+                // Zeph rewrote a message of a unit the session holds (its tool-output pruning
+                // or microcompact shortened a result): the unit keeps its pages, whose full
+                // text the store holds, instead of being paged a second time.
+                tracing::event!(
+                    name: "context.pagevm.zeph_rewrite",
+                    tracing::Level::DEBUG,
+                    session = %ids::session(self.conversation),
+                    page = %first,
+                );
+                self.known.insert(keys[u], slots);
+                continue;
+            }
             let slots = self.ingest(messages, &s, u)?;
+            self.by_first_message.insert(first, keys[u]);
             self.known.insert(keys[u], slots);
         }
         self.started = true;
@@ -347,6 +371,7 @@ impl<S: Store> PagedSession<S> {
             tokens,
             conversation,
             known,
+            by_first_message,
             started,
             gave_way,
         } = self;
@@ -359,6 +384,7 @@ impl<S: Store> PagedSession<S> {
                     tokens,
                     conversation,
                     known,
+                    by_first_message,
                     started,
                     gave_way,
                 },

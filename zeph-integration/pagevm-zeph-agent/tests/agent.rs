@@ -1,0 +1,279 @@
+//! End-to-end: a real `zeph_core::Agent` (0.21.4) runs a scripted 40-turn session on pagevm
+//! under a small budget, with an in-process channel, Zeph's `MockProvider` scripting the
+//! model's tool calls and a file-reading tool whose outputs are hundreds of lines long.
+
+#![recursion_limit = "256"]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking on an unexpected error"
+)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use page_core::{PageType, Repr};
+use page_store_sqlite::SqliteStore;
+use pagevm_zeph::{PagedSession, SessionConfig, ZephTokens};
+use pagevm_zeph_agent::{AgentConfig, Enforcement, ReadPageExecutor, Shared, attach};
+use serde_json::json;
+use zeph_core::Agent;
+use zeph_core::channel::{Channel, ChannelError, ChannelMessage};
+use zeph_llm::any::AnyProvider;
+use zeph_llm::mock::MockProvider;
+use zeph_llm::provider::{ChatResponse, ToolUseRequest};
+use zeph_skills::registry::SkillRegistry;
+use zeph_tools::executor::{ToolCall, ToolError, ToolExecutor, ToolOutput};
+use zeph_tools::registry::{InvocationHint, ToolDef};
+
+/// Turns of the scripted session.
+const TURNS: usize = 40;
+/// Distinct files the model reads, in rotation: every read after the first round repeats one.
+const FILES: usize = 8;
+/// The budget every request must fit: far below the history, so pages must degrade.
+const BUDGET: usize = 4_000;
+
+/// A channel that hands the agent a fixed queue of user messages and keeps what it sends.
+struct Script {
+    inbox: std::collections::VecDeque<String>,
+    outbox: Arc<Mutex<Vec<String>>>,
+}
+
+impl Script {
+    fn next(&mut self) -> Option<ChannelMessage> {
+        self.inbox.pop_front().map(|text| ChannelMessage {
+            text,
+            attachments: vec![],
+            is_guest_context: false,
+            is_from_bot: false,
+        })
+    }
+}
+
+impl Channel for Script {
+    async fn recv(&mut self) -> Result<Option<ChannelMessage>, ChannelError> {
+        Ok(self.next())
+    }
+
+    fn try_recv(&mut self) -> Option<ChannelMessage> {
+        None
+    }
+
+    async fn send(&mut self, text: &str) -> Result<(), ChannelError> {
+        self.outbox.lock().unwrap().push(text.to_owned());
+        Ok(())
+    }
+
+    async fn send_chunk(&mut self, chunk: &str) -> Result<(), ChannelError> {
+        self.outbox.lock().unwrap().push(chunk.to_owned());
+        Ok(())
+    }
+
+    async fn flush_chunks(&mut self) -> Result<(), ChannelError> {
+        Ok(())
+    }
+
+    async fn confirm(&mut self, _prompt: &str) -> Result<bool, ChannelError> {
+        Ok(true)
+    }
+}
+
+/// `read_file`: a file of 200 numbered lines per path (just under the 8,000 characters Zeph
+/// keeps of a tool output), counting how often it really ran.
+struct Files {
+    runs: Arc<AtomicUsize>,
+}
+
+fn file_text(path: &str) -> String {
+    (0..200)
+        .map(|i| format!("{path}:{i}: step_{i}(x)\n"))
+        .collect()
+}
+
+impl ToolExecutor for Files {
+    async fn execute(&self, _response: &str) -> Result<Option<ToolOutput>, ToolError> {
+        Ok(None)
+    }
+
+    fn tool_definitions(&self) -> Vec<ToolDef> {
+        vec![ToolDef {
+            id: "read_file".into(),
+            description: "Read a file.".into(),
+            schema: serde_json::from_value(json!({
+                "type": "object",
+                "properties": {"path": {"type": "string"}},
+                "required": ["path"],
+            }))
+            .unwrap(),
+            invocation: InvocationHint::ToolCall,
+            output_schema: None,
+        }]
+    }
+
+    async fn execute_tool_call(&self, call: &ToolCall) -> Result<Option<ToolOutput>, ToolError> {
+        if call.tool_id.as_str() != "read_file" {
+            return Ok(None);
+        }
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let path = call
+            .params
+            .get("path")
+            .and_then(|p| p.as_str())
+            .unwrap_or("?");
+        Ok(Some(ToolOutput {
+            tool_name: "read_file".into(),
+            summary: file_text(path),
+            blocks_executed: 1,
+            filter_stats: None,
+            diff: None,
+            streamed: false,
+            terminal_id: None,
+            locations: None,
+            raw_response: None,
+            claim_source: None,
+        }))
+    }
+}
+
+fn registry() -> (SkillRegistry, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let skill = dir.path().join("files");
+    std::fs::create_dir(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: files\ndescription: Reads source files\n---\nRead files when asked.",
+    )
+    .unwrap();
+    (SkillRegistry::load(&[dir.path().to_path_buf()]), dir)
+}
+
+/// The model's script: each turn reads one file, then answers.
+fn model_script() -> Vec<ChatResponse> {
+    (0..TURNS)
+        .flat_map(|t| {
+            [
+                ChatResponse::ToolUse {
+                    text: Some(format!("Reading file {} for step {t}.", t % FILES)),
+                    tool_calls: vec![ToolUseRequest {
+                        id: format!("call_{t}"),
+                        name: "read_file".into(),
+                        input: json!({"path": format!("src/module_{}.rs", t % FILES)}),
+                    }],
+                    thinking_blocks: vec![],
+                },
+                ChatResponse::Text(format!("Step {t} done.")),
+            ]
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forty_turn_session_fits_every_request_and_serves_repeated_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("pagevm.db")).unwrap();
+    let session =
+        PagedSession::start(store, ZephTokens::new(), SessionConfig::new(1).unwrap()).unwrap();
+    let shared = Shared::new(session);
+
+    let (mock, calls) = MockProvider::default().with_tool_use(model_script());
+    let provider = AnyProvider::Mock(mock);
+    let (skills, _skills_dir) = registry();
+    let outbox = Arc::new(Mutex::new(Vec::new()));
+    let channel = Script {
+        inbox: (0..TURNS)
+            .map(|t| {
+                format!(
+                    "Step {t}: read src/module_{}.rs and summarise it.",
+                    t % FILES
+                )
+            })
+            .collect(),
+        outbox: Arc::clone(&outbox),
+    };
+    let runs = Arc::new(AtomicUsize::new(0));
+    let files = Files {
+        runs: Arc::clone(&runs),
+    };
+    let agent = Agent::new(provider.clone(), channel, skills, None, 5, files);
+    let mut agent = attach(
+        agent,
+        &shared,
+        provider,
+        AgentConfig {
+            enforcement: Enforcement::Active,
+            budget: BUDGET,
+            clock: Arc::new(|| 1_780_000_000),
+        },
+    );
+    agent.run().await.unwrap();
+
+    let records = shared.records();
+    // Every tool-capable model call went through pagevm: the mock answered each one.
+    assert_eq!(records.len(), *calls.lock().unwrap() as usize);
+    assert!(records.len() >= 2 * TURNS, "{} requests", records.len());
+    for r in &records {
+        assert!(r.sent, "{r:?}");
+        assert!(r.pagevm_tokens <= BUDGET, "{r:?}");
+        assert_eq!(r.orphans, 0, "{r:?}");
+        assert!(r.system_prompt_kept, "{r:?}");
+    }
+    // Zeph's own requests outgrew the budget (even with its tool-output pruning): the views
+    // above are pagevm's doing.
+    let over = records.iter().filter(|r| r.zeph_tokens > BUDGET).count();
+    assert!(
+        over > TURNS,
+        "{over} of Zeph's requests were above the budget"
+    );
+    // Each file was read once; every repeat was answered from the page store.
+    assert_eq!(runs.load(Ordering::SeqCst), FILES);
+    let sent = outbox.lock().unwrap().join("\n");
+    assert!(
+        sent.contains(&format!("Step {} done.", TURNS - 1)),
+        "{sent}"
+    );
+
+    // Every tool result pagevm degraded has its audit rows, and `read_page`, called as the
+    // agent calls a tool, gives back the full text the store holds. For a file read that ran,
+    // that is all 200 lines, which Zeph's own tool-output pruning had cut from its history.
+    let degraded: Vec<(String, String)> = shared
+        .inspect(|s| {
+            let engine = s.engine();
+            engine
+                .pages()
+                .iter()
+                .filter(|p| p.page_type() == PageType::Evidence)
+                .filter(|p| {
+                    engine
+                        .store()
+                        .audit_trail(p.id())
+                        .unwrap()
+                        .iter()
+                        .any(|a| a.change.to < Repr::Full)
+                })
+                .map(|p| (p.id().to_string(), engine.page_text(p.id()).unwrap()))
+                .collect()
+        })
+        .unwrap();
+    assert!(!degraded.is_empty(), "no tool result was degraded");
+    let reader = ReadPageExecutor::new(&shared);
+    let mut whole_files = 0;
+    for (page, stored) in &degraded {
+        let call = ToolCall {
+            tool_id: "read_page".into(),
+            params: json!({"page": page}).as_object().unwrap().clone(),
+            caller_id: None,
+            context: None,
+            tool_call_id: format!("read-{page}"),
+            skill_name: None,
+        };
+        let text = reader
+            .execute_tool_call(&call)
+            .await
+            .unwrap()
+            .unwrap()
+            .summary;
+        assert_eq!(&text, stored, "{page}");
+        whole_files += usize::from(text.contains(".rs:199: step_199(x)"));
+    }
+    assert!(whole_files > 0, "no degraded read came back whole");
+}
