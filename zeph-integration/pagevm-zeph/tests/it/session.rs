@@ -267,3 +267,48 @@ fn a_repeated_read_is_served_from_the_store_until_something_else_runs() {
         "empty call id"
     );
 }
+
+/// Zeph's own tool-output pruning rewrites an old result in place. The session keeps the
+/// unit's pages (the store holds the full text) instead of paging it again, which failed with
+/// `PageExists` inside a real agent.
+#[test]
+fn a_result_zeph_pruned_in_place_keeps_its_page_and_full_text() {
+    let output: String = (0..120)
+        .map(|l| format!("src/lib.rs:{l}: fn f_{l}()\n"))
+        .collect();
+    let mut h = vec![
+        text(Role::System, "You are a coding agent."),
+        text(Role::User, "Read src/lib.rs."),
+    ];
+    round_trip(
+        &mut h,
+        "toolu_1",
+        "read",
+        json!({"path": "src/lib.rs"}),
+        &output,
+    );
+    h.push(text(Role::Assistant, "Read it."));
+    h.push(text(Role::User, "Now summarise it."));
+    let store = MemoryStore::new();
+    let mut s = session(&store);
+    s.assemble(&h, 4_000, 1_700_000_000).unwrap();
+    let pages = s.engine().pages().iter().count();
+    // Zeph prunes the old result to a stub.
+    h[3] = Message::from_parts(Role::User, vec![tool_result("toolu_1", "[pruned]")]);
+    let prompt = s.assemble(&h, 4_000, 1_700_000_060).unwrap();
+    assert_eq!(orphaned_pairs(&prompt.messages), 0);
+    assert_eq!(
+        s.engine().pages().iter().count(),
+        pages,
+        "nothing paged twice"
+    );
+    let result = s
+        .engine()
+        .pages()
+        .iter()
+        .find(|p| p.page_type() == page_core::PageType::Evidence)
+        .map(|p| p.id().to_string())
+        .unwrap();
+    let text = read_page(s.engine(), &json!({"page": result})).unwrap();
+    assert!(text.contains("src/lib.rs:119: fn f_119()"), "{text}");
+}
