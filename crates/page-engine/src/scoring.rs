@@ -3,9 +3,9 @@
 
 use page_core::PageType;
 
-/// Base utility of a page that is not a tool result (the bootstrap and plan terms of the
-/// paper's utility, folded into base utility as page-policy expects). Tool results take
-/// [`TOOL_RESULT_UTILITY`].
+/// Base utility of a page by its type (the bootstrap and plan terms of the paper's utility,
+/// folded into base utility as page-policy expects); tool results take 5, as the paper's
+/// transcript converter scores them.
 #[must_use]
 pub const fn base_utility(page_type: PageType) -> f64 {
     match page_type {
