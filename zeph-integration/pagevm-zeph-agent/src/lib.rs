@@ -98,6 +98,7 @@ const RECORDS_KEPT: usize = 4096;
 pub struct Shared<S> {
     session: Mutex<PagedSession<S>>,
     records: Mutex<std::collections::VecDeque<RequestRecord>>,
+    served: std::sync::atomic::AtomicUsize,
 }
 
 impl<S> std::fmt::Debug for Shared<S> {
@@ -113,7 +114,14 @@ impl<S: Store + Send + 'static> Shared<S> {
         Arc::new(Self {
             session: Mutex::new(session),
             records: Mutex::new(std::collections::VecDeque::new()),
+            served: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// Tool calls the layer answered from the store instead of running them.
+    #[must_use]
+    pub fn served(&self) -> usize {
+        self.served.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The newest requests the layer assembled, oldest first.
@@ -266,11 +274,16 @@ impl<S: Store + Send + 'static> RuntimeLayer for PagevmLayer<S> {
                     .await
             };
             match served {
-                Ok(Some(text)) => Some(LayerDenial {
-                    result: Ok(Some(output(&tool, text))),
-                    reason: "pagevm: a repeated read-only call, answered from the page store"
-                        .to_owned(),
-                }),
+                Ok(Some(text)) => {
+                    self.shared
+                        .served
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Some(LayerDenial {
+                        result: Ok(Some(output(&tool, text))),
+                        reason: "pagevm: a repeated read-only call, answered from the page store"
+                            .to_owned(),
+                    })
+                }
                 Ok(None) => None,
                 Err(e) => {
                     tracing::warn!(name: "context.pagevm.layer_error", error = %e);
