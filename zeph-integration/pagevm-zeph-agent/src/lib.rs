@@ -9,6 +9,8 @@
 //! synchronous (the engine and its store), so every hook runs it on tokio's blocking pool and
 //! never blocks Zeph's executor on a store call.
 
+mod config;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use page_writeback::Store;
@@ -21,6 +23,8 @@ use zeph_llm::any::AnyProvider;
 use zeph_llm::provider::{ChatResponse, LlmProvider, Message, Role, ToolDefinition};
 use zeph_tools::executor::{ToolCall, ToolError, ToolExecutor, ToolOutput};
 use zeph_tools::registry::{InvocationHint, ToolDef};
+
+pub use crate::config::{ConfigError, SECTION, Settings};
 
 /// What the layer does with the view it assembles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

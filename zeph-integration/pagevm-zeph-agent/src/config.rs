@@ -1,0 +1,169 @@
+//! `[memory.compression.pagevm]`: pagevm's settings, read from the same TOML file as Zeph's
+//! own configuration. A bad value is an error naming its key.
+
+use std::path::PathBuf;
+
+use page_engine::ReadOnlyTools;
+use pagevm_zeph::SessionConfig;
+use serde::Deserialize;
+
+use crate::{AgentConfig, Clock, Enforcement};
+
+/// Where the section lives in Zeph's configuration file.
+pub const SECTION: &str = "memory.compression.pagevm";
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file is not TOML.
+    #[error("the configuration is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A key of the section is missing, unknown or has a bad value.
+    #[error("{key}: {reason}")]
+    Key {
+        /// The key, in full (`memory.compression.pagevm.budget`), or the section's path when
+        /// the key is not known.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// The section as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Section {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default = "observe")]
+    enforcement: Mode,
+    budget: Option<i64>,
+    store: Option<PathBuf>,
+    read_only_tools: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    Observe,
+    Active,
+}
+
+const fn observe() -> Mode {
+    Mode::Observe
+}
+
+/// pagevm's settings for an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `observe` (the default) or `active`.
+    pub enforcement: Enforcement,
+    /// The most Zeph-counted tokens a request may hold.
+    pub budget: usize,
+    /// The page store's path; `None`: `pagevm.db` beside Zeph's database.
+    pub store: Option<PathBuf>,
+    /// Tools whose repeated calls may be answered from the store.
+    pub read_only_tools: ReadOnlyTools,
+}
+
+impl Settings {
+    /// The settings in Zeph's configuration `text`; `None` when the section is absent or
+    /// `enabled = false` (pagevm is off by default).
+    ///
+    /// # Errors
+    /// [`ConfigError::Toml`] for text that is not TOML, [`ConfigError::Key`] naming the key
+    /// that is unknown, missing (`budget` when enabled) or of a bad value.
+    pub fn from_zeph_toml(text: &str) -> Result<Option<Self>, ConfigError> {
+        let root: toml::Table = toml::from_str(text)?;
+        let mut table = &root;
+        let mut path = String::new();
+        for part in SECTION.split('.') {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(part);
+            match table.get(part) {
+                None => return Ok(None),
+                Some(toml::Value::Table(t)) => table = t,
+                Some(other) => {
+                    return Err(ConfigError::Key {
+                        key: path,
+                        reason: format!("must be a table, not {}", other.type_str()),
+                    });
+                }
+            }
+        }
+        let section: Section =
+            toml::Value::Table(table.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Key {
+                    key: SECTION.to_owned(),
+                    reason: e.message().to_owned(),
+                })?;
+        if !section.enabled {
+            return Ok(None);
+        }
+        let key = |k: &str| format!("{SECTION}.{k}");
+        let budget = match section.budget {
+            None => {
+                return Err(ConfigError::Key {
+                    key: key("budget"),
+                    reason: "required when pagevm is enabled (Zeph-counted tokens per request)"
+                        .to_owned(),
+                });
+            }
+            Some(b) => {
+                usize::try_from(b)
+                    .ok()
+                    .filter(|&b| b > 0)
+                    .ok_or_else(|| ConfigError::Key {
+                        key: key("budget"),
+                        reason: format!("must be a positive number of tokens, got {b}"),
+                    })?
+            }
+        };
+        if let Some(tools) = &section.read_only_tools
+            && let Some(bad) = tools.iter().find(|t| t.trim().is_empty())
+        {
+            return Err(ConfigError::Key {
+                key: key("read_only_tools"),
+                reason: format!("a tool name is empty ({bad:?})"),
+            });
+        }
+        Ok(Some(Self {
+            enforcement: match section.enforcement {
+                Mode::Observe => Enforcement::Observe,
+                Mode::Active => Enforcement::Active,
+            },
+            budget,
+            store: section.store,
+            read_only_tools: section
+                .read_only_tools
+                .map_or_else(ReadOnlyTools::default, ReadOnlyTools::new),
+        }))
+    }
+
+    /// The session of Zeph conversation `conversation` under these settings.
+    ///
+    /// # Errors
+    /// As [`SessionConfig::new`].
+    pub fn session_config(
+        &self,
+        conversation: i64,
+    ) -> Result<SessionConfig, pagevm_zeph::AdapterError> {
+        let mut config = SessionConfig::new(conversation)?;
+        config.engine.read_only_tools = self.read_only_tools.clone();
+        Ok(config)
+    }
+
+    /// The layer's configuration, stamping pages by `clock`.
+    #[must_use]
+    pub fn agent_config(&self, clock: Clock) -> AgentConfig {
+        AgentConfig {
+            enforcement: self.enforcement,
+            budget: self.budget,
+            clock,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `[memory.compression.pagevm]` read from a Zeph configuration file: what a good section
+//! gives, and the error every bad one gets, naming its key.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking on an unexpected error"
+)]
+
+use page_engine::ReadOnlyTools;
+use pagevm_zeph_agent::{Enforcement, Settings};
+
+#[test]
+fn a_section_gives_the_settings_and_off_is_the_default() {
+    let text = r#"
+[agent]
+name = "zeph"
+
+[memory.compression.pagevm]
+enabled = true
+enforcement = "active"
+budget = 120000
+store = "/var/lib/zeph/pagevm.db"
+read_only_tools = ["read", "grep"]
+"#;
+    let s = Settings::from_zeph_toml(text).unwrap().unwrap();
+    assert_eq!(s.enforcement, Enforcement::Active);
+    assert_eq!(s.budget, 120_000);
+    assert_eq!(s.store.unwrap().to_str(), Some("/var/lib/zeph/pagevm.db"));
+    assert_eq!(s.read_only_tools, ReadOnlyTools::new(["read", "grep"]));
+
+    let minimal = "[memory.compression.pagevm]\nenabled = true\nbudget = 8000\n";
+    let s = Settings::from_zeph_toml(minimal).unwrap().unwrap();
+    assert_eq!(
+        (s.enforcement, s.store, s.read_only_tools),
+        (Enforcement::Observe, None, ReadOnlyTools::default())
+    );
+    // Absent, or present and not enabled: pagevm is off.
+    assert_eq!(
+        Settings::from_zeph_toml("[memory]\nsqlite_path = \"z.db\"\n").unwrap(),
+        None
+    );
+    assert_eq!(
+        Settings::from_zeph_toml("[memory.compression.pagevm]\nbudget = 8000\n").unwrap(),
+        None
+    );
+}
+
+#[test]
+fn every_bad_section_is_an_error_naming_its_key() {
+    let on = "[memory.compression.pagevm]\nenabled = true\n";
+    let cases = [
+        (
+            format!("{on}budget = 0\n"),
+            "memory.compression.pagevm.budget: must be a positive number of tokens, got 0",
+        ),
+        (
+            format!("{on}budget = -5\n"),
+            "memory.compression.pagevm.budget: must be a positive number of tokens, got -5",
+        ),
+        (
+            on.to_owned(),
+            "memory.compression.pagevm.budget: required when pagevm is enabled (Zeph-counted tokens per request)",
+        ),
+        (
+            format!("{on}budget = 9000\nenforcement = \"enforce\"\n"),
+            "memory.compression.pagevm: unknown variant `enforce`, expected `observe` or `active`",
+        ),
+        (
+            format!("{on}budget = 9000\nbudgte = 1\n"),
+            "memory.compression.pagevm: unknown field `budgte`, expected one of `enabled`, `enforcement`, `budget`, `store`, `read_only_tools`",
+        ),
+        (
+            format!("{on}budget = 9000\nread_only_tools = [\"read\", \" \"]\n"),
+            "memory.compression.pagevm.read_only_tools: a tool name is empty (\" \")",
+        ),
+        (
+            "[memory]\ncompression = 3\n".to_owned(),
+            "memory.compression: must be a table, not integer",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = Settings::from_zeph_toml(&text).unwrap_err().to_string();
+        assert_eq!(err, want, "{text}");
+    }
+    let err = Settings::from_zeph_toml("[memory\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("the configuration is not valid TOML"),
+        "{err}"
+    );
+}
