@@ -22,6 +22,7 @@ use zeph_core::channel::{Channel, ChannelError, ChannelMessage};
 use zeph_llm::any::AnyProvider;
 use zeph_llm::mock::MockProvider;
 use zeph_llm::provider::{ChatResponse, ToolUseRequest};
+use zeph_memory::semantic::SemanticMemory;
 use zeph_skills::registry::SkillRegistry;
 use zeph_tools::executor::{ToolCall, ToolError, ToolExecutor, ToolOutput};
 use zeph_tools::registry::{InvocationHint, ToolDef};
@@ -149,7 +150,11 @@ fn registry() -> (SkillRegistry, tempfile::TempDir) {
 
 /// The model's script: each turn reads one file, then answers.
 fn model_script() -> Vec<ChatResponse> {
-    (0..TURNS)
+    script_of(0..TURNS)
+}
+
+fn script_of(turns: std::ops::Range<usize>) -> Vec<ChatResponse> {
+    turns
         .flat_map(|t| {
             [
                 ChatResponse::ToolUse {
@@ -334,4 +339,120 @@ async fn a_forty_turn_session_sends_views_within_the_budget_and_reads_pages_back
         whole_files += usize::from(text.contains(".rs:199: step_199(x)"));
     }
     assert!(whole_files > 0, "no degraded read came back whole");
+}
+
+/// Turns `turns` of the script on an agent with Zeph's SQLite memory at `zeph_db` and pagevm's
+/// store at `pagevm_db`, as a restarted process would build it: Zeph reloads its history,
+/// pagevm adopts the pages it stored.
+async fn run_with_memory(
+    zeph_db: &std::path::Path,
+    pagevm_db: &std::path::Path,
+    turns: std::ops::Range<usize>,
+) -> Arc<Shared<SqliteStore>> {
+    let (mock, _calls) = MockProvider::default().with_tool_use(script_of(turns.clone()));
+    let provider = AnyProvider::Mock(mock);
+    let memory = Arc::new(
+        SemanticMemory::new(
+            zeph_db.to_str().unwrap(),
+            "http://127.0.0.1:1",
+            None,
+            AnyProvider::Mock(MockProvider::default()),
+            "test-model",
+        )
+        .await
+        .unwrap(),
+    );
+    let conversation = match memory.sqlite().latest_conversation_id().await.unwrap() {
+        Some(c) => c,
+        None => memory.sqlite().create_conversation().await.unwrap(),
+    };
+    let (skills, _skills_dir) = registry();
+    let channel = Script {
+        inbox: turns
+            .map(|t| {
+                format!(
+                    "Step {t}: read src/module_{}.rs and summarise it.",
+                    t % FILES
+                )
+            })
+            .collect(),
+        outbox: Arc::new(Mutex::new(Vec::new())),
+    };
+    let files = Files {
+        runs: Arc::new(AtomicUsize::new(0)),
+    };
+    let store = SqliteStore::open(pagevm_db).unwrap();
+    let session = PagedSession::start(
+        store,
+        ZephTokens::new(),
+        SessionConfig::new(conversation.0).unwrap(),
+    )
+    .unwrap();
+    let shared = Shared::new(session);
+    let agent = Agent::new(provider.clone(), channel, skills, None, 5, files).with_memory(
+        memory,
+        conversation,
+        200,
+        0,
+        100_000,
+    );
+    let mut agent = attach(
+        agent,
+        &shared,
+        provider,
+        AgentConfig {
+            enforcement: Enforcement::Active,
+            budget: BUDGET,
+            clock: Arc::new(|| 1_780_000_000),
+        },
+    );
+    agent.load_history().await.unwrap();
+    agent.run().await.unwrap();
+    shared
+}
+
+/// A restart: the agent is dropped after 20 turns and a new one, on the same Zeph database and
+/// pagevm store, runs the other 20. No request of either exceeds the budget or orphans a
+/// pair, the second adopts the stored pages of the history Zeph reloads, and every page the
+/// first stored still reads back whole from the second. (Not yet asserted: that nothing is
+/// paged twice. A message paged before Zeph numbered it has a provisional id, and the reloaded,
+/// numbered message is paged again under `m<id>`; see docs/zeph-integration.md.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_continues_on_the_same_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (zeph_db, pagevm_db) = (dir.path().join("zeph.db"), dir.path().join("pagevm.db"));
+    let first = run_with_memory(&zeph_db, &pagevm_db, 0..TURNS / 2).await;
+    let before: Vec<(String, String)> = first
+        .inspect(|s| {
+            s.engine()
+                .pages()
+                .iter()
+                .map(|p| (p.id().to_string(), s.engine().page_text(p.id()).unwrap()))
+                .collect()
+        })
+        .unwrap();
+    let first_records = first.records();
+    drop(first);
+    let second = run_with_memory(&zeph_db, &pagevm_db, TURNS / 2..TURNS).await;
+    for r in first_records.iter().chain(&second.records()) {
+        assert!(r.pagevm_tokens <= BUDGET && r.orphans == 0, "{r:?}");
+    }
+    assert!(!second.records().is_empty());
+    second
+        .inspect(|s| {
+            let second: Vec<(String, String)> = s
+                .engine()
+                .pages()
+                .iter()
+                .map(|p| (p.id().to_string(), s.engine().page_text(p.id()).unwrap()))
+                .collect();
+            let adopted = second.iter().filter(|p| before.contains(p)).count();
+            // Pages of the reloaded history's tool calls are found again by their ids.
+            assert!(adopted > 0, "no page of the first process was adopted");
+            for (page, text) in &before {
+                let id = page_core::PageId::new(page.as_str()).unwrap();
+                assert_eq!(&s.engine().page_text(&id).unwrap(), text, "{page}");
+            }
+        })
+        .unwrap();
 }
