@@ -144,6 +144,19 @@ impl Settings {
         }))
     }
 
+    /// The page store's path: `store` when set, else `pagevm.db` beside Zeph's database
+    /// `zeph_db` (`[memory] sqlite_path`).
+    ///
+    /// # Errors
+    /// [`pagevm_zeph::AdapterError::NoStorePath`] when `store` is unset and Zeph's database
+    /// is not a file.
+    pub fn store_path(&self, zeph_db: &str) -> Result<PathBuf, pagevm_zeph::AdapterError> {
+        match &self.store {
+            Some(path) => Ok(path.clone()),
+            None => pagevm_zeph::default_store_path(zeph_db),
+        }
+    }
+
     /// The session of Zeph conversation `conversation` under these settings.
     ///
     /// # Errors

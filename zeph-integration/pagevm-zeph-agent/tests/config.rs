@@ -26,11 +26,20 @@ read_only_tools = ["read", "grep"]
     let s = Settings::from_zeph_toml(text).unwrap().unwrap();
     assert_eq!(s.enforcement, Enforcement::Active);
     assert_eq!(s.budget, 120_000);
-    assert_eq!(s.store.unwrap().to_str(), Some("/var/lib/zeph/pagevm.db"));
+    assert_eq!(
+        s.store_path(":memory:").unwrap().to_str(),
+        Some("/var/lib/zeph/pagevm.db")
+    );
     assert_eq!(s.read_only_tools, ReadOnlyTools::new(["read", "grep"]));
 
     let minimal = "[memory.compression.pagevm]\nenabled = true\nbudget = 8000\n";
     let s = Settings::from_zeph_toml(minimal).unwrap().unwrap();
+    // Without `store`, the pages live beside Zeph's database; an in-memory one has no beside.
+    assert_eq!(
+        s.store_path("/var/lib/zeph/zeph.db").unwrap().to_str(),
+        Some("/var/lib/zeph/pagevm.db")
+    );
+    assert!(s.store_path(":memory:").is_err());
     assert_eq!(
         (s.enforcement, s.store, s.read_only_tools),
         (Enforcement::Observe, None, ReadOnlyTools::default())
