@@ -9,6 +9,7 @@
 //! synchronous (the engine and its store), so every hook runs it on tokio's blocking pool and
 //! never blocks Zeph's executor on a store call.
 
+mod compactors;
 mod config;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +25,7 @@ use zeph_llm::provider::{ChatResponse, LlmProvider, Message, Role, ToolDefinitio
 use zeph_tools::executor::{ToolCall, ToolError, ToolExecutor, ToolOutput};
 use zeph_tools::registry::{InvocationHint, ToolDef};
 
+pub use crate::compactors::{Override, compactors_off};
 pub use crate::config::{ConfigError, SECTION, Settings};
 
 /// What the layer does with the view it assembles.
@@ -80,6 +82,8 @@ pub enum LayerError {
 pub struct RequestRecord {
     /// Zeph's turn number.
     pub turn: u32,
+    /// Messages in the request Zeph built (its whole history).
+    pub zeph_messages: usize,
     /// Zeph-counted tokens of the request Zeph built.
     pub zeph_tokens: usize,
     /// Zeph-counted tokens of the view pagevm assembled (what `active` mode sends).
@@ -135,6 +139,10 @@ impl<S: Store + Send + 'static> Shared<S> {
             .lock()
             .map(|r| r.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    fn previous_zeph_messages(&self) -> Option<usize> {
+        self.records.lock().ok()?.back().map(|r| r.zeph_messages)
     }
 
     fn record(&self, record: RequestRecord) {
@@ -218,6 +226,7 @@ impl<S: Store + Send + 'static> RuntimeLayer for PagevmLayer<S> {
             };
             let record = RequestRecord {
                 turn: ctx.turn_number,
+                zeph_messages: messages.len(),
                 zeph_tokens: self.tokens.context(messages),
                 pagevm_tokens: prompt.tokens,
                 pagevm_messages: prompt.messages.len(),
@@ -240,6 +249,20 @@ impl<S: Store + Send + 'static> RuntimeLayer for PagevmLayer<S> {
                 budget = self.config.budget,
                 gave_way = prompt.pressure.len(),
             );
+            if let Some(before) = self.shared.previous_zeph_messages()
+                && before > record.zeph_messages
+            {
+                // A Zeph compactor drained history ([`compactors_off`] turns them off in
+                // active mode): its pages stay in the store and `read_page` still reads them,
+                // but the view, built from Zeph's list, no longer shows them.
+                tracing::warn!(
+                    name: "context.pagevm.zeph_compaction",
+                    turn = ctx.turn_number,
+                    before,
+                    after = record.zeph_messages,
+                    "Zeph's message list shrank: a Zeph compactor ran beside pagevm",
+                );
+            }
             let sent = record.sent;
             self.shared.record(record);
             if !sent {

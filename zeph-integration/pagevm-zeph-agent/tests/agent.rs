@@ -15,10 +15,12 @@ use std::sync::{Arc, Mutex};
 use page_core::{PageType, Repr};
 use page_store_sqlite::SqliteStore;
 use pagevm_zeph::{PagedSession, SessionConfig, ZephTokens};
-use pagevm_zeph_agent::{AgentConfig, Enforcement, ReadPageExecutor, Shared, attach};
+use pagevm_zeph_agent::{
+    AgentConfig, Enforcement, ReadPageExecutor, Shared, attach, compactors_off,
+};
 use serde_json::json;
-use zeph_core::Agent;
 use zeph_core::channel::{Channel, ChannelError, ChannelMessage};
+use zeph_core::{Agent, AgentSessionConfig};
 use zeph_llm::any::AnyProvider;
 use zeph_llm::mock::MockProvider;
 use zeph_llm::provider::{ChatResponse, ToolUseRequest};
@@ -188,6 +190,14 @@ struct Run {
 /// Runs the scripted session on a real agent, with pagevm attached in `enforcement` mode
 /// (`None`: the stock agent).
 async fn run(enforcement: Option<Enforcement>) -> Run {
+    run_configured(enforcement, |agent| agent).await
+}
+
+/// As [`run`], with Zeph's own settings applied to the agent by `configure` first.
+async fn run_configured(
+    enforcement: Option<Enforcement>,
+    configure: impl FnOnce(Agent<Script>) -> Agent<Script>,
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let (mock, calls) = MockProvider::default().with_tool_use(model_script());
     let provider = AnyProvider::Mock(mock);
@@ -208,7 +218,14 @@ async fn run(enforcement: Option<Enforcement>) -> Run {
     let files = Files {
         runs: Arc::clone(&runs),
     };
-    let mut agent = Agent::new(provider.clone(), channel, skills, None, 5, files);
+    let mut agent = configure(Agent::new(
+        provider.clone(),
+        channel,
+        skills,
+        None,
+        5,
+        files,
+    ));
     let mut shared = None;
     if let Some(enforcement) = enforcement {
         let store = SqliteStore::open(dir.path().join("pagevm.db")).unwrap();
@@ -455,4 +472,72 @@ async fn a_restarted_agent_continues_on_the_same_pages() {
             }
         })
         .unwrap();
+}
+
+/// Zeph's session settings as its defaults give them, with every compactor that can run
+/// without an LLM on, under a context budget the scripted session outgrows.
+fn zeph_compacting() -> AgentSessionConfig {
+    let mut cfg = AgentSessionConfig::from_config(&zeph_core::Config::default(), 2 * BUDGET);
+    cfg.microcompact_config.enabled = true;
+    cfg
+}
+
+/// Zeph's compactors beside pagevm in active mode: left on, Zeph's hard tier drains the
+/// history every turn, so the view built from it loses what pagevm paged; turned off by
+/// [`compactors_off`], Zeph's list only grows and the view uses the whole budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeph_compactors_are_turned_off_in_active_mode_so_no_history_is_drained() {
+    let mut turned_off = Vec::new();
+    let mut runs = Vec::new();
+    for off in [false, true] {
+        let run = run_configured(Some(Enforcement::Active), |agent| {
+            let mut cfg = zeph_compacting();
+            if off {
+                turned_off = compactors_off(Enforcement::Active, &mut cfg);
+            }
+            agent.apply_session_config(cfg)
+        })
+        .await;
+        runs.push(run.shared.unwrap().records());
+    }
+    let keys: Vec<&str> = turned_off.iter().map(|o| o.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "memory.context_budget_tokens",
+            "memory.microcompact.enabled",
+            "memory.compression.acon.enabled",
+            "memory.compression.arc.allow_agent_compaction",
+            "memory.tool_call_cutoff",
+        ]
+    );
+    let shrank = |records: &[pagevm_zeph_agent::RequestRecord]| {
+        records
+            .windows(2)
+            .filter(|w| w[1].zeph_messages < w[0].zeph_messages)
+            .count()
+    };
+    let (on, off) = (&runs[0], &runs[1]);
+    assert!(
+        shrank(on) > 0,
+        "Zeph's compactors never drained the history"
+    );
+    assert_eq!(shrank(off), 0);
+    assert_eq!(off.len(), 2 * TURNS);
+    assert_eq!(off.last().unwrap().zeph_messages, 4 * TURNS);
+    for r in on.iter().chain(off) {
+        assert!(r.pagevm_tokens <= BUDGET && r.orphans == 0, "{r:?}");
+    }
+    // With nothing drained the view holds more of the session than Zeph's summary left.
+    let last = |records: &[pagevm_zeph_agent::RequestRecord]| records.last().unwrap().pagevm_tokens;
+    assert!(last(off) > last(on), "{} vs {}", last(off), last(on));
+}
+
+/// In observe mode Zeph runs as configured: nothing is changed.
+#[test]
+fn observe_mode_leaves_zeph_compactors_as_configured() {
+    let mut cfg = zeph_compacting();
+    assert!(compactors_off(Enforcement::Observe, &mut cfg).is_empty());
+    assert_eq!(cfg.budget_tokens, 2 * BUDGET);
+    assert!(cfg.microcompact_config.enabled && cfg.acon_config.enabled);
 }
