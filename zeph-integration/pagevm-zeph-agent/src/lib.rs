@@ -11,6 +11,7 @@
 
 mod compactors;
 mod config;
+mod summary;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -27,6 +28,7 @@ use zeph_tools::registry::{InvocationHint, ToolDef};
 
 pub use crate::compactors::{Override, compactors_off};
 pub use crate::config::{ConfigError, SECTION, Settings};
+pub use crate::summary::{FinishError, Summary, finish};
 
 /// What the layer does with the view it assembles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +94,8 @@ pub struct RequestRecord {
     pub pagevm_messages: usize,
     /// Orphaned tool pairs in the view (a tool use without its result or the reverse).
     pub orphans: usize,
+    /// Orphaned tool pairs in the request Zeph built.
+    pub zeph_orphans: usize,
     /// Whether the view's first message is Zeph's system prompt as Zeph built it.
     pub system_prompt_kept: bool,
     /// Whether the view went to the provider (`active`) or Zeph's own request did.
@@ -107,6 +111,7 @@ pub struct Shared<S> {
     session: Mutex<PagedSession<S>>,
     records: Mutex<std::collections::VecDeque<RequestRecord>>,
     served: std::sync::atomic::AtomicUsize,
+    page_ins: std::sync::atomic::AtomicUsize,
 }
 
 impl<S> std::fmt::Debug for Shared<S> {
@@ -123,6 +128,7 @@ impl<S: Store + Send + 'static> Shared<S> {
             session: Mutex::new(session),
             records: Mutex::new(std::collections::VecDeque::new()),
             served: std::sync::atomic::AtomicUsize::new(0),
+            page_ins: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -130,6 +136,17 @@ impl<S: Store + Send + 'static> Shared<S> {
     #[must_use]
     pub fn served(&self) -> usize {
         self.served.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `read_page` calls answered with a page.
+    #[must_use]
+    pub fn page_ins(&self) -> usize {
+        self.page_ins.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The session, once nothing else holds it.
+    fn into_session(self) -> Result<PagedSession<S>, LayerError> {
+        self.session.into_inner().map_err(|_| LayerError::Poisoned)
     }
 
     /// The newest requests the layer assembled, oldest first.
@@ -231,6 +248,7 @@ impl<S: Store + Send + 'static> RuntimeLayer for PagevmLayer<S> {
                 pagevm_tokens: prompt.tokens,
                 pagevm_messages: prompt.messages.len(),
                 orphans: orphaned_pairs(&prompt.messages),
+                zeph_orphans: orphaned_pairs(messages),
                 system_prompt_kept: matches!(
                     (messages.first(), prompt.messages.first()),
                     (Some(a), Some(b)) if a.role == Role::System && a.content == b.content
@@ -406,7 +424,15 @@ impl<S: Store + Send + 'static> ToolExecutor for ReadPageExecutor<S> {
             .await
             .map_err(|e| ToolError::Execution(std::io::Error::other(e.to_string())))?;
         // A bad request is the model's to fix: its message is the tool's result.
-        let summary = text.unwrap_or_else(|e| format!("read_page error: {e}"));
+        let summary = match text {
+            Ok(text) => {
+                self.shared
+                    .page_ins
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                text
+            }
+            Err(e) => format!("read_page error: {e}"),
+        };
         Ok(Some(output(READ_PAGE, summary)))
     }
 }
