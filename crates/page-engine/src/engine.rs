@@ -211,6 +211,8 @@ pub struct Engine<S, C> {
     /// recorded before the latest of them may be stale.
     writes: u64,
     demands: BTreeMap<PageId, Repr>,
+    /// Demanded pages the fresh-result share does not lower: page-ins the model asked for.
+    page_ins: BTreeSet<PageId>,
     /// The previous prompt's pages in order, with what each cost there and would cost at full.
     last_prompt: Vec<Shown>,
     /// Pages an earlier prompt showed and a later one left out (their audit trail ends at
@@ -269,6 +271,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             signatures: BTreeMap::new(),
             writes: 0,
             demands: BTreeMap::new(),
+            page_ins: BTreeSet::new(),
             last_prompt: Vec::new(),
             left_out: BTreeMap::new(),
             pending_audit: Vec::new(),
@@ -1049,6 +1052,19 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// not every message and result of the past.
     pub fn settle_demands(&mut self) {
         self.demands.clear();
+        self.page_ins.clear();
+    }
+
+    /// Demands `page`, the result of a page-in (a harness's `read_page`), in full in the next
+    /// prompt. The model asked for this text, so [`EngineConfig::fresh_result_share`] does not
+    /// lower it; only the budget does.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPage`].
+    pub fn demand_page_in(&mut self, page: &PageId) -> Result<(), EngineError> {
+        self.demand(page, Repr::Full)?;
+        self.page_ins.insert(page.clone());
+        Ok(())
     }
 
     /// A memory lookup over committed pages of the session (or the project). Never silent:
@@ -1297,7 +1313,9 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             };
             let levels = &pages[i].levels;
             let mut level = levels.path().at_least(level.max(levels.min_fidelity()));
-            while levels.get(level).is_some_and(|c| c.get() > share) {
+            while !self.page_ins.contains(&slot.page)
+                && levels.get(level).is_some_and(|c| c.get() > share)
+            {
                 match levels.degrade(level) {
                     Some(lower) if lower >= levels.min_fidelity() => level = lower,
                     _ => break,
@@ -1582,6 +1600,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         }
         let _ = slots;
         self.demands.clear();
+        self.page_ins.clear();
     }
 
     /// Commits a boundary and rebuilds pages whose fields changed.
@@ -1760,6 +1779,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         });
         self.plans.clear();
         self.demands.clear();
+        self.page_ins.clear();
         self.after_compaction = true;
         Ok(report)
     }

@@ -324,6 +324,57 @@ fn a_ten_megabyte_output_is_paged_not_pasted() {
     assert_eq!(e.resolve(&id).unwrap().len(), big.len());
 }
 
+/// A fresh result above its share of the budget is shown lower; the same text as a page-in
+/// (the model asked for it with `read_page`) arrives whole, as the budget allows.
+#[test]
+fn a_page_in_is_not_lowered_by_the_fresh_result_share() {
+    let listing = file_listing(40, "paged");
+    let level = |page_in: bool| {
+        let store = MemoryStore::new();
+        let mut e = engine(&store);
+        // Earlier results, already shown, compete for the budget.
+        for k in 0..6 {
+            let old = call(
+                &format!("c0{k}"),
+                "bash",
+                &format!(r#"{{"cmd":"ls src/{k}"}}"#),
+            );
+            e.post_model(ModelOutput {
+                tool_calls: vec![old.clone()],
+                ..ModelOutput::default()
+            })
+            .unwrap();
+            e.tool_after(&old.call_id, &ok(&file_listing(40, &format!("old{k}"))))
+                .unwrap();
+            e.prompt_assemble(TokenCount::new(100_000)).unwrap();
+        }
+        let c = call("c1", "read_page", r#"{"page":"p1"}"#);
+        e.post_model(ModelOutput {
+            tool_calls: vec![c.clone()],
+            ..ModelOutput::default()
+        })
+        .unwrap();
+        let id = e.tool_after(&c.call_id, &ok(&listing)).unwrap();
+        if page_in {
+            e.demand_page_in(&id).unwrap();
+        }
+        let full = e
+            .pages()
+            .get(&id)
+            .unwrap()
+            .levels()
+            .get(Repr::Full)
+            .unwrap();
+        // The text takes more than half the budget (the default share) but fits it.
+        let budget = TokenCount::new(full.get() * 3 / 2);
+        let a = e.prompt_assemble(budget).unwrap();
+        assert!(a.tokens <= budget);
+        a.placed.iter().find(|p| p.page == id).unwrap().level
+    };
+    assert!(level(false) < Repr::Full);
+    assert_eq!(level(true), Repr::Full);
+}
+
 #[test]
 fn reset_writes_back_plan_updates_and_unsafe_updates_are_rejected() {
     let store = MemoryStore::new();

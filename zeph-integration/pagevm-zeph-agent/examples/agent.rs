@@ -206,9 +206,8 @@ fn load_zeph(path: &Path, text: &str) -> anyhow::Result<zeph_core::Config> {
     };
     let mut merged: toml::Table = toml::from_str(&zeph_core::Config::dump_defaults()?)?;
     overlay(&mut merged, toml::from_str(text)?);
-    let mut config: zeph_core::Config = toml::Value::Table(merged)
-        .try_into()
-        .with_context(|| {
+    let mut config: zeph_core::Config =
+        toml::Value::Table(merged).try_into().with_context(|| {
             format!(
                 "Zeph cannot load {} ({complete}), nor with its defaults filled in",
                 path.display()
@@ -266,9 +265,10 @@ async fn main() -> anyhow::Result<()> {
             (AnyProvider::Mock(mock), User::Script(messages), clock)
         }
         None => {
-            let entry = zeph.llm.providers.first().with_context(|| {
-                format!("no [[llm.providers]] in {}", args.config.display())
-            })?;
+            let entry =
+                zeph.llm.providers.first().with_context(|| {
+                    format!("no [[llm.providers]] in {}", args.config.display())
+                })?;
             let provider = build_provider_from_entry(entry, &zeph)?;
             let lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
             (provider, User::Terminal(lines), system_clock())
@@ -276,9 +276,11 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let zeph_db = zeph.memory.sqlite_path.clone();
-    if let Some(dir) = Path::new(&zeph_db).parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+    if let Some(dir) = Path::new(&zeph_db)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let memory = Arc::new(
         SemanticMemory::with_sqlite_backend(
@@ -291,7 +293,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open Zeph's database {zeph_db}"))?,
     );
-    let conversation = match (args.mock.is_some(), memory.sqlite().latest_conversation_id().await?) {
+    let conversation = match (
+        args.mock.is_some(),
+        memory.sqlite().latest_conversation_id().await?,
+    ) {
         (false, Some(latest)) => latest,
         _ => memory.sqlite().create_conversation().await?,
     };

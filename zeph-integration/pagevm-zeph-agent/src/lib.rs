@@ -438,7 +438,8 @@ impl<S: Store + Send + 'static> ToolExecutor for ReadPageExecutor<S> {
 }
 
 /// Attaches pagevm to `agent`: the layer (sending through `provider`, the one the agent was
-/// built with) and the `read_page` executor, over `shared`.
+/// built with) over `shared`, and in `active` mode the `read_page` executor. Observe mode adds
+/// no tool, so the provider receives exactly what the stock agent sends.
 #[must_use]
 pub fn attach<C: zeph_core::channel::Channel, S: Store + Send + 'static>(
     agent: zeph_core::Agent<C>,
@@ -446,12 +447,16 @@ pub fn attach<C: zeph_core::channel::Channel, S: Store + Send + 'static>(
     provider: AnyProvider,
     config: AgentConfig,
 ) -> zeph_core::Agent<C> {
-    agent
-        .with_runtime_layer(Arc::new(PagevmLayer {
-            shared: Arc::clone(shared),
-            tokens: ZephTokens::new(),
-            provider,
-            config,
-        }))
-        .add_tool_executor(ReadPageExecutor::new(shared))
+    let active = config.enforcement == Enforcement::Active;
+    let agent = agent.with_runtime_layer(Arc::new(PagevmLayer {
+        shared: Arc::clone(shared),
+        tokens: ZephTokens::new(),
+        provider,
+        config,
+    }));
+    if active {
+        agent.add_tool_executor(ReadPageExecutor::new(shared))
+    } else {
+        agent
+    }
 }

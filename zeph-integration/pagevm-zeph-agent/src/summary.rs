@@ -93,7 +93,11 @@ pub fn finish<S: Store + HistoryStore + Send + 'static>(
 }
 
 fn sent_tokens(r: &RequestRecord) -> usize {
-    if r.sent { r.pagevm_tokens } else { r.zeph_tokens }
+    if r.sent {
+        r.pagevm_tokens
+    } else {
+        r.zeph_tokens
+    }
 }
 
 fn sent_orphans(r: &RequestRecord) -> usize {

@@ -16,14 +16,15 @@ use page_core::{PageType, Repr};
 use page_store_sqlite::SqliteStore;
 use pagevm_zeph::{PagedSession, SessionConfig, ZephTokens};
 use pagevm_zeph_agent::{
-    AgentConfig, Enforcement, ReadPageExecutor, Shared, attach, compactors_off,
+    AgentConfig, Enforcement, ReadPageExecutor, Shared, attach, compactors_off, finish,
 };
 use serde_json::json;
 use zeph_core::channel::{Channel, ChannelError, ChannelMessage};
+use zeph_core::runtime_layer::{LayerContext, RuntimeLayer};
 use zeph_core::{Agent, AgentSessionConfig};
 use zeph_llm::any::AnyProvider;
 use zeph_llm::mock::MockProvider;
-use zeph_llm::provider::{ChatResponse, ToolUseRequest};
+use zeph_llm::provider::{ChatResponse, Message, ToolDefinition, ToolUseRequest};
 use zeph_memory::semantic::SemanticMemory;
 use zeph_skills::registry::SkillRegistry;
 use zeph_tools::executor::{ToolCall, ToolError, ToolExecutor, ToolOutput};
@@ -138,6 +139,24 @@ impl ToolExecutor for Files {
     }
 }
 
+/// A runtime layer attached after pagevm's that records every tool-capable request Zeph
+/// sends (messages and tools, as JSON) and lets it go: what the provider receives whenever no
+/// earlier layer answered the call.
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl RuntimeLayer for Recorder {
+    fn before_chat<'a>(
+        &'a self,
+        _ctx: &'a LayerContext<'_>,
+        messages: &'a [Message],
+        tools: &'a [ToolDefinition],
+    ) -> std::pin::Pin<Box<dyn Future<Output = Option<ChatResponse>> + Send + 'a>> {
+        let request = serde_json::to_string(&(messages, tools)).unwrap();
+        self.0.lock().unwrap().push(request);
+        Box::pin(async { None })
+    }
+}
+
 fn registry() -> (SkillRegistry, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let skill = dir.path().join("files");
@@ -180,11 +199,24 @@ struct Run {
     shared: Option<Arc<Shared<SqliteStore>>>,
     /// Tool-capable model calls the mock answered.
     calls: usize,
+    /// The requests Zeph sent on (see [`Recorder`]).
+    zeph_sent: Vec<String>,
+    /// The messages of every call the mock answered with its default text (once the script is
+    /// spent) or as a plain chat (Zeph's own summaries): `MockProvider` records only those.
+    received: Vec<Vec<Message>>,
     /// `read_file` executions.
     runs: usize,
     /// What the agent sent to the user.
     outbox: Vec<String>,
     _dir: tempfile::TempDir,
+}
+
+/// The user's message of turn `t`.
+fn user_message(t: usize) -> String {
+    format!(
+        "Step {t}: read src/module_{}.rs and summarise it.",
+        t % FILES
+    )
 }
 
 /// Runs the scripted session on a real agent, with pagevm attached in `enforcement` mode
@@ -198,20 +230,30 @@ async fn run_configured(
     enforcement: Option<Enforcement>,
     configure: impl FnOnce(Agent<Script>) -> Agent<Script>,
 ) -> Run {
+    run_script(
+        enforcement,
+        configure,
+        model_script(),
+        (0..TURNS).map(user_message).collect(),
+    )
+    .await
+}
+
+/// Runs `model` answering `user`'s messages on a real agent.
+async fn run_script(
+    enforcement: Option<Enforcement>,
+    configure: impl FnOnce(Agent<Script>) -> Agent<Script>,
+    model: Vec<ChatResponse>,
+    user: std::collections::VecDeque<String>,
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let (mock, calls) = MockProvider::default().with_tool_use(model_script());
+    let (mock, received) = MockProvider::default().with_recording();
+    let (mock, calls) = mock.with_tool_use(model);
     let provider = AnyProvider::Mock(mock);
     let (skills, _skills_dir) = registry();
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let channel = Script {
-        inbox: (0..TURNS)
-            .map(|t| {
-                format!(
-                    "Step {t}: read src/module_{}.rs and summarise it.",
-                    t % FILES
-                )
-            })
-            .collect(),
+        inbox: user,
         outbox: Arc::clone(&outbox),
     };
     let runs = Arc::new(AtomicUsize::new(0));
@@ -244,12 +286,18 @@ async fn run_configured(
         );
         shared = Some(s);
     }
+    let zeph_sent = Arc::new(Mutex::new(Vec::new()));
+    agent = agent.with_runtime_layer(Arc::new(Recorder(Arc::clone(&zeph_sent))));
     agent.run().await.unwrap();
     let outbox = outbox.lock().unwrap().clone();
     let calls = *calls.lock().unwrap() as usize;
+    let received = received.lock().unwrap().clone();
+    let zeph_sent = zeph_sent.lock().unwrap().clone();
     Run {
         shared,
         calls,
+        zeph_sent,
+        received,
         runs: runs.load(Ordering::SeqCst),
         outbox,
         _dir: dir,
@@ -257,7 +305,8 @@ async fn run_configured(
 }
 
 /// Observe mode assembles and records every request but changes nothing the agent does: the
-/// same model calls, every tool run, the same replies as the stock agent.
+/// provider receives exactly what it receives from the stock agent, every tool runs, the
+/// replies are the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observe_mode_records_every_request_and_changes_nothing() {
     let stock = run(None).await;
@@ -265,6 +314,11 @@ async fn observe_mode_records_every_request_and_changes_nothing() {
     assert_eq!(
         (observed.calls, observed.runs, &observed.outbox),
         (stock.calls, stock.runs, &stock.outbox)
+    );
+    assert_eq!(stock.zeph_sent.len(), stock.calls);
+    assert!(
+        observed.zeph_sent == stock.zeph_sent,
+        "the provider received other requests than from the stock agent"
     );
     let records = observed.shared.unwrap().records();
     assert_eq!(records.len(), stock.calls);
@@ -279,6 +333,8 @@ async fn a_forty_turn_session_sends_views_within_the_budget_and_reads_pages_back
     let Run {
         shared,
         calls,
+        zeph_sent: _,
+        received: _,
         runs,
         outbox,
         _dir,
@@ -356,6 +412,86 @@ async fn a_forty_turn_session_sends_views_within_the_budget_and_reads_pages_back
         whole_files += usize::from(text.contains(".rs:199: step_199(x)"));
     }
     assert!(whole_files > 0, "no degraded read came back whole");
+
+    // The run's summary: the session's last boundary committed, every degraded page audited.
+    drop(reader);
+    let (summary, _) = finish(shared, BUDGET, "pagevm.db".to_owned()).unwrap();
+    assert_eq!(summary.requests, calls);
+    assert!(summary.max_request_tokens <= BUDGET, "{summary:?}");
+    assert_eq!(
+        (summary.orphaned_pairs, summary.tool_reruns_avoided),
+        (0, 0)
+    );
+    assert_eq!(summary.page_ins, degraded.len());
+    assert!(summary.audit_records >= degraded.len(), "{summary:?}");
+}
+
+/// The model pages a degraded result back in itself. A first run finds the page of the first
+/// file read, which the last request no longer holds whole; the same session run again with
+/// the same clock pages it under the same id, and there the model ends by calling `read_page`
+/// with it: the result, at the tail of the next request, is the file's full text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_pages_a_degraded_result_back_in_with_read_page() {
+    let first = run(Some(Enforcement::Active)).await;
+    let last_line = "src/module_0.rs:199: step_199(x)";
+    let page = first
+        .shared
+        .unwrap()
+        .inspect(|s| {
+            let engine = s.engine();
+            engine
+                .pages()
+                .iter()
+                .find(|p| {
+                    p.page_type() == PageType::Evidence
+                        && engine.page_text(p.id()).unwrap().contains(last_line)
+                })
+                .map(|p| p.id().to_string())
+                .unwrap()
+        })
+        .unwrap();
+    let holds = |request: &[Message]| {
+        request.iter().any(|m| {
+            m.content.contains(last_line)
+                || m.parts.iter().any(|p| format!("{p:?}").contains(last_line))
+        })
+    };
+    assert!(
+        !holds(first.received.last().unwrap()),
+        "{page} was not degraded"
+    );
+
+    let mut model = model_script();
+    model.push(ChatResponse::ToolUse {
+        text: Some("Reading the first file's page again.".to_owned()),
+        tool_calls: vec![ToolUseRequest {
+            id: "call_page_in".into(),
+            name: "read_page".into(),
+            input: json!({"page": page}),
+        }],
+        thinking_blocks: vec![],
+    });
+    // No answer scripted after it: the mock answers the next request with its default text
+    // and, unlike a scripted answer, records what it received.
+    let mut user: std::collections::VecDeque<String> = (0..TURNS).map(user_message).collect();
+    user.push_back("What did the first file say?".to_owned());
+    let second = run_script(Some(Enforcement::Active), |agent| agent, model, user).await;
+    let shared = second.shared.unwrap();
+    assert_eq!(shared.page_ins(), 1, "read_page did not answer {page}");
+    // The request after the page-in (the recording also holds Zeph's own summary calls): the
+    // result is its last message, and it is the file whole.
+    let answered = second
+        .received
+        .iter()
+        .find(|request| format!("{:?}", request.last().unwrap().parts).contains("call_page_in"))
+        .expect("no request carried the read_page result");
+    assert!(
+        holds(&answered[answered.len() - 1..]),
+        "the page-in is not the file's full text at the tail"
+    );
+    for r in shared.records() {
+        assert!(r.pagevm_tokens <= BUDGET && r.orphans == 0, "{r:?}");
+    }
 }
 
 /// Turns `turns` of the script on an agent with Zeph's SQLite memory at `zeph_db` and pagevm's
@@ -385,14 +521,7 @@ async fn run_with_memory(
     };
     let (skills, _skills_dir) = registry();
     let channel = Script {
-        inbox: turns
-            .map(|t| {
-                format!(
-                    "Step {t}: read src/module_{}.rs and summarise it.",
-                    t % FILES
-                )
-            })
-            .collect(),
+        inbox: turns.map(user_message).collect(),
         outbox: Arc::new(Mutex::new(Vec::new())),
     };
     let files = Files {

@@ -15,12 +15,12 @@ use page_writeback::{BoundaryReport, PrincipalId, ReprChange, Store};
 use pagevm_migrate::ids;
 use zeph_llm::provider::{Message, Role};
 
-use crate::AdapterError;
 use crate::convert::{Diagnostic, Structure, Unit, UnitKind, structure};
 use crate::fixed::{FixedParts, GiveWay, Pressure};
 use crate::pages::{call_source, non_tool_text, non_tool_tokens, role_word, turn_source};
 use crate::render::{Slot, View, render_view};
 use crate::tokens::ZephTokens;
+use crate::{AdapterError, READ_PAGE};
 
 /// How a session is set up.
 #[derive(Debug, Clone)]
@@ -542,7 +542,7 @@ impl<S: Store> PagedSession<S> {
             .count();
         let id = ids::tool_page_of(&base, k);
         let call_id = ToolCallId::new(if call.id.is_empty() { &id } else { &call.id })?;
-        self.engine.tool_after(
+        let page = self.engine.tool_after(
             &call_id,
             &ToolOutput {
                 output: source.content.to_owned(),
@@ -550,6 +550,11 @@ impl<S: Store> PagedSession<S> {
                 exit_code: None,
             },
         )?;
+        if call.name == READ_PAGE && !source.is_error {
+            // The model asked for this page's text: it arrives whole if the budget allows,
+            // whatever share of it the text takes.
+            self.engine.demand_page_in(&page)?;
+        }
         Ok(())
     }
 
