@@ -1,12 +1,6 @@
 //! `[memory.compression.pagevm]` read from a Zeph configuration file: what a good section
 //! gives, and the error every bad one gets, naming its key.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails by panicking on an unexpected error"
-)]
-
 use page_engine::ReadOnlyTools;
 use pagevm_zeph_agent::{Enforcement, Settings};
 
