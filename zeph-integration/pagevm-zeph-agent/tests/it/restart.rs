@@ -4,12 +4,16 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
+use page_core::{Repr, Scope, SessionId};
 use page_store_sqlite::SqliteStore;
+use page_writeback::PageStore as _;
+use pagevm_migrate::{MigrateOptions, NoProgress, ZephDb, ids, migrate, zeph_builder};
 use pagevm_zeph::{PagedSession, SessionConfig, ZephTokens};
 use pagevm_zeph_agent::{AgentConfig, Enforcement, Shared, attach};
 use zeph_core::Agent;
 use zeph_llm::any::AnyProvider;
 use zeph_llm::mock::MockProvider;
+use zeph_memory::ConversationId;
 use zeph_memory::semantic::SemanticMemory;
 
 use crate::support::{BUDGET, Files, Script, TURNS, registry, script_of, user_message};
@@ -20,6 +24,17 @@ use crate::support::{BUDGET, Files, Script, TURNS, registry, script_of, user_mes
 async fn run_with_memory(
     zeph_db: &std::path::Path,
     pagevm_db: &std::path::Path,
+    turns: std::ops::Range<usize>,
+) -> Arc<Shared<SqliteStore>> {
+    run_on(zeph_db, pagevm_db, None, turns).await
+}
+
+/// As [`run_with_memory`], on Zeph conversation `conversation` (`None`: the latest, or a new
+/// one).
+async fn run_on(
+    zeph_db: &std::path::Path,
+    pagevm_db: &std::path::Path,
+    conversation: Option<i64>,
     turns: std::ops::Range<usize>,
 ) -> Arc<Shared<SqliteStore>> {
     let (mock, _calls) = MockProvider::default().with_tool_use(script_of(turns.clone()));
@@ -35,9 +50,12 @@ async fn run_with_memory(
         .await
         .unwrap(),
     );
-    let conversation = match memory.sqlite().latest_conversation_id().await.unwrap() {
-        Some(c) => c,
-        None => memory.sqlite().create_conversation().await.unwrap(),
+    let conversation = match conversation {
+        Some(c) => ConversationId(c),
+        None => match memory.sqlite().latest_conversation_id().await.unwrap() {
+            Some(c) => c,
+            None => memory.sqlite().create_conversation().await.unwrap(),
+        },
     };
     let (skills, _skills_dir) = registry();
     let channel = Script {
@@ -118,6 +136,103 @@ async fn a_restarted_agent_continues_on_the_same_pages() {
             for (page, text) in &before {
                 let id = page_core::PageId::new(page.as_str()).unwrap();
                 assert_eq!(&s.engine().page_text(&id).unwrap(), text, "{page}");
+            }
+        })
+        .unwrap();
+}
+
+/// A Zeph database written by Zeph 0.21.4 (the fixture's conversation 1: native tool pairs, a
+/// deferred tool-pair summary, a hard compaction, a trailing orphaned call), migrated by
+/// `pagevm migrate`, then continued by the agent with pagevm active on the migrated store.
+/// Measured: 16 pages migrated for the conversation; Zeph reloads 9 messages, whose pages are
+/// adopted (5: what is sent as it is, like the system prompt, is not a page), none is paged
+/// again, and the 5 new turns add 19 pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migrated_zeph_database_is_continued_by_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (zeph_db, pagevm_db) = (dir.path().join("zeph.db"), dir.path().join("pagevm.db"));
+    // The agent writes Zeph's database: it works on a copy of the fixture.
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/zeph-0.21.4.db"),
+        &zeph_db,
+    )
+    .unwrap();
+    let report = {
+        let store = SqliteStore::open(&pagevm_db).unwrap();
+        migrate(
+            &ZephDb::open(&zeph_db).unwrap(),
+            &store,
+            &zeph_builder().unwrap(),
+            &MigrateOptions::default(),
+            &mut NoProgress,
+        )
+        .unwrap()
+    };
+    let session = Scope::Session(SessionId::new(ids::session(1)).unwrap());
+    let migrated: Vec<(String, String)> = {
+        let store = SqliteStore::open(&pagevm_db).unwrap();
+        store
+            .search(&session, "")
+            .unwrap()
+            .into_iter()
+            .map(|id| {
+                let page = store.page(&id).unwrap().unwrap();
+                let text = page
+                    .representation(Repr::Full)
+                    .unwrap()
+                    .content()
+                    .to_owned();
+                (id.to_string(), text)
+            })
+            .collect()
+    };
+    assert_eq!((report.conversations, report.pages_created), (2, 35));
+    let message_id = |page: &str| -> Option<u64> {
+        let rest = page.strip_prefix("zeph-c1-m")?;
+        rest.split('-').next()?.parse().ok()
+    };
+    let last_migrated = migrated
+        .iter()
+        .filter_map(|(p, _)| message_id(p))
+        .max()
+        .unwrap();
+
+    let shared = run_on(&zeph_db, &pagevm_db, Some(1), 0..5).await;
+    let records = shared.records();
+    assert_eq!(records.len(), 10);
+    for r in &records {
+        assert!(r.pagevm_tokens <= BUDGET && r.orphans == 0, "{r:?}");
+        assert!(r.system_prompt_kept, "{r:?}");
+    }
+    // The history Zeph reloaded (the first request, without its new user message).
+    let reloaded = records[0].zeph_messages - 1;
+    shared
+        .inspect(|s| {
+            let engine = s.engine();
+            let pages: Vec<String> = engine.pages().iter().map(|p| p.id().to_string()).collect();
+            let (adopted, new): (Vec<&String>, Vec<&String>) = pages
+                .iter()
+                .partition(|p| migrated.iter().any(|(m, _)| m == *p));
+            assert!(!adopted.is_empty(), "no migrated page was adopted");
+            // Every page the agent made is of a new turn: a message Zeph numbered after the
+            // fixture's, or one paged before Zeph numbered it, at a position past the history.
+            for page in &new {
+                let of_new_turn = match message_id(page) {
+                    Some(id) => id > last_migrated,
+                    None => page
+                        .strip_prefix("zeph-c1-n")
+                        .and_then(|rest| rest.split('-').next()?.parse::<usize>().ok())
+                        .is_some_and(|position| position >= reloaded),
+                };
+                assert!(
+                    of_new_turn,
+                    "{page} pages the migrated history a second time"
+                );
+            }
+            // Every migrated page, reloaded by Zeph or hidden by its compaction, reads back.
+            for (page, text) in &migrated {
+                let id = page_core::PageId::new(page.as_str()).unwrap();
+                assert_eq!(&engine.page_text(&id).unwrap(), text, "{page}");
             }
         })
         .unwrap();
