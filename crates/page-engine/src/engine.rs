@@ -861,6 +861,14 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             .and_then(|p| p.representation(Repr::Full).map(|r| r.content().to_owned())))
     }
 
+    /// Whether the page table or the store holds `id`.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub fn holds(&self, id: &PageId) -> Result<bool, EngineError> {
+        Ok(self.table.get(id).is_some() || self.wb.store().page(id)?.is_some())
+    }
+
     /// A page from the table or else the store.
     fn find_page(&self, id: &PageId) -> Result<Option<std::borrow::Cow<'_, Page>>, EngineError> {
         if let Some(p) = self.table.get(id) {

@@ -29,12 +29,14 @@ pub fn tool_page_of(message_page: &str, k: usize) -> String {
     format!("{message_page}-t{k}")
 }
 
-/// The page of a message Zeph has not given a `messages.id` (an agent without a database):
-/// `zeph-c<conversation>-n<position>-<digest>`, by its position in the history and a digest of
-/// its content, so another message at that position is never taken for it.
+/// The page of a message Zeph has not given a `messages.id` yet (it saves a text message after
+/// the request that carries it; an agent without a database never does):
+/// `zeph-c<conversation>-d<digest>-<occurrence>`, by a digest of its content and how many
+/// earlier messages of the history have the same content. No position: a restarted agent
+/// reloads the history numbered and shortened, and finds the page again by content.
 #[must_use]
-pub fn provisional_message_page(conversation: i64, position: usize, digest: &str) -> String {
-    format!("zeph-c{conversation}-n{position}-{digest}")
+pub fn provisional_message_page(conversation: i64, digest: &str, occurrence: usize) -> String {
+    format!("zeph-c{conversation}-d{digest}-{occurrence}")
 }
 
 /// The page of a row of `summaries`: `zeph-c<conversation>-s<summaries.id>`.

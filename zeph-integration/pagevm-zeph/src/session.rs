@@ -81,9 +81,11 @@ enum UnitSlot {
 /// `user_message_as`, an assistant turn and each tool-using message as `post_model`, each
 /// result as `tool_after`), under ids from Zeph's `messages.id` (`zeph-c<c>-m<id>`, its calls
 /// `-t<k>`), so a restart or a migrated session adopts the pages the store holds instead of
-/// building them again. A message without an id (an agent without a database) gets a
-/// provisional id by position and content; should Zeph number it later, the session keeps the
-/// page it has (units are known by content, not by id), so nothing is paged twice.
+/// building them again. A message without an id (Zeph numbers a text message after the
+/// request that carries it) gets a provisional id by content; should Zeph number it later, the
+/// session keeps the page it has (units are known by content, not by id), and a restarted
+/// session, whose reloaded history is numbered, adopts the stored provisional page of a
+/// message whose numbered page the store does not hold, so nothing is paged twice.
 ///
 /// What is not a page is sent as it is and counted outside the engine's budget: the system
 /// prompt, pinned and hidden messages, server compaction blocks, memory excerpts Zeph injects
@@ -99,6 +101,9 @@ pub struct PagedSession<S> {
     /// The unit ingested under each first message's page id: a unit Zeph rewrote in place
     /// (tool-output pruning, microcompact) is found by it and keeps its pages.
     by_first_message: HashMap<String, (ContentDigest, usize)>,
+    /// Each message of the history being assembled: its content digest and how many earlier
+    /// messages have the same one (what a provisional page id is made of).
+    message_keys: Vec<(ContentDigest, usize)>,
     /// Whether a prompt was assembled yet: the first request catches up on the history.
     started: bool,
     /// The parts sent as they are that gave way for the previous request, by message page:
@@ -133,6 +138,7 @@ impl<S: Store> PagedSession<S> {
             conversation: config.conversation,
             known: HashMap::new(),
             by_first_message: HashMap::new(),
+            message_keys: Vec::new(),
             started: false,
             gave_way: HashMap::new(),
         })
@@ -196,7 +202,8 @@ impl<S: Store> PagedSession<S> {
     ) -> Result<SessionPrompt, AdapterError> {
         self.engine.set_now_ms(now_ts.saturating_mul(1000));
         let s = structure(messages);
-        let keys = unit_keys(messages, &s);
+        self.message_keys = message_keys(messages);
+        let keys = unit_keys(&self.message_keys, &s);
         let mut fixed = FixedParts::new(
             messages,
             &s,
@@ -214,7 +221,7 @@ impl<S: Store> PagedSession<S> {
             if catching_up && n + 1 == new.len() {
                 self.engine.settle_demands();
             }
-            let first = self.message_page(messages, s.units[u].messages[0]);
+            let first = self.ingest_page(messages, s.units[u].messages[0])?;
             let held = self
                 .by_first_message
                 .get(&first)
@@ -372,6 +379,7 @@ impl<S: Store> PagedSession<S> {
             conversation,
             known,
             by_first_message,
+            message_keys,
             started,
             gave_way,
         } = self;
@@ -385,6 +393,7 @@ impl<S: Store> PagedSession<S> {
                     conversation,
                     known,
                     by_first_message,
+                    message_keys,
                     started,
                     gave_way,
                 },
@@ -415,12 +424,30 @@ impl<S: Store> PagedSession<S> {
     fn message_page(&self, messages: &[Message], i: usize) -> String {
         match messages[i].metadata.db_id {
             Some(db) => ids::message_page(self.conversation, db),
-            None => ids::provisional_message_page(
-                self.conversation,
-                i,
-                &message_digest(&messages[i]).to_hex()[..12],
-            ),
+            None => self.provisional_page(i),
         }
+    }
+
+    fn provisional_page(&self, i: usize) -> String {
+        let (digest, occurrence) = self.message_keys[i];
+        ids::provisional_message_page(self.conversation, &digest.to_hex()[..12], occurrence)
+    }
+
+    /// The page message `i`'s text is ingested under: [`message_page`](Self::message_page),
+    /// unless the store holds only its provisional page (an earlier process paged it before
+    /// Zeph numbered it): then that page, which the engine adopts instead of paging the
+    /// message a second time.
+    fn ingest_page(&self, messages: &[Message], i: usize) -> Result<String, AdapterError> {
+        let page = self.message_page(messages, i);
+        if messages[i].metadata.db_id.is_none() || self.engine.holds(&PageId::new(&page)?)? {
+            return Ok(page);
+        }
+        let provisional = self.provisional_page(i);
+        Ok(if self.engine.holds(&PageId::new(&provisional)?)? {
+            provisional
+        } else {
+            page
+        })
     }
 
     /// Ingests unit `u` through the engine's hooks; returns the page of each slot.
@@ -439,7 +466,7 @@ impl<S: Store> PagedSession<S> {
             // Zeph counts a message part by part; the page's text joins them.
             let zeph_text = self.tokens.message(msg).saturating_sub(frame);
             let page =
-                self.harness_page(&self.message_page(messages, i), frame, zeph_text, &text)?;
+                self.harness_page(&self.ingest_page(messages, i)?, frame, zeph_text, &text)?;
             let id = self.text_page(msg.role, page, &text)?;
             slots.push((UnitSlot::Text(0), id));
             return Ok(slots);
@@ -470,7 +497,7 @@ impl<S: Store> PagedSession<S> {
                 None
             } else {
                 let (zeph_text, _) = non_tool_tokens(&self.tokens, msg, m, s);
-                let id = self.message_page(messages, m);
+                let id = self.ingest_page(messages, m)?;
                 Some(self.harness_page(&id, 0, zeph_text, &text)?)
             };
             let own: Vec<usize> = (0..unit.calls.len())
@@ -482,7 +509,7 @@ impl<S: Store> PagedSession<S> {
                 }
                 continue;
             }
-            let base = self.message_page(messages, m);
+            let base = self.ingest_page(messages, m)?;
             let mut calls = Vec::with_capacity(own.len());
             for (k, &c) in own.iter().enumerate() {
                 let call = &unit.calls[c];
@@ -535,7 +562,7 @@ impl<S: Store> PagedSession<S> {
         let call = &unit.calls[c];
         let source = call_source(unit, c, messages, s, &self.tokens)
             .ok_or_else(|| AdapterError::Structure(format!("call {}", call.id)))?;
-        let base = self.message_page(messages, call.use_at.0);
+        let base = self.ingest_page(messages, call.use_at.0)?;
         let k = unit.calls[..c]
             .iter()
             .filter(|x| x.use_at.0 == call.use_at.0)
@@ -610,7 +637,25 @@ fn message_digest(msg: &Message) -> ContentDigest {
 
 /// The key of each unit: the digest of its messages and how many units before it have the
 /// same digest, so two identical turns ("ok", "ok") are two units.
-fn unit_keys(messages: &[Message], s: &Structure) -> Vec<(ContentDigest, usize)> {
+/// Each message's digest and its occurrence among the messages before it.
+fn message_keys(messages: &[Message]) -> Vec<(ContentDigest, usize)> {
+    let mut seen: HashMap<ContentDigest, usize> = HashMap::new();
+    messages
+        .iter()
+        .map(|m| {
+            let digest = message_digest(m);
+            let n = seen.entry(digest).or_insert(0);
+            let key = (digest, *n);
+            *n += 1;
+            key
+        })
+        .collect()
+}
+
+fn unit_keys(
+    message_keys: &[(ContentDigest, usize)],
+    s: &Structure,
+) -> Vec<(ContentDigest, usize)> {
     let mut seen: HashMap<ContentDigest, usize> = HashMap::new();
     s.units
         .iter()
@@ -618,7 +663,7 @@ fn unit_keys(messages: &[Message], s: &Structure) -> Vec<(ContentDigest, usize)>
             let joined: Vec<String> = unit
                 .messages
                 .iter()
-                .map(|&m| message_digest(&messages[m]).to_hex())
+                .map(|&m| message_keys[m].0.to_hex())
                 .collect();
             let digest = ContentDigest::of(joined.join(",").as_bytes());
             let n = seen.entry(digest).or_insert(0);

@@ -152,7 +152,7 @@ fn a_message_numbered_late_keeps_its_provisional_page() {
         .engine()
         .pages()
         .iter()
-        .filter(|p| p.id().as_str().starts_with("zeph-c7-n"))
+        .filter(|p| p.id().as_str().starts_with("zeph-c7-d"))
         .count();
     assert_eq!(provisional, pages);
     // Zeph numbers the same messages later (its database came up): nothing is paged twice.
@@ -168,7 +168,7 @@ fn a_message_numbered_late_keeps_its_provisional_page() {
         .pages()
         .iter()
         .map(|p| p.id().to_string())
-        .filter(|id| !id.contains("-n"))
+        .filter(|id| !id.starts_with("zeph-c7-d"))
         .collect();
     // Only the new messages carry numbered ids.
     assert!(
@@ -176,6 +176,55 @@ fn a_message_numbered_late_keeps_its_provisional_page() {
         "{after:?}"
     );
     assert!(s.engine().pages().iter().count() > pages);
+}
+
+/// A restart: a new session on the same store, given the history Zeph reloads numbered,
+/// adopts the pages an earlier session made before Zeph numbered those messages (found by
+/// content, not position) instead of paging them a second time.
+#[test]
+fn a_restarted_session_adopts_pages_made_before_zeph_numbered_the_messages() {
+    let h = history(3, false);
+    let store = MemoryStore::new();
+    let end = requests(&h)[2];
+    let first: Vec<String> = {
+        let mut s = session(&store);
+        s.assemble(&h[..end], 2_000, 1).unwrap();
+        let ids = s
+            .engine()
+            .pages()
+            .iter()
+            .map(|p| p.id().to_string())
+            .collect();
+        s.end().map_err(|e| e.0).unwrap();
+        ids
+    };
+    // The restarted agent reloads the history numbered (its system prompt is built anew).
+    let mut numbered = h.clone();
+    for (i, m) in numbered.iter_mut().enumerate().skip(1) {
+        m.metadata.db_id = Some(i64::try_from(i).unwrap() + 100);
+    }
+    let next = requests(&h)[3];
+    let mut s = session(&store);
+    let prompt = s.assemble(&numbered[..next], 2_000, 2).unwrap();
+    check(&prompt, &numbered[..next], 2_000);
+    let second: Vec<String> = s
+        .engine()
+        .pages()
+        .iter()
+        .map(|p| p.id().to_string())
+        .collect();
+    let adopted = second.iter().filter(|id| first.contains(id)).count();
+    assert!(adopted > 0, "{second:?}");
+    // What is not adopted is of the new messages, numbered after the reload.
+    for id in second.iter().filter(|id| !first.contains(id)) {
+        let n: usize = id["zeph-c7-m".len()..]
+            .split('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(n >= 100 + end, "{id} paged again");
+    }
 }
 
 #[test]
