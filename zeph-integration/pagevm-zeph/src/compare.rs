@@ -1,37 +1,23 @@
 //! Side by side on the same histories: recorded sessions (page-import) converted to Zeph
 //! messages, replayed turn by turn through Zeph's deterministic paths, the adapter and the
-//! engine-backed session, all counted by one fault observer.
-//!
-//! The observer. Before each model message (an assistant message: text and tool calls) the
-//! strategy's context is what the model would have seen. Every specific that message uses
-//! (a file path or identifier in its text or tool arguments, a shell command it runs) that an
-//! earlier tool result or message introduced is looked up in that context (the `measure`
-//! module): in its text, a hit; named only by the page directory, a page-in (the model reads
-//! the message back, one more billed request); neither, a fault (the recorded model needed it;
-//! this harness had thrown it away). Each request is billed under prompt caching beside the
-//! whole history sent every time, and each edit's anchor lines are looked up. Also counted:
-//! orphaned tool pairs in each context (what a provider rejects), tokens, contexts over the
-//! budget, and the retention of paths and commands (the share of those seen so far that the
-//! context still contains).
+//! engine-backed session, every request counted by one [`Observer`] (what the model would
+//! have seen before each recorded model message, measured against the history).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use page_engine::specifics;
 use page_import::{Event, Session};
 use page_policy::{CacheMode, Pricing};
 use page_writeback::MemoryStore;
 use zeph_context::budget::ContextBudget;
 use zeph_context::manager::ContextManager;
-use zeph_context::typed_page::{
-    CompactedPage, InvariantRegistry, PageOrigin, PageType as ZephPageType, SchemaHint, TypedPage,
-};
+use zeph_context::typed_page::PageType as ZephPageType;
 use zeph_llm::provider::{Message, MessagePart, Role};
 
 use crate::AdapterError;
 use crate::compactor::{AdapterConfig, PagedCompactor};
-use crate::convert::{Diagnostic, UnitKind, structure};
-use crate::measure::{Cost, Quality, RequestMeter, context_text, holds};
-use crate::pages::command_of;
+use crate::convert::{UnitKind, structure};
+use crate::measure::{Cost, Quality};
+use crate::observer::Observer;
 use crate::session::{PagedSession, SessionConfig};
 use crate::tokens::ZephTokens;
 use crate::zeph_paths::{ZephPaths, zeph_classify};
@@ -331,119 +317,6 @@ impl CompareConfig {
     }
 }
 
-/// The specifics a model message uses: paths and identifiers of its text and tool arguments,
-/// and the commands it runs.
-fn used(msg: &Message) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for p in &msg.parts {
-        let text = match p {
-            MessagePart::Text { text } => text.clone(),
-            MessagePart::ToolUse { input, .. } => {
-                if let Some(c) = command_of(input) {
-                    out.insert(c);
-                }
-                input.to_string()
-            }
-            _ => continue,
-        };
-        let s = specifics(&text);
-        out.extend(s.paths);
-        out.extend(s.identifiers);
-    }
-    out
-}
-
-/// Paths and commands (the specifics whose retention is reported) a message introduces.
-fn retained_kinds(msg: &Message) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for p in &msg.parts {
-        match p {
-            MessagePart::ToolUse { input, .. } => {
-                if let Some(c) = command_of(input) {
-                    out.insert(c);
-                }
-            }
-            MessagePart::ToolResult { content, .. } => out.extend(specifics(content).paths),
-            MessagePart::Text { text } => out.extend(specifics(text).paths),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Everything a message introduces that a later message could need.
-fn introduced(msg: &Message) -> BTreeSet<String> {
-    let mut out = retained_kinds(msg);
-    for p in &msg.parts {
-        if let MessagePart::ToolResult { content, .. } | MessagePart::Text { text: content } = p {
-            out.extend(specifics(content).identifiers);
-        }
-    }
-    out
-}
-
-/// Orphaned tool parts of what a provider would see, by message `db_id` and tool id.
-fn orphan_keys(messages: &[Message]) -> BTreeSet<(Option<i64>, String, bool)> {
-    let seen: Vec<Message> = messages
-        .iter()
-        .filter(|m| m.metadata.visibility.is_agent_visible())
-        .cloned()
-        .collect();
-    structure(&seen)
-        .diagnostics
-        .iter()
-        .map(|d| match d {
-            Diagnostic::OrphanToolUse { message, id, .. } => {
-                (seen[*message].metadata.db_id, id.clone(), true)
-            }
-            Diagnostic::OrphanToolResult { message, id, .. } => {
-                (seen[*message].metadata.db_id, id.clone(), false)
-            }
-        })
-        .collect()
-}
-
-/// The specifics introduced so far: all of them, and the paths and commands among them.
-#[derive(Debug, Default)]
-struct Seen {
-    known: BTreeSet<String>,
-    kept: BTreeSet<String>,
-}
-
-/// The observer's view of one context before a model message (its structure, size and
-/// retention; what the message used is `measure`'s); `fits` says whether the turn's
-/// minimum-fidelity set fits the budget.
-fn observe(
-    c: &mut Counts,
-    prefix: &[Message],
-    ctx: &[Message],
-    tokens: &ZephTokens,
-    budget: usize,
-    seen: &Seen,
-    fits: bool,
-) {
-    let kept = &seen.kept;
-    let text = context_text(ctx);
-    let n = tokens.context(ctx);
-    c.turns += 1;
-    c.insufficient_turns += usize::from(!fits);
-    c.tokens_sum += n;
-    c.tokens_max = c.tokens_max.max(n);
-    c.over_budget += usize::from(n > budget);
-    let before = orphan_keys(prefix);
-    for k in orphan_keys(ctx) {
-        if before.contains(&k) {
-            c.input_orphans_sent += 1;
-        } else {
-            c.orphaned_pairs += 1;
-        }
-    }
-    for s in kept {
-        c.retention_checks += 1;
-        c.retained += usize::from(holds(&text, s));
-    }
-}
-
 /// Zeph's typed-page classification of every tool-result message of `messages`, against its
 /// structure: how many are not typed `ToolOutput`.
 fn misclassified(messages: &[Message]) -> usize {
@@ -456,46 +329,6 @@ fn misclassified(messages: &[Message]) -> usize {
         .into_iter()
         .filter(|&i| zeph_classify(&messages[i]) != ZephPageType::ToolOutput)
         .count()
-}
-
-/// Checks every tool result of `ctx` that differs from the original against Zeph's own
-/// `ToolOutput` invariant (tool name and an exit status must survive compaction).
-fn invariant_checks(
-    c: &mut Counts,
-    ctx: &[Message],
-    originals: &BTreeMap<(Option<i64>, String), (String, String)>,
-    tokens: &ZephTokens,
-) {
-    let registry = InvariantRegistry::default();
-    for m in ctx {
-        for p in &m.parts {
-            if let MessagePart::ToolResult {
-                tool_use_id,
-                content,
-                ..
-            } = p
-                && let Some((tool, original)) =
-                    originals.get(&(m.metadata.db_id, tool_use_id.clone()))
-                && content != original
-            {
-                let page = TypedPage::new(
-                    ZephPageType::ToolOutput,
-                    PageOrigin::ToolPair {
-                        tool_name: tool.clone(),
-                    },
-                    u32::try_from(tokens.text(original)).unwrap_or(u32::MAX),
-                    original.as_str().into(),
-                    Some(SchemaHint::Text),
-                );
-                let compacted = CompactedPage {
-                    body: content.as_str().into(),
-                    tokens: u32::try_from(tokens.text(content)).unwrap_or(u32::MAX),
-                };
-                c.invariant_checks += 1;
-                c.invariant_violations += usize::from(registry.enforce(&page, &compacted).is_err());
-            }
-        }
-    }
 }
 
 /// Replays one history through both strategies. Contexts are observed before every
@@ -531,21 +364,6 @@ impl CompareConfig {
     }
 }
 
-/// Zeph-counted tokens of a history's minimum-fidelity set: what renders at every budget
-/// (system prompt, verbatim messages) and the newest message's pages at their smallest level.
-/// A property of the history, the same for every strategy.
-fn minimum_set(adapter: &mut PagedCompactor, messages: &[Message]) -> Result<usize, AdapterError> {
-    let history = adapter.page(messages)?;
-    let newest = history.pages.iter().map(|p| p.last_message).max();
-    let pages: usize = history
-        .pages
-        .iter()
-        .filter(|p| Some(p.last_message) == newest)
-        .map(|p| p.cost(p.reprs.keys().next().copied()))
-        .sum();
-    Ok(history.fixed_tokens + pages)
-}
-
 /// [`compare`] with a shared counter.
 ///
 /// # Errors
@@ -567,45 +385,18 @@ pub fn compare_with(
     let mut adapter = PagedCompactor::with_tokens(config.adapter(), tokens.clone())?;
     let mut session =
         PagedSession::start(MemoryStore::new(), tokens.clone(), SessionConfig::new(1)?)?;
-    let mut meters = [
-        RequestMeter::new(config.pricing, config.cache_mode),
-        RequestMeter::new(config.pricing, config.cache_mode),
-        RequestMeter::new(config.pricing, config.cache_mode),
-    ];
+    let mut observer = Observer::new(&tokens, config)?;
     let mut zeph_msgs: Vec<Message> = Vec::new();
-    let mut out: BTreeMap<Strategy, Counts> = BTreeMap::new();
-    let mut seen = Seen::default();
-    // Keyed by the result message's db_id too: call ids repeat (Ollama's `call_0`).
-    let mut originals: BTreeMap<(Option<i64>, String), (String, String)> = BTreeMap::new();
-    let mut names: BTreeMap<String, String> = BTreeMap::new();
     for (i, msg) in messages.iter().enumerate() {
         let at = times.get(i).copied().flatten();
         let idle = config.idle_minutes(times, i);
         let now_ts = at.unwrap_or(0) / 1000;
         if msg.role == Role::Assistant && i > 0 {
-            let fits = minimum_set(&mut adapter, &messages[..i])? <= config.budget;
-            let uses: BTreeSet<String> = used(msg).intersection(&seen.known).cloned().collect();
-            let measure = |c: &mut Counts, meter: &mut RequestMeter, ctx: &[Message]| {
-                let q = meter.request(&messages[..i], ctx, msg, &uses, at, &tokens);
-                c.controllable_faults += if fits { q.faults } else { 0 };
-                c.quality.add(&q);
-            };
             // Zeph: the pipeline runs on its in-place vector; the request is that vector after
             // prepare_context's trim.
             let mut t = zeph.turn(&mut zeph_msgs, idle, now_ts);
             let request = zeph.request(&zeph_msgs, &mut t);
-            let zc = out.entry(Strategy::Zeph).or_default();
-            observe(
-                zc,
-                &messages[..i],
-                &request,
-                &tokens,
-                config.budget,
-                &seen,
-                fits,
-            );
-            measure(zc, &mut meters[0], &request);
-            invariant_checks(zc, &request, &originals, &tokens);
+            observer.request(Strategy::Zeph, messages, i, &request, at)?;
             // pagevm: the full history stays; the view is assembled under Zeph's hard
             // threshold, so it does not trigger Zeph's hard tier, with the headroom up to the
             // budget left to required pages that do not fit under it.
@@ -616,66 +407,18 @@ pub fn compare_with(
                 config.budget,
                 now_ts,
             )?;
-            let pc = out.entry(Strategy::Pagevm).or_default();
-            observe(
-                pc,
-                &messages[..i],
-                &view.messages,
-                &tokens,
-                config.budget,
-                &seen,
-                fits,
-            );
-            measure(pc, &mut meters[1], &view.messages);
-            invariant_checks(pc, &view.messages, &originals, &tokens);
+            observer.request(Strategy::Pagevm, messages, i, &view.messages, at)?;
             // The session: the whole budget is the engine's, and what it sends as it is gives
             // way before a request goes over it.
-            let sc = out.entry(Strategy::Session).or_default();
             let prompt = session.assemble(&messages[..i], config.budget, now_ts)?;
-            sc.gave_way += usize::from(!prompt.pressure.is_empty());
-            observe(
-                sc,
-                &messages[..i],
-                &prompt.messages,
-                &tokens,
-                config.budget,
-                &seen,
-                fits,
-            );
-            measure(sc, &mut meters[2], &prompt.messages);
-            invariant_checks(sc, &prompt.messages, &originals, &tokens);
+            observer
+                .request(Strategy::Session, messages, i, &prompt.messages, at)?
+                .gave_way += usize::from(!prompt.pressure.is_empty());
         }
-        for p in &msg.parts {
-            match p {
-                MessagePart::ToolUse { id, name, .. } => {
-                    names.insert(id.clone(), name.clone());
-                }
-                MessagePart::ToolResult {
-                    tool_use_id,
-                    content,
-                    ..
-                } => {
-                    let tool = names.get(tool_use_id).cloned().unwrap_or_default();
-                    originals.insert(
-                        (msg.metadata.db_id, tool_use_id.clone()),
-                        (tool, content.clone()),
-                    );
-                }
-                _ => {}
-            }
-        }
-        seen.known.extend(introduced(msg));
-        seen.kept.extend(retained_kinds(msg));
+        observer.advance(msg);
         zeph_msgs.push(msg.clone());
     }
-    for (strategy, meter) in [Strategy::Zeph, Strategy::Pagevm, Strategy::Session]
-        .into_iter()
-        .zip(&meters)
-    {
-        if let Some(c) = out.get_mut(&strategy) {
-            c.cost = meter.finish();
-        }
-    }
+    let mut out = observer.finish();
     // pagevm types by structure, so only Zeph's prefix classifier can misclassify.
     if let Some(z) = out.get_mut(&Strategy::Zeph) {
         z.misclassified = misclassified(messages);

@@ -52,6 +52,7 @@ mod directory;
 mod fixed;
 mod invariant;
 pub mod measure;
+pub mod observer;
 mod pages;
 mod read_page;
 mod render;
