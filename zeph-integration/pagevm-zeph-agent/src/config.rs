@@ -177,6 +177,7 @@ impl Settings {
             enforcement: self.enforcement,
             budget: self.budget,
             clock,
+            tap: None,
         }
     }
 }

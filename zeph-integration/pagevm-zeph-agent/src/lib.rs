@@ -9,8 +9,12 @@
 //! synchronous (the engine and its store), so every hook runs it on tokio's blocking pool and
 //! never blocks Zeph's executor on a store call.
 
+// The real-loop replay runs Zeph's agent loop, whose async state machines nest deep.
+#![recursion_limit = "256"]
+
 mod compactors;
 mod config;
+mod real_loop;
 mod summary;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,6 +32,7 @@ use zeph_tools::registry::{InvocationHint, ToolDef};
 
 pub use crate::compactors::{Override, compactors_off};
 pub use crate::config::{ConfigError, SECTION, Settings};
+pub use crate::real_loop::{RealLoopError, RealRun, compare_real};
 pub use crate::summary::{FinishError, Summary, finish};
 
 /// What the layer does with the view it assembles.
@@ -43,6 +48,10 @@ pub enum Enforcement {
 /// pages byte-identically on every run; a deployed agent passes the system clock.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
+/// Sees every request the layer sends to the provider (in `active` mode), as it is sent: for
+/// an audit log, a debugging view, or a harness measuring what the provider received.
+pub type RequestTap = Arc<dyn Fn(&[Message], &[ToolDefinition]) + Send + Sync>;
+
 /// How pagevm runs inside the agent.
 #[derive(Clone)]
 pub struct AgentConfig {
@@ -52,6 +61,8 @@ pub struct AgentConfig {
     pub budget: usize,
     /// The clock new pages are stamped by.
     pub clock: Clock,
+    /// Called with every request sent, when set.
+    pub tap: Option<RequestTap>,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -285,6 +296,9 @@ impl<S: Store + Send + 'static> RuntimeLayer for PagevmLayer<S> {
             self.shared.record(record);
             if !sent {
                 return None;
+            }
+            if let Some(tap) = &self.config.tap {
+                tap(&prompt.messages, tools);
             }
             match self.provider.chat_with_tools(&prompt.messages, tools).await {
                 Ok(response) => Some(response),

@@ -533,13 +533,24 @@ pub fn table(
     config: &CompareConfig,
     ratios: &[f64],
 ) -> Result<String, AdapterError> {
-    use std::fmt::Write as _;
     let tokens = ZephTokens::new();
+    let mut rows = Vec::with_capacity(ratios.len());
+    for &ratio in ratios {
+        rows.push((ratio, totals(&tokens, histories, config, ratio)?));
+    }
+    Ok(table_of(&rows))
+}
+
+/// The side-by-side table (markdown) of counts already taken: per budget share, each path's
+/// totals.
+#[must_use]
+pub fn table_of(rows: &[(f64, BTreeMap<Strategy, Counts>)]) -> String {
+    use std::fmt::Write as _;
     let mut out = String::from(
         "| budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | fixed parts gave way | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    for &ratio in ratios {
-        for (s, c) in &totals(&tokens, histories, config, ratio)? {
+    for (ratio, counts) in rows {
+        for (s, c) in counts {
             let name = s.title();
             let _ = writeln!(
                 out,
@@ -568,5 +579,5 @@ pub fn table(
             );
         }
     }
-    Ok(out)
+    out
 }

@@ -321,4 +321,3 @@ fn minimum_set(adapter: &mut PagedCompactor, messages: &[Message]) -> Result<usi
         .sum();
     Ok(history.fixed_tokens + pages)
 }
-

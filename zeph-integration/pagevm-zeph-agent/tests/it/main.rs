@@ -10,6 +10,7 @@
 )]
 
 mod config;
+mod real_loop;
 mod restart;
 mod session;
 mod support;

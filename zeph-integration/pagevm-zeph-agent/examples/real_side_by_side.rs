@@ -1,0 +1,76 @@
+//! The side-by-side on Zeph's real agent loop: every recorded session under the folders given
+//! on the command line, replayed through zeph-core 0.21.4's loop once with Zeph's own
+//! compaction and once with pagevm active, at 75 %, 50 % and 25 % of each session (beyond
+//! Zeph's own system prompt), every request the provider received measured by the same
+//! observer as the replayed side-by-side. Prints the Markdown tables
+//! docs/zeph-integration.md publishes:
+//! `cargo run --release -p pagevm-zeph-agent --example real_side_by_side -- DIR...`
+
+#![recursion_limit = "256"]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the tables are the output, progress goes to stderr"
+)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use pagevm_zeph::compare::{
+    CompareConfig, Counts, History, Strategy, session_to_messages, table_of, total,
+};
+use pagevm_zeph_agent::compare_real;
+
+const RATIOS: [f64; 3] = [0.75, 0.5, 0.25];
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let mut histories: Vec<History> = Vec::new();
+    for d in std::env::args().skip(1) {
+        for p in page_import::find_traces(Path::new(&d))?.files {
+            // Files that are not a trace (licences, indexes) are skipped, as the importer says.
+            let Ok(t) = page_import::import_file(&p, None) else {
+                continue;
+            };
+            histories.extend(t.sessions.iter().map(session_to_messages));
+        }
+    }
+    let messages: usize = histories.iter().map(|(m, _)| m.len()).sum();
+    let mut out = format!("{} sessions, {messages} messages\n\n", histories.len());
+    let mut rows = Vec::new();
+    let mut cuts = String::from(
+        "| budget (share beyond Zeph's system prompt) | Zeph turns stopped early | sessions with a stopped turn | recorded model messages Zeph's loop never asked for |\n|---|---|---|---|\n",
+    );
+    for ratio in RATIOS {
+        let config = CompareConfig {
+            budget: 0,
+            budget_ratio: Some(ratio),
+            ..CompareConfig::default()
+        };
+        let mut runs: Vec<BTreeMap<Strategy, Counts>> = Vec::with_capacity(histories.len());
+        let (mut stopped, mut sessions_stopped, mut never_asked) = (0, 0, 0);
+        for (n, (messages, times)) in histories.iter().enumerate() {
+            if n % 50 == 0 {
+                eprintln!("{ratio}: session {n} of {}", histories.len());
+            }
+            let run = compare_real(messages, times, &config).await?;
+            let turns = |s: Strategy| run.counts.get(&s).map_or(0, |c| c.turns);
+            let cut = run.cut_turns.get(&Strategy::Zeph).copied().unwrap_or(0);
+            stopped += cut;
+            sessions_stopped += usize::from(cut > 0);
+            never_asked += turns(Strategy::Session) - turns(Strategy::Zeph);
+            runs.push(run.counts);
+        }
+        let _ = writeln!(
+            cuts,
+            "| {ratio} | {stopped} | {sessions_stopped} | {never_asked} |"
+        );
+        rows.push((ratio, total(&runs)));
+    }
+    out.push_str(&table_of(&rows));
+    out.push('\n');
+    out.push_str(&cuts);
+    print!("{out}");
+    Ok(())
+}
