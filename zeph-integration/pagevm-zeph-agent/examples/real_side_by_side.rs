@@ -21,6 +21,7 @@ use pagevm_zeph::compare::{
     CompareConfig, Counts, History, Strategy, session_to_messages, table_of, total,
 };
 use pagevm_zeph_agent::compare_real;
+use zeph_llm::provider::Role;
 
 const RATIOS: [f64; 3] = [0.75, 0.5, 0.25];
 
@@ -40,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let mut out = format!("{} sessions, {messages} messages\n\n", histories.len());
     let mut rows = Vec::new();
     let mut cuts = String::from(
-        "| budget (share beyond Zeph's system prompt) | Zeph turns stopped early | sessions with a stopped turn | recorded model messages Zeph's loop never asked for |\n|---|---|---|---|\n",
+        "| budget (share beyond Zeph's system prompt) | loop | turns stopped early | sessions with a stopped turn | recorded model messages the loop never asked for |\n|---|---|---|---|---|\n",
     );
     for ratio in RATIOS {
         let config = CompareConfig {
@@ -49,23 +50,37 @@ async fn main() -> anyhow::Result<()> {
             ..CompareConfig::default()
         };
         let mut runs: Vec<BTreeMap<Strategy, Counts>> = Vec::with_capacity(histories.len());
-        let (mut stopped, mut sessions_stopped, mut never_asked) = (0, 0, 0);
+        let mut stops: BTreeMap<Strategy, (usize, usize, usize)> = BTreeMap::new();
         for (n, (messages, times)) in histories.iter().enumerate() {
             if n % 50 == 0 {
                 eprintln!("{ratio}: session {n} of {}", histories.len());
             }
             let run = compare_real(messages, times, &config).await?;
-            let turns = |s: Strategy| run.counts.get(&s).map_or(0, |c| c.turns);
-            let cut = run.cut_turns.get(&Strategy::Zeph).copied().unwrap_or(0);
-            stopped += cut;
-            sessions_stopped += usize::from(cut > 0);
-            never_asked += turns(Strategy::Session) - turns(Strategy::Zeph);
+            let model_messages = messages
+                .iter()
+                .skip(1)
+                .filter(|m| m.role == Role::Assistant)
+                .count();
+            for s in [Strategy::Zeph, Strategy::Session] {
+                let cut = run.cut_turns.get(&s).copied().unwrap_or(0);
+                let asked = run.counts.get(&s).map_or(0, |c| c.turns);
+                let e = stops.entry(s).or_default();
+                e.0 += cut;
+                e.1 += usize::from(cut > 0);
+                e.2 += model_messages - asked;
+            }
             runs.push(run.counts);
         }
-        let _ = writeln!(
-            cuts,
-            "| {ratio} | {stopped} | {sessions_stopped} | {never_asked} |"
-        );
+        for (s, (stopped, sessions, never_asked)) in &stops {
+            let name = match s {
+                Strategy::Zeph => "Zeph 0.21.4",
+                _ => "pagevm session",
+            };
+            let _ = writeln!(
+                cuts,
+                "| {ratio} | {name} | {stopped} | {sessions} | {never_asked} |"
+            );
+        }
         rows.push((ratio, total(&runs)));
     }
     out.push_str(&table_of(&rows));

@@ -177,7 +177,6 @@ impl Settings {
             enforcement: self.enforcement,
             budget: self.budget,
             clock,
-            tap: None,
         }
     }
 }

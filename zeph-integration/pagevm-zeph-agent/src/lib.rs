@@ -25,6 +25,7 @@ use pagevm_zeph::{
     orphaned_pairs, read_page, read_page_definition,
 };
 use zeph_core::runtime_layer::{BeforeToolResult, LayerContext, LayerDenial, RuntimeLayer};
+use zeph_llm::LlmError;
 use zeph_llm::any::AnyProvider;
 use zeph_llm::provider::{ChatResponse, LlmProvider, Message, Role, ToolDefinition};
 use zeph_tools::executor::{ToolCall, ToolError, ToolExecutor, ToolOutput};
@@ -48,9 +49,27 @@ pub enum Enforcement {
 /// pages byte-identically on every run; a deployed agent passes the system clock.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-/// Sees every request the layer sends to the provider (in `active` mode), as it is sent: for
-/// an audit log, a debugging view, or a harness measuring what the provider received.
-pub type RequestTap = Arc<dyn Fn(&[Message], &[ToolDefinition]) + Send + Sync>;
+/// Where the layer sends the view it assembled in `active` mode: the agent's own provider
+/// ([`attach`]), or anything else that answers a chat with tools, such as a scripted model
+/// replaying a recording ([`attach_sending`]). Object-safe, so the layer holds any of them.
+pub trait ChatSender: Send + Sync {
+    /// Sends `messages` with `tools` and returns the model's answer.
+    fn send<'a>(
+        &'a self,
+        messages: &'a [Message],
+        tools: &'a [ToolDefinition],
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<ChatResponse, LlmError>> + Send + 'a>>;
+}
+
+impl ChatSender for AnyProvider {
+    fn send<'a>(
+        &'a self,
+        messages: &'a [Message],
+        tools: &'a [ToolDefinition],
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<ChatResponse, LlmError>> + Send + 'a>> {
+        Box::pin(self.chat_with_tools(messages, tools))
+    }
+}
 
 /// How pagevm runs inside the agent.
 #[derive(Clone)]
@@ -61,8 +80,6 @@ pub struct AgentConfig {
     pub budget: usize,
     /// The clock new pages are stamped by.
     pub clock: Clock,
-    /// Called with every request sent, when set.
-    pub tap: Option<RequestTap>,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -210,7 +227,7 @@ impl<S: Store + Send + 'static> Shared<S> {
 pub struct PagevmLayer<S> {
     shared: Arc<Shared<S>>,
     tokens: ZephTokens,
-    provider: AnyProvider,
+    sender: Arc<dyn ChatSender>,
     config: AgentConfig,
 }
 
@@ -297,10 +314,7 @@ impl<S: Store + Send + 'static> RuntimeLayer for PagevmLayer<S> {
             if !sent {
                 return None;
             }
-            if let Some(tap) = &self.config.tap {
-                tap(&prompt.messages, tools);
-            }
-            match self.provider.chat_with_tools(&prompt.messages, tools).await {
+            match self.sender.send(&prompt.messages, tools).await {
                 Ok(response) => Some(response),
                 Err(e) => {
                     // Zeph's own call path owns retries and error reporting.
@@ -461,11 +475,22 @@ pub fn attach<C: zeph_core::channel::Channel, S: Store + Send + 'static>(
     provider: AnyProvider,
     config: AgentConfig,
 ) -> zeph_core::Agent<C> {
+    attach_sending(agent, shared, Arc::new(provider), config)
+}
+
+/// [`attach`], the views going to `sender` instead of a provider.
+#[must_use]
+pub fn attach_sending<C: zeph_core::channel::Channel, S: Store + Send + 'static>(
+    agent: zeph_core::Agent<C>,
+    shared: &Arc<Shared<S>>,
+    sender: Arc<dyn ChatSender>,
+    config: AgentConfig,
+) -> zeph_core::Agent<C> {
     let active = config.enforcement == Enforcement::Active;
     let agent = agent.with_runtime_layer(Arc::new(PagevmLayer {
         shared: Arc::clone(shared),
         tokens: ZephTokens::new(),
-        provider,
+        sender,
         config,
     }));
     if active {

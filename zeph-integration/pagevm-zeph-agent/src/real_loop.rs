@@ -20,6 +20,7 @@ use pagevm_zeph::{AdapterError, PagedSession, SessionConfig, ZephTokens};
 use zeph_core::channel::{Channel, ChannelError, ChannelMessage};
 use zeph_core::runtime_layer::{LayerContext, RuntimeLayer};
 use zeph_core::{Agent, AgentSessionConfig};
+use zeph_llm::LlmError;
 use zeph_llm::any::AnyProvider;
 use zeph_llm::mock::MockProvider;
 use zeph_llm::provider::{
@@ -29,7 +30,7 @@ use zeph_skills::registry::SkillRegistry;
 use zeph_tools::executor::{ToolCall, ToolError, ToolExecutor, ToolOutput};
 use zeph_tools::registry::{InvocationHint, ToolDef};
 
-use crate::{AgentConfig, Enforcement, Shared, attach, compactors_off, output};
+use crate::{AgentConfig, ChatSender, Enforcement, Shared, attach_sending, compactors_off, output};
 
 /// Which context manager runs in the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,14 +258,49 @@ impl RuntimeLayer for Recorder {
     }
 }
 
-/// The model of the stock arm, as a layer that answers every tool-capable call from the
-/// script, turn by turn: when Zeph stops a turn early ("context window is nearly full"), the
+/// The model of both arms, answering every tool-capable call from the script turn by turn:
+/// when a loop stops a turn early (Zeph's "Stopping: context window is nearly full"), the
 /// answers it did not ask for are left behind, not given to the next turn. Records each
-/// request (what the provider would have received) with the recorded message it replays.
+/// request (what the provider received) with the recorded message it replays. The stock arm
+/// has it as a layer (Zeph's own request reaches it), pagevm's as the layer's sender.
 struct ScriptedModel {
     turns: Mutex<Vec<VecDeque<Answer>>>,
     delivered: Arc<AtomicUsize>,
     sent: Mutex<Vec<(Vec<Message>, Option<usize>)>>,
+}
+
+impl ScriptedModel {
+    fn answer(&self, messages: &[Message]) -> ChatResponse {
+        let turn = self.delivered.load(Ordering::SeqCst).saturating_sub(1);
+        let (answer, replays) = self
+            .turns
+            .lock()
+            .ok()
+            .and_then(|mut turns| turns.get_mut(turn)?.pop_front())
+            // The loop asked more than the recording answered: an empty answer ends the turn.
+            .unwrap_or((ChatResponse::Text(String::new()), None));
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push((messages.to_vec(), replays));
+        }
+        answer
+    }
+
+    /// The requests sent and the turns the loop stopped early.
+    fn finish(self) -> Result<ArmRun, RealLoopError> {
+        let poisoned = |e: String| RealLoopError::Agent(e);
+        let cut_turns = self
+            .turns
+            .into_inner()
+            .map_err(|e| poisoned(e.to_string()))?
+            .iter()
+            .filter(|answers| !answers.is_empty())
+            .count();
+        let sent = self
+            .sent
+            .into_inner()
+            .map_err(|e| poisoned(e.to_string()))?;
+        Ok(ArmRun { sent, cut_turns })
+    }
 }
 
 impl RuntimeLayer for ScriptedModel {
@@ -274,18 +310,19 @@ impl RuntimeLayer for ScriptedModel {
         messages: &'a [Message],
         _tools: &'a [ToolDefinition],
     ) -> std::pin::Pin<Box<dyn Future<Output = Option<ChatResponse>> + Send + 'a>> {
-        let turn = self.delivered.load(Ordering::SeqCst).saturating_sub(1);
-        let (answer, replays) = self
-            .turns
-            .lock()
-            .ok()
-            .and_then(|mut turns| turns.get_mut(turn)?.pop_front())
-            // Zeph asked more than the recording answered: an empty answer ends the turn.
-            .unwrap_or((ChatResponse::Text(String::new()), None));
-        if let Ok(mut sent) = self.sent.lock() {
-            sent.push((messages.to_vec(), replays));
-        }
+        let answer = self.answer(messages);
         Box::pin(async move { Some(answer) })
+    }
+}
+
+impl ChatSender for ScriptedModel {
+    fn send<'a>(
+        &'a self,
+        messages: &'a [Message],
+        _tools: &'a [ToolDefinition],
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<ChatResponse, LlmError>> + Send + 'a>> {
+        let answer = self.answer(messages);
+        Box::pin(async move { Ok(answer) })
     }
 }
 
@@ -300,9 +337,7 @@ struct ArmRun {
 /// Runs `history`'s script through one arm's loop at `budget`.
 ///
 /// # Errors
-/// [`RealLoopError::Agent`] when the loop fails or pagevm's loop leaves the script (it asked
-/// the model another number of times than the recording answers: a bug, since nothing stops
-/// it early).
+/// [`RealLoopError`] when the loop or pagevm's session fails.
 async fn run_arm(history: &[Message], arm: Arm, budget: usize) -> Result<ArmRun, RealLoopError> {
     let script = Script::of(history);
     let delivered = Arc::new(AtomicUsize::new(0));
@@ -314,120 +349,63 @@ async fn run_arm(history: &[Message], arm: Arm, budget: usize) -> Result<ArmRun,
         outputs: Mutex::new(script.outputs),
         tools: script.tools,
     };
+    let model = Arc::new(ScriptedModel {
+        turns: Mutex::new(
+            script
+                .turns
+                .into_iter()
+                .map(|(_, answers)| answers.into())
+                .collect(),
+        ),
+        delivered,
+        sent: Mutex::new(Vec::new()),
+    });
     let mut zeph = AgentSessionConfig::from_config(&zeph_core::Config::default(), budget);
     // A replay: the recorded outputs are what the tools returned, every round the recording
     // made is made again.
     zeph.result_cache_config.enabled = false;
     zeph.tool_repeat_threshold = 0;
     zeph.max_tool_iterations = history.len() + 1;
-    match arm {
-        Arm::Stock => {
-            let model = Arc::new(ScriptedModel {
-                turns: Mutex::new(
-                    script
-                        .turns
-                        .into_iter()
-                        .map(|(_, answers)| answers.into())
-                        .collect(),
-                ),
-                delivered,
-                sent: Mutex::new(Vec::new()),
-            });
-            // The provider answers only Zeph's own summary calls, with its fixed text.
-            let mut agent = Agent::new(
-                AnyProvider::Mock(MockProvider::default()),
-                users,
-                SkillRegistry::default(),
-                None,
-                1,
-                tools,
-            )
+    // The provider answers only Zeph's own summary calls, with its fixed text.
+    let agent = Agent::new(
+        AnyProvider::Mock(MockProvider::default()),
+        users,
+        SkillRegistry::default(),
+        None,
+        1,
+        tools,
+    );
+    let mut agent = match arm {
+        Arm::Stock => agent
             .apply_session_config(zeph)
-            .with_runtime_layer(Arc::clone(&model) as Arc<dyn RuntimeLayer>);
-            agent
-                .run()
-                .await
-                .map_err(|e| RealLoopError::Agent(e.to_string()))?;
-            drop(agent);
-            let model = Arc::into_inner(model)
-                .ok_or_else(|| RealLoopError::Agent("the agent kept its layer".into()))?;
-            let cut_turns = model
-                .turns
-                .into_inner()
-                .map_err(|e| RealLoopError::Agent(e.to_string()))?
-                .iter()
-                .filter(|answers| !answers.is_empty())
-                .count();
-            let sent = model
-                .sent
-                .into_inner()
-                .map_err(|e| RealLoopError::Agent(e.to_string()))?;
-            Ok(ArmRun { sent, cut_turns })
-        }
+            .with_runtime_layer(Arc::clone(&model) as Arc<dyn RuntimeLayer>),
         Arm::Pagevm => {
-            let answers: Vec<Answer> = script.turns.into_iter().flat_map(|(_, a)| a).collect();
-            let replays: Vec<Option<usize>> = answers.iter().map(|(_, i)| *i).collect();
-            let (mock, calls) = MockProvider::default()
-                .with_tool_use(answers.into_iter().map(|(a, _)| a).collect());
-            let provider = AnyProvider::Mock(mock);
             let _changed = compactors_off(Enforcement::Active, &mut zeph);
             let session = PagedSession::start(
                 MemoryStore::new(),
                 ZephTokens::new(),
                 SessionConfig::new(1)?,
             )?;
-            let sent = Arc::new(Mutex::new(Vec::new()));
-            let tap = Arc::clone(&sent);
-            let mut agent = attach(
-                Agent::new(
-                    provider.clone(),
-                    users,
-                    SkillRegistry::default(),
-                    None,
-                    1,
-                    tools,
-                )
-                .apply_session_config(zeph),
+            attach_sending(
+                agent.apply_session_config(zeph),
                 &Shared::new(session),
-                provider,
+                Arc::clone(&model) as Arc<dyn ChatSender>,
                 AgentConfig {
                     enforcement: Enforcement::Active,
                     budget,
                     clock: Arc::new(|| 1_780_000_000),
-                    tap: Some(Arc::new(
-                        move |messages: &[Message], _: &[ToolDefinition]| {
-                            if let Ok(mut sent) = tap.lock() {
-                                sent.push(messages.to_vec());
-                            }
-                        },
-                    )),
                 },
-            );
-            agent
-                .run()
-                .await
-                .map_err(|e| RealLoopError::Agent(e.to_string()))?;
-            drop(agent);
-            let asked = calls.lock().map_or(0, |c| *c as usize);
-            let sent = std::mem::take(
-                &mut *sent
-                    .lock()
-                    .map_err(|e| RealLoopError::Agent(e.to_string()))?,
-            );
-            if asked != replays.len() || sent.len() != replays.len() {
-                return Err(RealLoopError::Agent(format!(
-                    "pagevm's loop asked the model {asked} times and sent {} requests; the \
-                     recording answers {}",
-                    sent.len(),
-                    replays.len()
-                )));
-            }
-            Ok(ArmRun {
-                sent: sent.into_iter().zip(replays).collect(),
-                cut_turns: 0,
-            })
+            )
         }
-    }
+    };
+    agent
+        .run()
+        .await
+        .map_err(|e| RealLoopError::Agent(e.to_string()))?;
+    drop(agent);
+    Arc::into_inner(model)
+        .ok_or_else(|| RealLoopError::Agent("the agent kept its model".into()))?
+        .finish()
 }
 
 /// The system prompt Zeph's loop builds with `tools` (it replaces the recorded one): one probe

@@ -87,7 +87,6 @@ async fn run_on(
             enforcement: Enforcement::Active,
             budget: BUDGET,
             clock: Arc::new(|| 1_780_000_000),
-            tap: None,
         },
     );
     agent.load_history().await.unwrap();

@@ -270,7 +270,6 @@ pub(crate) async fn run_script(
                 enforcement,
                 budget: BUDGET,
                 clock: Arc::new(|| 1_780_000_000),
-                tap: None,
             },
         );
         shared = Some(s);
