@@ -39,61 +39,56 @@ const NO_CUTOFF: usize = usize::MAX / 4;
 /// unit keeps its pages), and a list that shrinks anyway is reported as
 /// `context.pagevm.zeph_compaction`.
 pub fn compactors_off(enforcement: Enforcement, cfg: &mut AgentSessionConfig) -> Vec<Override> {
-    let mut changed = Vec::new();
     if enforcement == Enforcement::Observe {
-        return changed;
+        return Vec::new();
     }
-    let mut set = |key: &'static str, was: String, now: String| {
-        if was != now {
-            changed.push(Override { key, was, now });
-        }
-    };
-    set(
-        "memory.context_budget_tokens",
-        cfg.budget_tokens.to_string(),
-        "0".to_owned(),
-    );
+    let on_off = |on: bool| if on { "on" } else { "off" }.to_owned();
+    let was = [
+        (
+            "memory.context_budget_tokens",
+            cfg.budget_tokens.to_string(),
+            "0".to_owned(),
+        ),
+        (
+            "memory.microcompact.enabled",
+            cfg.microcompact_config.enabled.to_string(),
+            "false".to_owned(),
+        ),
+        (
+            "memory.compression.acon.enabled",
+            cfg.acon_config.enabled.to_string(),
+            "false".to_owned(),
+        ),
+        (
+            "memory.compression.arc.allow_agent_compaction",
+            cfg.arc_config.allow_agent_compaction.to_string(),
+            "false".to_owned(),
+        ),
+        (
+            "memory.tool_call_cutoff",
+            cfg.tool_call_cutoff.to_string(),
+            NO_CUTOFF.to_string(),
+        ),
+        (
+            "llm.providers.server_compaction",
+            cfg.server_compaction.to_string(),
+            "false".to_owned(),
+        ),
+        (
+            "memory.fidelity",
+            on_off(cfg.fidelity_config.is_some()),
+            on_off(false),
+        ),
+    ];
     cfg.budget_tokens = 0;
-    set(
-        "memory.microcompact.enabled",
-        cfg.microcompact_config.enabled.to_string(),
-        "false".to_owned(),
-    );
     cfg.microcompact_config.enabled = false;
-    set(
-        "memory.compression.acon.enabled",
-        cfg.acon_config.enabled.to_string(),
-        "false".to_owned(),
-    );
     cfg.acon_config.enabled = false;
-    set(
-        "memory.compression.arc.allow_agent_compaction",
-        cfg.arc_config.allow_agent_compaction.to_string(),
-        "false".to_owned(),
-    );
     cfg.arc_config.allow_agent_compaction = false;
-    set(
-        "memory.tool_call_cutoff",
-        cfg.tool_call_cutoff.to_string(),
-        NO_CUTOFF.to_string(),
-    );
     cfg.tool_call_cutoff = NO_CUTOFF;
-    set(
-        "llm.providers.server_compaction",
-        cfg.server_compaction.to_string(),
-        "false".to_owned(),
-    );
     cfg.server_compaction = false;
-    set(
-        "memory.fidelity",
-        if cfg.fidelity_config.is_some() {
-            "on"
-        } else {
-            "off"
-        }
-        .to_owned(),
-        "off".to_owned(),
-    );
     cfg.fidelity_config = None;
-    changed
+    was.into_iter()
+        .filter(|(_, was, now)| was != now)
+        .map(|(key, was, now)| Override { key, was, now })
+        .collect()
 }

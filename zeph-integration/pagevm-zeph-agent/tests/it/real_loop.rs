@@ -7,27 +7,22 @@ use pagevm_zeph::compare::{CompareConfig, History, Strategy, session_to_messages
 use pagevm_zeph_agent::compare_real;
 use zeph_llm::provider::Role;
 
-/// The repository's fixture traces (one or more sessions per file).
+/// The sessions of the repository's fixture traces.
 fn histories() -> Vec<History> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
-    let mut out = Vec::new();
-    for dir in ["aider", "claude-code", "openhands", "swe-agent"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for f in files {
-            let Ok(text) = std::fs::read_to_string(&f) else {
-                continue;
-            };
-            let Ok(t) = page_import::import(&text, None) else {
-                continue;
-            };
-            out.extend(t.sessions.iter().map(session_to_messages));
-        }
-    }
-    out
+    page_import::find_traces(&root)
+        .unwrap()
+        .files
+        .iter()
+        // Files that are not a trace (licences, indexes) are skipped, as the importer says.
+        .filter_map(|p| page_import::import_file(p, None).ok())
+        .flat_map(|t| {
+            t.sessions
+                .iter()
+                .map(session_to_messages)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
