@@ -37,7 +37,7 @@ use zeph_core::provider_factory::build_provider_from_entry;
 use zeph_core::{Agent, AgentSessionConfig};
 use zeph_llm::any::AnyProvider;
 use zeph_llm::mock::MockProvider;
-use zeph_llm::provider::{ChatResponse, ToolUseRequest};
+use zeph_llm::provider::{ChatResponse, LlmProvider as _, ToolUseRequest};
 use zeph_memory::semantic::SemanticMemory;
 use zeph_skills::registry::SkillRegistry;
 use zeph_tools::{CompositeExecutor, FileExecutor, ShellExecutor};
@@ -347,11 +347,14 @@ async fn main() -> anyhow::Result<()> {
         zeph.memory.summarization_threshold,
     )
     .apply_session_config(session_config);
-    let mut agent = attach(agent, &shared, provider, settings.agent_config(clock));
+    let config = settings
+        .agent_config(clock, provider.context_window())
+        .with_context(|| format!("in {}", args.config.display()))?;
+    let budget = config.budget;
+    let mut agent = attach(agent, &shared, provider, config);
     eprintln!(
-        "pagevm {:?}, budget {} tokens, pages in {} (conversation {})",
+        "pagevm {:?}, budget {budget} tokens, pages in {} (conversation {})",
         settings.enforcement,
-        settings.budget,
         store_path.display(),
         conversation.0
     );
@@ -359,7 +362,7 @@ async fn main() -> anyhow::Result<()> {
     agent.run().await?;
     drop(agent);
 
-    let (summary, _) = finish(shared, settings.budget, store_path.display().to_string())?;
+    let (summary, _) = finish(shared, budget, store_path.display().to_string())?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

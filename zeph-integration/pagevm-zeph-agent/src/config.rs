@@ -7,6 +7,8 @@ use page_engine::ReadOnlyTools;
 use pagevm_zeph::SessionConfig;
 use serde::Deserialize;
 
+use zeph_core::CONTEXT_BUDGET_RESERVE_RATIO;
+
 use crate::{AgentConfig, Clock, Enforcement};
 
 /// Where the section lives in Zeph's configuration file.
@@ -38,7 +40,7 @@ struct Section {
     enabled: bool,
     #[serde(default = "observe")]
     enforcement: Mode,
-    budget: Option<i64>,
+    budget: Option<toml::Value>,
     store: Option<PathBuf>,
     read_only_tools: Option<Vec<String>>,
 }
@@ -54,13 +56,23 @@ const fn observe() -> Mode {
     Mode::Observe
 }
 
+/// Where a request's budget comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// This many Zeph-counted tokens (`budget = 120000`).
+    Tokens(usize),
+    /// The provider's context window less the share Zeph reserves for the reply
+    /// (`CONTEXT_BUDGET_RESERVE_RATIO`), as Zeph's own `auto_budget` (`budget = "auto"`).
+    Auto,
+}
+
 /// pagevm's settings for an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `observe` (the default) or `active`.
     pub enforcement: Enforcement,
-    /// The most Zeph-counted tokens a request may hold.
-    pub budget: usize,
+    /// The most Zeph-counted tokens a request may hold, or where that number comes from.
+    pub budget: Budget,
     /// The page store's path; `None`: `pagevm.db` beside Zeph's database.
     pub store: Option<PathBuf>,
     /// Tools whose repeated calls may be answered from the store.
@@ -105,23 +117,27 @@ impl Settings {
             return Ok(None);
         }
         let key = |k: &str| format!("{SECTION}.{k}");
+        let bad_budget = |got: String| ConfigError::Key {
+            key: key("budget"),
+            reason: format!("must be a positive number of tokens or \"auto\", got {got}"),
+        };
         let budget = match section.budget {
             None => {
                 return Err(ConfigError::Key {
                     key: key("budget"),
-                    reason: "required when pagevm is enabled (Zeph-counted tokens per request)"
+                    reason: "required when pagevm is enabled (Zeph-counted tokens per request, \
+                             or \"auto\")"
                         .to_owned(),
                 });
             }
-            Some(b) => {
+            Some(toml::Value::Integer(b)) => Budget::Tokens(
                 usize::try_from(b)
                     .ok()
                     .filter(|&b| b > 0)
-                    .ok_or_else(|| ConfigError::Key {
-                        key: key("budget"),
-                        reason: format!("must be a positive number of tokens, got {b}"),
-                    })?
-            }
+                    .ok_or_else(|| bad_budget(b.to_string()))?,
+            ),
+            Some(toml::Value::String(s)) if s == "auto" => Budget::Auto,
+            Some(other) => return Err(bad_budget(other.to_string())),
         };
         if let Some(tools) = &section.read_only_tools
             && let Some(bad) = tools.iter().find(|t| t.trim().is_empty())
@@ -170,13 +186,42 @@ impl Settings {
         Ok(config)
     }
 
-    /// The layer's configuration, stamping pages by `clock`.
-    #[must_use]
-    pub fn agent_config(&self, clock: Clock) -> AgentConfig {
-        AgentConfig {
+    /// The layer's configuration, stamping pages by `clock`; an `auto` budget is taken from
+    /// `context_window`, the provider's (`LlmProvider::context_window`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Key`] for an `auto` budget when the provider reports no context window.
+    pub fn agent_config(
+        &self,
+        clock: Clock,
+        context_window: Option<usize>,
+    ) -> Result<AgentConfig, ConfigError> {
+        let budget = match (self.budget, context_window) {
+            (Budget::Tokens(b), _) => b,
+            (Budget::Auto, Some(window)) => {
+                // Zeph's own rule (`ContextBudget::allocate`): the reply's reserve, in f32.
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss,
+                    reason = "a share of a context window, rounded down, as Zeph rounds it"
+                )]
+                let reserve = (window as f32 * CONTEXT_BUDGET_RESERVE_RATIO) as usize;
+                window.saturating_sub(reserve)
+            }
+            (Budget::Auto, None) => {
+                return Err(ConfigError::Key {
+                    key: format!("{SECTION}.budget"),
+                    reason: "\"auto\" needs a provider that reports its context window, and \
+                             this one does not: set a number of tokens"
+                        .to_owned(),
+                });
+            }
+        };
+        Ok(AgentConfig {
             enforcement: self.enforcement,
-            budget: self.budget,
+            budget,
             clock,
-        }
+        })
     }
 }

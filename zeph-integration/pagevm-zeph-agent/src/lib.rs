@@ -32,7 +32,7 @@ use zeph_tools::executor::{ToolCall, ToolError, ToolExecutor, ToolOutput};
 use zeph_tools::registry::{InvocationHint, ToolDef};
 
 pub use crate::compactors::{Override, compactors_off};
-pub use crate::config::{ConfigError, SECTION, Settings};
+pub use crate::config::{Budget, ConfigError, SECTION, Settings};
 pub use crate::real_loop::{RealLoopError, RealRun, compare_real};
 pub use crate::summary::{FinishError, Summary, finish};
 

@@ -2,7 +2,7 @@
 //! gives, and the error every bad one gets, naming its key.
 
 use page_engine::ReadOnlyTools;
-use pagevm_zeph_agent::{Enforcement, Settings};
+use pagevm_zeph_agent::{Budget, Clock, Enforcement, Settings};
 
 #[test]
 fn a_section_gives_the_settings_and_off_is_the_default() {
@@ -19,7 +19,9 @@ read_only_tools = ["read", "grep"]
 "#;
     let s = Settings::from_zeph_toml(text).unwrap().unwrap();
     assert_eq!(s.enforcement, Enforcement::Active);
-    assert_eq!(s.budget, 120_000);
+    assert_eq!(s.budget, Budget::Tokens(120_000));
+    let clock: Clock = std::sync::Arc::new(|| 0);
+    assert_eq!(s.agent_config(clock.clone(), None).unwrap().budget, 120_000);
     assert_eq!(
         s.store_path(":memory:").unwrap().to_str(),
         Some("/var/lib/zeph/pagevm.db")
@@ -38,6 +40,19 @@ read_only_tools = ["read", "grep"]
         (s.enforcement, s.store, s.read_only_tools),
         (Enforcement::Observe, None, ReadOnlyTools::default())
     );
+    // `auto`: the provider's context window less Zeph's reserve for the reply (20 %).
+    let auto = "[memory.compression.pagevm]\nenabled = true\nbudget = \"auto\"\n";
+    let s = Settings::from_zeph_toml(auto).unwrap().unwrap();
+    assert_eq!(s.budget, Budget::Auto);
+    assert_eq!(
+        s.agent_config(clock.clone(), Some(200_000)).unwrap().budget,
+        160_000
+    );
+    assert_eq!(
+        s.agent_config(clock, None).unwrap_err().to_string(),
+        "memory.compression.pagevm.budget: \"auto\" needs a provider that reports its context \
+         window, and this one does not: set a number of tokens"
+    );
     // Absent, or present and not enabled: pagevm is off.
     assert_eq!(
         Settings::from_zeph_toml("[memory]\nsqlite_path = \"z.db\"\n").unwrap(),
@@ -55,15 +70,19 @@ fn every_bad_section_is_an_error_naming_its_key() {
     let cases = [
         (
             format!("{on}budget = 0\n"),
-            "memory.compression.pagevm.budget: must be a positive number of tokens, got 0",
+            "memory.compression.pagevm.budget: must be a positive number of tokens or \"auto\", got 0",
         ),
         (
             format!("{on}budget = -5\n"),
-            "memory.compression.pagevm.budget: must be a positive number of tokens, got -5",
+            "memory.compression.pagevm.budget: must be a positive number of tokens or \"auto\", got -5",
+        ),
+        (
+            format!("{on}budget = \"max\"\n"),
+            "memory.compression.pagevm.budget: must be a positive number of tokens or \"auto\", got \"max\"",
         ),
         (
             on.to_owned(),
-            "memory.compression.pagevm.budget: required when pagevm is enabled (Zeph-counted tokens per request)",
+            "memory.compression.pagevm.budget: required when pagevm is enabled (Zeph-counted tokens per request, or \"auto\")",
         ),
         (
             format!("{on}budget = 9000\nenforcement = \"enforce\"\n"),
