@@ -270,3 +270,23 @@ fn observe_mode_leaves_zeph_compactors_as_configured() {
     assert_eq!(cfg.budget_tokens, 2 * BUDGET);
     assert!(cfg.microcompact_config.enabled && cfg.acon_config.enabled);
 }
+
+/// With Zeph's own result cache off (or past its TTL, or after a restart), pagevm's
+/// `before_tool` answers a repeated read-only call from its store: every file is read once
+/// and every repeat served, on the real agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagevm_serves_repeated_reads_that_zephs_cache_does_not() {
+    let run = run_configured(Some(Enforcement::Active), |agent| {
+        let mut cfg = AgentSessionConfig::from_config(&zeph_core::Config::default(), 0);
+        let _changed = compactors_off(Enforcement::Active, &mut cfg);
+        cfg.result_cache_config.enabled = false;
+        agent.apply_session_config(cfg)
+    })
+    .await;
+    let shared = run.shared.unwrap();
+    assert_eq!(run.runs, FILES);
+    assert_eq!(shared.served(), TURNS - FILES);
+    for r in shared.records() {
+        assert!(r.pagevm_tokens <= BUDGET && r.orphans == 0, "{r:?}");
+    }
+}
