@@ -81,6 +81,7 @@ mod memory;
 mod ops;
 mod schema;
 mod store;
+mod store_url;
 mod update;
 mod writeback;
 
@@ -94,6 +95,7 @@ pub use crate::memory::MemoryStore;
 pub use crate::ops::{OpError, apply_op};
 pub use crate::schema::{FieldSchemas, builtin_schema};
 pub use crate::store::{BlobStore, HistoryStore, JournalStore, PageStore, Store};
+pub use crate::store_url::{StoreUrl, StoreUrlError};
 pub use crate::update::{EvidenceRef, FieldPath, FieldVersion, Op, PrincipalId, Update};
 pub use crate::writeback::{
     AccessControl, BoundaryReport, SemanticValidator, Writeback, WritebackConfig,

@@ -11,7 +11,9 @@ use anyhow::{Context as _, Result};
 use page_core::SessionId;
 use page_writeback::{AuditRecord, CopyStore};
 
-use crate::store_url::{OpenStore, StoreUrl};
+use page_writeback::StoreUrl;
+
+use crate::store_url::OpenStore;
 
 pub(crate) fn run(store: &StoreUrl, session: Option<&str>, json: bool) -> Result<()> {
     let session = session

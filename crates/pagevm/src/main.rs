@@ -130,7 +130,7 @@ enum Command {
         /// The pagevm store (created if absent): a file path or `sqlite:PATH` for SQLite, a
         /// `postgres://` or `postgresql://` URL for PostgreSQL.
         #[arg(long)]
-        store: store_url::StoreUrl,
+        store: page_writeback::StoreUrl,
         /// Only this Zeph conversation id.
         #[arg(long)]
         conversation: Option<i64>,
@@ -150,7 +150,7 @@ enum Command {
     Audit {
         /// The store: a file path, `sqlite:PATH` or a `postgres://` URL.
         #[arg(long)]
-        store: store_url::StoreUrl,
+        store: page_writeback::StoreUrl,
         /// Only this session's changes.
         #[arg(long)]
         session: Option<String>,

@@ -9,7 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use page_writeback::MemoryStore;
 use pagevm_migrate::{MigrateOptions, MigrationReport, Progress, ZephDb, zeph_builder};
 
-use crate::store_url::{OpenStore, StoreUrl};
+use page_writeback::StoreUrl;
+
+use crate::store_url::OpenStore;
 
 /// Messages processed, on an `indicatif` bar (hidden when stderr is not a terminal).
 struct Bar(ProgressBar);

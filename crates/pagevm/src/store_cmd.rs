@@ -9,7 +9,9 @@ use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::store_url::{OpenStore, StoreUrl};
+use page_writeback::StoreUrl;
+
+use crate::store_url::OpenStore;
 
 /// The `pagevm store` subcommands.
 #[derive(Debug, Subcommand)]

@@ -1,75 +1,10 @@
-//! `--store` values: which backend a store lives in, and opening it.
-//!
-//! `postgres://…` and `postgresql://…` URLs name a PostgreSQL database (page-store-postgres);
-//! a `sqlite:` URL (`sqlite:PATH`, `sqlite://PATH`) or a plain file path names an SQLite file
-//! (page-store-sqlite). The commands reach either through page-writeback's traits.
-
-use std::fmt;
-use std::path::PathBuf;
-use std::str::FromStr;
+//! Opening a `--store` ([`StoreUrl`]: a file path, `sqlite:PATH` or a `postgres://` URL) in
+//! its backend. The commands reach either through page-writeback's traits.
 
 use anyhow::{Context as _, Result};
 use page_store_postgres::PostgresStore;
 use page_store_sqlite::{SqliteConfig, SqliteStore};
-use page_writeback::CopyStore;
-
-/// Where a store lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StoreUrl {
-    /// An SQLite file.
-    Sqlite(PathBuf),
-    /// A PostgreSQL connection URL.
-    Postgres(String),
-}
-
-impl FromStr for StoreUrl {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            return Ok(StoreUrl::Postgres(s.to_owned()));
-        }
-        let path = s
-            .strip_prefix("sqlite://")
-            .or_else(|| s.strip_prefix("sqlite:"))
-            .unwrap_or(s);
-        if path.is_empty() {
-            return Err(format!("{s:?} names no file"));
-        }
-        if path.contains("://") {
-            return Err(format!(
-                "{s:?}: unknown store URL scheme (postgres://, postgresql://, sqlite: or a file path)"
-            ));
-        }
-        Ok(StoreUrl::Sqlite(PathBuf::from(path)))
-    }
-}
-
-impl fmt::Display for StoreUrl {
-    /// The path, or the URL without its password.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreUrl::Sqlite(path) => write!(f, "{}", path.display()),
-            StoreUrl::Postgres(url) => f.write_str(&redact(url)),
-        }
-    }
-}
-
-/// `url` with the password of its user info replaced by `***`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
+use page_writeback::{CopyStore, StoreUrl};
 
 /// An open store of either backend.
 pub(crate) enum OpenStore {
@@ -127,34 +62,5 @@ impl OpenStore {
                 .with_context(|| format!("checkpointing the store {url}"))?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn store_urls_parse_by_scheme() {
-        let cases = [
-            ("postgres://u@h/db", "postgres postgres://u@h/db"),
-            (
-                "postgresql://u:secret@h:5433/db",
-                "postgres postgresql://u:***@h:5433/db",
-            ),
-            ("sqlite:pagevm.db", "sqlite pagevm.db"),
-            ("sqlite:///var/lib/pagevm.db", "sqlite /var/lib/pagevm.db"),
-            ("./pagevm.db", "sqlite ./pagevm.db"),
-        ];
-        for (input, want) in cases {
-            let url: StoreUrl = input.parse().unwrap();
-            let kind = match url {
-                StoreUrl::Sqlite(_) => "sqlite",
-                StoreUrl::Postgres(_) => "postgres",
-            };
-            assert_eq!(format!("{kind} {url}"), want, "{input}");
-        }
-        assert!("mysql://h/db".parse::<StoreUrl>().is_err());
-        assert!("sqlite:".parse::<StoreUrl>().is_err());
     }
 }

@@ -27,9 +27,14 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
+use page_store_postgres::PostgresStore;
 use page_store_sqlite::SqliteStore;
+use page_writeback::{HistoryStore, Store, StoreUrl};
+use pagevm_zeph::SessionConfig;
 use pagevm_zeph::{PagedSession, ZephTokens};
-use pagevm_zeph_agent::{Clock, Settings, Shared, attach, compactors_off, finish};
+use pagevm_zeph_agent::{
+    AgentConfig, Clock, Settings, Shared, Summary, attach, compactors_off, finish,
+};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 use zeph_core::channel::{Channel, ChannelError, ChannelMessage};
@@ -232,6 +237,40 @@ fn overlay(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// Runs the conversation on `agent` with pagevm attached over the store `open` opens, and
+/// summarises it. The store is opened, the session started and ended on tokio's blocking pool
+/// (as the layer runs every session call): a PostgreSQL client blocks on a runtime of its own,
+/// which tokio forbids inside async code.
+async fn converse<S: Store + HistoryStore + Send + 'static>(
+    agent: Agent<Console>,
+    open: impl FnOnce() -> anyhow::Result<S> + Send + 'static,
+    session: SessionConfig,
+    provider: AnyProvider,
+    config: AgentConfig,
+    store: String,
+) -> anyhow::Result<Summary> {
+    let shared = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        Ok(Shared::new(PagedSession::start(
+            open()?,
+            ZephTokens::new(),
+            session,
+        )?))
+    })
+    .await??;
+    let budget = config.budget;
+    let mut agent = attach(agent, &shared, provider, config);
+    let ran = async {
+        agent.load_history().await?;
+        agent.run().await
+    }
+    .await;
+    drop(agent);
+    // Whatever the run did, the session's last boundary commits what it paged.
+    let (summary, _) = tokio::task::spawn_blocking(move || finish(shared, budget, store)).await??;
+    ran?;
+    Ok(summary)
+}
+
 /// The time a mock run's pages are stamped with.
 const MOCK_NOW: i64 = 1_780_000_000;
 
@@ -300,16 +339,6 @@ async fn main() -> anyhow::Result<()> {
         (false, Some(latest)) => latest,
         _ => memory.sqlite().create_conversation().await?,
     };
-    let store_path = settings.store_path(&zeph_db)?;
-    let store = SqliteStore::open(&store_path)
-        .with_context(|| format!("cannot open the page store {}", store_path.display()))?;
-    let session = PagedSession::start(
-        store,
-        ZephTokens::new(),
-        settings.session_config(conversation.0)?,
-    )?;
-    let shared = Shared::new(session);
-
     let skills = SkillRegistry::load(
         &zeph
             .skills
@@ -350,19 +379,33 @@ async fn main() -> anyhow::Result<()> {
     let config = settings
         .agent_config(clock, provider.context_window())
         .with_context(|| format!("in {}", args.config.display()))?;
-    let budget = config.budget;
-    let mut agent = attach(agent, &shared, provider, config);
+    let session = settings.session_config(conversation.0)?;
+    let store = settings.store(&zeph_db)?;
     eprintln!(
-        "pagevm {:?}, budget {budget} tokens, pages in {} (conversation {})",
-        settings.enforcement,
-        store_path.display(),
-        conversation.0
+        "pagevm {:?}, budget {} tokens, pages in {store} (conversation {})",
+        settings.enforcement, config.budget, conversation.0
     );
-    agent.load_history().await?;
-    agent.run().await?;
-    drop(agent);
-
-    let (summary, _) = finish(shared, budget, store_path.display().to_string())?;
+    let label = store.to_string();
+    let summary = match store {
+        StoreUrl::Sqlite(path) => {
+            let open = move || {
+                SqliteStore::open(&path)
+                    .with_context(|| format!("cannot open the page store {}", path.display()))
+            };
+            converse(agent, open, session, provider, config, label).await?
+        }
+        StoreUrl::Postgres(url) => {
+            let open = move || {
+                PostgresStore::open(&url).with_context(|| {
+                    format!(
+                        "cannot open the page store {}",
+                        StoreUrl::Postgres(url.clone())
+                    )
+                })
+            };
+            converse(agent, open, session, provider, config, label).await?
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

@@ -1,9 +1,8 @@
 //! `[memory.compression.pagevm]`: pagevm's settings, read from the same TOML file as Zeph's
 //! own configuration. A bad value is an error naming its key.
 
-use std::path::PathBuf;
-
 use page_engine::ReadOnlyTools;
+use page_writeback::StoreUrl;
 use pagevm_zeph::SessionConfig;
 use serde::Deserialize;
 
@@ -41,7 +40,7 @@ struct Section {
     #[serde(default = "observe")]
     enforcement: Mode,
     budget: Option<toml::Value>,
-    store: Option<PathBuf>,
+    store: Option<String>,
     read_only_tools: Option<Vec<String>>,
 }
 
@@ -73,8 +72,9 @@ pub struct Settings {
     pub enforcement: Enforcement,
     /// The most Zeph-counted tokens a request may hold, or where that number comes from.
     pub budget: Budget,
-    /// The page store's path; `None`: `pagevm.db` beside Zeph's database.
-    pub store: Option<PathBuf>,
+    /// The page store: an SQLite file or a PostgreSQL URL; `None`: `pagevm.db` beside Zeph's
+    /// database.
+    pub store: Option<StoreUrl>,
     /// Tools whose repeated calls may be answered from the store.
     pub read_only_tools: ReadOnlyTools,
 }
@@ -139,6 +139,15 @@ impl Settings {
             Some(toml::Value::String(s)) if s == "auto" => Budget::Auto,
             Some(other) => return Err(bad_budget(other.to_string())),
         };
+        let store = section
+            .store
+            .as_deref()
+            .map(str::parse::<StoreUrl>)
+            .transpose()
+            .map_err(|e| ConfigError::Key {
+                key: key("store"),
+                reason: e.to_string(),
+            })?;
         if let Some(tools) = &section.read_only_tools
             && let Some(bad) = tools.iter().find(|t| t.trim().is_empty())
         {
@@ -153,23 +162,23 @@ impl Settings {
                 Mode::Active => Enforcement::Active,
             },
             budget,
-            store: section.store,
+            store,
             read_only_tools: section
                 .read_only_tools
                 .map_or_else(ReadOnlyTools::default, ReadOnlyTools::new),
         }))
     }
 
-    /// The page store's path: `store` when set, else `pagevm.db` beside Zeph's database
-    /// `zeph_db` (`[memory] sqlite_path`).
+    /// The page store: `store` when set, else `pagevm.db` beside Zeph's database `zeph_db`
+    /// (`[memory] sqlite_path`).
     ///
     /// # Errors
     /// [`pagevm_zeph::AdapterError::NoStorePath`] when `store` is unset and Zeph's database
     /// is not a file.
-    pub fn store_path(&self, zeph_db: &str) -> Result<PathBuf, pagevm_zeph::AdapterError> {
+    pub fn store(&self, zeph_db: &str) -> Result<StoreUrl, pagevm_zeph::AdapterError> {
         match &self.store {
-            Some(path) => Ok(path.clone()),
-            None => pagevm_zeph::default_store_path(zeph_db),
+            Some(store) => Ok(store.clone()),
+            None => pagevm_zeph::default_store_path(zeph_db).map(StoreUrl::Sqlite),
         }
     }
 

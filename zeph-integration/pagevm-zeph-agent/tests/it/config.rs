@@ -2,6 +2,7 @@
 //! gives, and the error every bad one gets, naming its key.
 
 use page_engine::ReadOnlyTools;
+use page_writeback::StoreUrl;
 use pagevm_zeph_agent::{Budget, Clock, Enforcement, Settings};
 
 #[test]
@@ -23,8 +24,8 @@ read_only_tools = ["read", "grep"]
     let clock: Clock = std::sync::Arc::new(|| 0);
     assert_eq!(s.agent_config(clock.clone(), None).unwrap().budget, 120_000);
     assert_eq!(
-        s.store_path(":memory:").unwrap().to_str(),
-        Some("/var/lib/zeph/pagevm.db")
+        s.store(":memory:").unwrap(),
+        StoreUrl::Sqlite("/var/lib/zeph/pagevm.db".into())
     );
     assert_eq!(s.read_only_tools, ReadOnlyTools::new(["read", "grep"]));
 
@@ -32,10 +33,22 @@ read_only_tools = ["read", "grep"]
     let s = Settings::from_zeph_toml(minimal).unwrap().unwrap();
     // Without `store`, the pages live beside Zeph's database; an in-memory one has no beside.
     assert_eq!(
-        s.store_path("/var/lib/zeph/zeph.db").unwrap().to_str(),
-        Some("/var/lib/zeph/pagevm.db")
+        s.store("/var/lib/zeph/zeph.db").unwrap(),
+        StoreUrl::Sqlite("/var/lib/zeph/pagevm.db".into())
     );
-    assert!(s.store_path(":memory:").is_err());
+    assert!(s.store(":memory:").is_err());
+    // A PostgreSQL store, as `pagevm --store` names one; shown without its password.
+    let pg = "[memory.compression.pagevm]\nenabled = true\nbudget = 8000\nstore = \"postgres://zeph:secret@db/pagevm\"\n";
+    let store = Settings::from_zeph_toml(pg)
+        .unwrap()
+        .unwrap()
+        .store(":memory:")
+        .unwrap();
+    assert_eq!(
+        store,
+        StoreUrl::Postgres("postgres://zeph:secret@db/pagevm".into())
+    );
+    assert_eq!(store.to_string(), "postgres://zeph:***@db/pagevm");
     assert_eq!(
         (s.enforcement, s.store, s.read_only_tools),
         (Enforcement::Observe, None, ReadOnlyTools::default())
@@ -95,6 +108,10 @@ fn every_bad_section_is_an_error_naming_its_key() {
         (
             format!("{on}budget = 9000\nread_only_tools = [\"read\", \" \"]\n"),
             "memory.compression.pagevm.read_only_tools: a tool name is empty (\" \")",
+        ),
+        (
+            format!("{on}budget = 9000\nstore = \"mysql://h/db\"\n"),
+            "memory.compression.pagevm.store: \"mysql://h/db\": unknown store URL scheme (postgres://, postgresql://, sqlite: or a file path)",
         ),
         (
             "[memory]\ncompression = 3\n".to_owned(),
