@@ -99,7 +99,7 @@ async fn run_on(
 /// pair; the second adopts the stored pages of the history Zeph reloads, text pages paged
 /// before Zeph numbered their messages included, and pages nothing a second time; every page
 /// the first stored still reads back whole from the second. Measured: 48 of the first's 79
-/// pages adopted (Zeph reloads turns 8 to 19), none paged again.
+/// pages adopted (Zeph reloads only the newest messages), none paged again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_agent_continues_on_the_same_pages() {
     let dir = tempfile::tempdir().unwrap();
