@@ -241,23 +241,6 @@ impl ToolExecutor for Recorded {
     }
 }
 
-/// Records what Zeph sends when no layer before it answered the call (the probe).
-struct Recorder(Arc<Mutex<Vec<Vec<Message>>>>);
-
-impl RuntimeLayer for Recorder {
-    fn before_chat<'a>(
-        &'a self,
-        _ctx: &'a LayerContext<'_>,
-        messages: &'a [Message],
-        _tools: &'a [ToolDefinition],
-    ) -> std::pin::Pin<Box<dyn Future<Output = Option<ChatResponse>> + Send + 'a>> {
-        if let Ok(mut sent) = self.0.lock() {
-            sent.push(messages.to_vec());
-        }
-        Box::pin(async { None })
-    }
-}
-
 /// The model of both arms, answering every tool-capable call from the script turn by turn:
 /// when a loop stops a turn early (Zeph's "Stopping: context window is nearly full"), the
 /// answers it did not ask for are left behind, not given to the next turn. Records each
@@ -411,35 +394,42 @@ async fn run_arm(history: &[Message], arm: Arm, budget: usize) -> Result<ArmRun,
 /// The system prompt Zeph's loop builds with `tools` (it replaces the recorded one): one probe
 /// request.
 async fn zeph_prompt(tools: &BTreeSet<String>) -> Result<Message, RealLoopError> {
-    let sent = Arc::new(Mutex::new(Vec::new()));
     let tools = Recorded {
         outputs: Mutex::new(HashMap::new()),
         tools: tools.clone(),
     };
+    let delivered = Arc::new(AtomicUsize::new(0));
+    // A one-turn script with no answers: the model ends the turn with an empty one.
+    let model = Arc::new(ScriptedModel {
+        turns: Mutex::new(vec![VecDeque::new()]),
+        delivered: Arc::clone(&delivered),
+        sent: Mutex::new(Vec::new()),
+    });
     let mut agent = Agent::new(
         AnyProvider::Mock(MockProvider::default()),
         Users {
             messages: VecDeque::from([CONTINUE.to_owned()]),
-            delivered: Arc::new(AtomicUsize::new(0)),
+            delivered,
         },
         SkillRegistry::default(),
         None,
         1,
         tools,
     )
-    .with_runtime_layer(Arc::new(Recorder(Arc::clone(&sent))));
+    .with_runtime_layer(Arc::clone(&model) as Arc<dyn RuntimeLayer>);
     agent
         .run()
         .await
         .map_err(|e| RealLoopError::Agent(e.to_string()))?;
     drop(agent);
-    let sent = sent
-        .lock()
-        .map_err(|e| RealLoopError::Agent(e.to_string()))?;
-    sent.first()
-        .and_then(|request| request.first())
+    let run = Arc::into_inner(model)
+        .ok_or_else(|| RealLoopError::Agent("the agent kept its model".into()))?
+        .finish()?;
+    run.sent
+        .into_iter()
+        .next()
+        .and_then(|(request, _)| request.into_iter().next())
         .filter(|m| m.role == Role::System)
-        .cloned()
         .ok_or_else(|| RealLoopError::Agent("the probe request had no system prompt".into()))
 }
 
