@@ -16,7 +16,7 @@ use page_core::{
     ProjectId, Provenance, RecallOutcome, Repr, Scope, SessionId, SessionPageTable, TokenCount,
     TokenCounter, ToolCallId, ToolSignature, TypeTable,
 };
-use page_policy::{Demand, FaultCounts, LivePage, PolicyConfig, PolicyId, select_live};
+use page_policy::{Demand, FaultCounts, LivePage, Paging, PolicyConfig, PolicyId, select_live};
 use page_writeback::{
     AccessControl, BoundaryContext, BoundaryReport, EvidenceRef, FieldPath, FieldSchemas,
     FieldVersion, FlushMiss, Op, PrincipalId, ReprChange, Store, Update, Writeback,
@@ -31,6 +31,7 @@ use crate::build::{
 use crate::error::EngineError;
 use crate::ingest::{Ingested, Source};
 use crate::reuse::{ReadOnlyTools, Reuse};
+use crate::stable::{Standing, select_stable};
 use crate::summarize::{EvidenceFacts, Summarizer, SummaryInput, SummaryRejection, admit};
 
 /// How an engine is set up.
@@ -43,14 +44,17 @@ pub struct EngineConfig {
     pub project: Option<ProjectId>,
     /// Who writes: the principal of every update the engine stages.
     pub principal: PrincipalId,
-    /// The paging policy (ClawVM by default).
+    /// The paging policy: cache-stable paging by default (levels change only at degradation
+    /// events, see [`Paging::CacheStable`]); the paper's per-turn policies re-decide every
+    /// level at every prompt.
     pub policy: PolicyConfig,
     /// The representation builders' knobs.
     pub build: BuildConfig,
     /// Share of the budget a fresh tool result may take at its best level before it is shown
     /// at a lower one (it is always shown at least at its minimum).
     pub fresh_result_share: f64,
-    /// Keep the previous prompt's prefix where the budget allows: a page the selector would
+    /// Per-turn paging only: keep the previous prompt's prefix where the budget allows: a page
+    /// the selector would
     /// degrade keeps its previous level when pages after it can pay for that by degrading,
     /// tail first, never below their minimum or demanded level. Provider prompt caches key on
     /// the prefix, so a change near the end costs a cache far less than one near the start.
@@ -60,14 +64,15 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// ClawVM policy, default builders, a fresh result may take half the budget.
+    /// Cache-stable paging with its default watermarks, default builders, a fresh result may
+    /// take half the budget.
     #[must_use]
     pub fn new(session: SessionId, principal: PrincipalId) -> Self {
         Self {
             session,
             project: None,
             principal,
-            policy: PolicyConfig::preset(PolicyId::Clawvm),
+            policy: PolicyConfig::preset(PolicyId::CacheStable),
             build: BuildConfig::default(),
             fresh_result_share: 0.5,
             stable_prefix: true,
@@ -215,6 +220,11 @@ pub struct Engine<S, C> {
     page_ins: BTreeSet<PageId>,
     /// The previous prompt's pages in order, with what each cost there and would cost at full.
     last_prompt: Vec<Shown>,
+    /// How many items the previous prompt considered: a page of a later item is new, and
+    /// cache-stable paging appends it at the tail (0 after a reset: nothing was sent).
+    assembled_items: usize,
+    /// Degradation events that rewrote the prompt (cache-stable paging).
+    rewrites: u64,
     /// Pages an earlier prompt showed and a later one left out (their audit trail ends at
     /// `none`), with what they cost at full: one coming back is a change too.
     left_out: BTreeMap<PageId, u32>,
@@ -273,6 +283,8 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             demands: BTreeMap::new(),
             page_ins: BTreeSet::new(),
             last_prompt: Vec::new(),
+            assembled_items: 0,
+            rewrites: 0,
             left_out: BTreeMap::new(),
             pending_audit: Vec::new(),
             faults: FaultCounts::default(),
@@ -337,6 +349,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     #[must_use]
     pub fn faults(&self) -> FaultCounts {
         self.faults
+    }
+
+    /// Degradation events that rewrote the prompt so far (cache-stable paging; 0 under the
+    /// per-turn policies, whose every prompt may rewrite it).
+    #[must_use]
+    pub fn rewrites(&self) -> u64 {
+        self.rewrites
     }
 
     /// The session's page table.
@@ -1133,29 +1152,55 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             pages.push(self.live_page(slot)?);
         }
         let demands = self.expanded_demands(&slots, &pages, budget);
-        let selection = select_live(&self.config.policy, &pages, &demands, budget)?;
-        let mut levels = selection.levels;
-        let mut used = selection.tokens.get();
-        let unmet_idx: BTreeSet<usize> = selection.unmet.iter().map(|&(i, _)| i).collect();
-        if self.config.stable_prefix {
-            self.keep_prefix(
-                &slots,
-                &pages,
-                &demands,
-                &mut levels,
-                &mut used,
-                budget.get(),
-            );
-        }
+        let (mut levels, mut used, unmet) = match self.config.policy.paging {
+            Paging::PerTurn => {
+                let selection = select_live(&self.config.policy, &pages, &demands, budget, None)?;
+                let mut levels = selection.levels;
+                let mut used = selection.tokens.get();
+                if self.config.stable_prefix {
+                    self.keep_prefix(
+                        &slots,
+                        &pages,
+                        &demands,
+                        &mut levels,
+                        &mut used,
+                        budget.get(),
+                    );
+                }
+                (levels, used, selection.unmet)
+            }
+            Paging::CacheStable(marks) => {
+                let standing = self.standing(&slots, &pages, &demands, budget);
+                let selection = select_stable(
+                    &self.config.policy,
+                    marks,
+                    &pages,
+                    &standing,
+                    &demands,
+                    budget.get(),
+                )?;
+                if selection.rewrote {
+                    self.rewrites += 1;
+                    tracing::event!(
+                        name: "context.pagevm.degradation_event",
+                        tracing::Level::DEBUG,
+                        session = %self.config.session,
+                        turn = self.turn,
+                        budget = budget.get(),
+                        tokens = selection.tokens,
+                    );
+                }
+                (selection.levels, selection.tokens, selection.unmet)
+            }
+        };
         keep_groups_whole(&slots, &pages, &mut levels, &mut used, budget.get());
         let mut faults = Vec::new();
         self.observe(&slots, &pages, &levels, &mut faults);
-        let unmet = selection
-            .unmet
+        let unmet = unmet
             .iter()
-            .filter(|&&(i, _)| levels[i] == Repr::None || unmet_idx.contains(&i))
             .map(|&(i, level)| (slots[i].page.clone(), level))
             .collect();
+        self.assembled_items = self.items.len();
         let assembly = self.render(&slots, &pages, &levels, used, unmet, faults)?;
         tracing::event!(
             name: "context.pagevm.assemble",
@@ -1172,6 +1217,55 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         self.age(&slots, &demands);
         self.turn += 1;
         Ok(assembly)
+    }
+
+    /// Where each slot stands against the previous prompt: a page of an item that came after
+    /// it is new and enters at its demanded level, or at the best level within the fresh
+    /// result share; any other keeps the level it was sent at (`none` when left out).
+    fn standing(
+        &self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        demands: &[Demand],
+        budget: TokenCount,
+    ) -> Vec<Standing> {
+        let previous: HashMap<&PageId, Repr> = self
+            .last_prompt
+            .iter()
+            .map(|s| (&s.page, s.level))
+            .collect();
+        let demanded: HashMap<&PageId, Repr> = demands
+            .iter()
+            .map(|d| (&d.page, d.required_repr.unwrap_or(Repr::None)))
+            .collect();
+        let share = self.fresh_share(budget);
+        slots
+            .iter()
+            .zip(pages)
+            .map(|(slot, page)| {
+                if slot.item < self.assembled_items {
+                    return Standing::Sent(previous.get(&slot.page).copied().unwrap_or(Repr::None));
+                }
+                let levels = &page.levels;
+                let entry = match demanded.get(&slot.page) {
+                    Some(&level) => levels.at_least(level.max(levels.min_fidelity())).0,
+                    None => within_share(levels, Repr::Full, share),
+                };
+                Standing::New(entry)
+            })
+            .collect()
+    }
+
+    /// Tokens a fresh result may take at its best level: the configured share of `budget`.
+    fn fresh_share(&self, budget: TokenCount) -> u32 {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a share of a u32 budget, clamped to [0, 1]"
+        )]
+        let share =
+            (f64::from(budget.get()) * self.config.fresh_result_share.clamp(0.0, 1.0)) as u32;
+        share
     }
 
     /// Gives a page the selector degraded since the previous prompt its previous level back
@@ -1307,28 +1401,19 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         pages: &[LivePage],
         budget: TokenCount,
     ) -> Vec<Demand> {
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "a share of a u32 budget, clamped to [0, 1]"
-        )]
-        let share =
-            (f64::from(budget.get()) * self.config.fresh_result_share.clamp(0.0, 1.0)) as u32;
+        let share = self.fresh_share(budget);
         let mut wanted: BTreeMap<usize, Repr> = BTreeMap::new();
         for (i, slot) in slots.iter().enumerate() {
             let Some(&level) = self.demands.get(&slot.page) else {
                 continue;
             };
             let levels = &pages[i].levels;
-            let mut level = levels.path().at_least(level.max(levels.min_fidelity()));
-            while !self.page_ins.contains(&slot.page)
-                && levels.get(level).is_some_and(|c| c.get() > share)
-            {
-                match levels.degrade(level) {
-                    Some(lower) if lower >= levels.min_fidelity() => level = lower,
-                    _ => break,
-                }
-            }
+            let level = levels.path().at_least(level.max(levels.min_fidelity()));
+            let level = if self.page_ins.contains(&slot.page) {
+                level
+            } else {
+                within_share(levels, level, share)
+            };
             let slot_level = wanted.entry(i).or_insert(Repr::None);
             *slot_level = (*slot_level).max(level);
             if slot.call.is_some() {
@@ -1788,6 +1873,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         self.plans.clear();
         self.demands.clear();
         self.page_ins.clear();
+        self.assembled_items = 0;
         self.after_compaction = true;
         Ok(report)
     }
@@ -1852,6 +1938,18 @@ fn keep_groups_whole(
             }
         }
     }
+}
+
+/// `level`, lowered step by step while it costs more than `share`, never below the minimum.
+fn within_share(levels: &LevelCosts, level: Repr, share: u32) -> Repr {
+    let mut level = level;
+    while levels.get(level).is_some_and(|c| c.get() > share) {
+        match levels.degrade(level) {
+            Some(lower) if lower >= levels.min_fidelity() => level = lower,
+            _ => break,
+        }
+    }
+    level
 }
 
 /// The runs of consecutive slots that belong to one item (a page, or one group's results).

@@ -93,6 +93,7 @@ mod ingest;
 mod reuse;
 mod scoring;
 mod specifics;
+mod stable;
 mod summarize;
 
 pub use crate::assembly::{Assembly, Block, ObservedFault, Placed, PromptMessage, Role};

@@ -15,12 +15,16 @@ use page_engine::{
     Assembly, Block, Engine, EngineConfig, EngineError, ModelOutput, RulesKind, ToolCallRequest,
     ToolDecision, ToolOutput,
 };
+use page_policy::{PolicyConfig, PolicyId};
 use page_tokenizer::{BpeCounter, Encoding};
 use page_writeback::{
     EntryState, EvidenceRef, FieldPath, JournalStore, MemoryStore, Op, PageStore, PrincipalId,
     ReasonCode, Update,
 };
 use proptest::prelude::*;
+
+#[path = "engine/stable.rs"]
+mod stable;
 
 #[path = "engine/named.rs"]
 mod named;
@@ -770,6 +774,8 @@ fn churn_run(stable_prefix: bool) -> Vec<TurnRecord> {
         SessionId::new("s1").unwrap(),
         PrincipalId::new("agent").unwrap(),
     );
+    // The prefix keeping of the per-turn policies (cache-stable paging has its own test).
+    config.policy = PolicyConfig::preset(PolicyId::Clawvm);
     config.stable_prefix = stable_prefix;
     let mut e = Engine::session_start(&store, COUNTER.clone(), config).unwrap();
     churn_session(&mut e)

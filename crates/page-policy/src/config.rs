@@ -383,8 +383,30 @@ impl Watermarks {
         self.rewrite_weight
     }
 
+    /// The keep bonus of a page in a degradation event: the rewrite price of changing it,
+    /// which is the share of the context sent after it (`after` of `total` tokens), weighted.
+    /// A change early in the prompt re-bills everything after it, so early pages keep.
+    #[must_use]
+    pub fn keep_bonus(self, after: u64, total: u64) -> f64 {
+        #[expect(clippy::cast_precision_loss, reason = "token sums stay far below 2^53")]
+        let share = after as f64 / total.max(1) as f64;
+        self.rewrite_weight * share
+    }
+
+    /// The high watermark in tokens of `budget`.
+    #[must_use]
+    pub fn high_tokens(self, budget: u32) -> u32 {
+        Self::of(self.high, budget)
+    }
+
+    /// The low watermark in tokens of `budget`.
+    #[must_use]
+    pub fn low_tokens(self, budget: u32) -> u32 {
+        Self::of(self.low, budget)
+    }
+
     /// `floor(fraction × budget)`, saturating.
-    pub(crate) fn of(fraction: f64, budget: u32) -> u32 {
+    fn of(fraction: f64, budget: u32) -> u32 {
         #[expect(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,

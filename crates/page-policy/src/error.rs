@@ -98,4 +98,14 @@ pub enum WorkloadError {
         /// What is wrong.
         reason: String,
     },
+    /// A live selection's prompt-already-sent limits do not have one entry per page.
+    #[error("{pages} live pages but {caps} caps and {bonuses} keep bonuses")]
+    SentMismatch {
+        /// Pages given.
+        pages: usize,
+        /// Caps given.
+        caps: usize,
+        /// Keep bonuses given.
+        bonuses: usize,
+    },
 }

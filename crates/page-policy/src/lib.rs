@@ -65,11 +65,11 @@ pub use crate::cost::{
 };
 pub use crate::engine::{PolicyEngine, PromptItem, Simulation, TurnStats, simulate};
 pub use crate::error::WorkloadError;
-pub use crate::live::{LivePage, LiveSelection, select_live};
+pub use crate::live::{LivePage, LiveSelection, Sent, select_live};
 pub use crate::observer::{
     FaultCounts, InvariantPressure, PressureEvent, ReasonCode, SelectedPage, TraceEvent,
 };
 pub use crate::workload::{
     Demand, Existence, LevelTokens, LifecycleEvent, Recall, RecallAnswer, ToolCall,
-    ValidatedWorkload, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
+    ValidatedWorkload, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn, auto_pinned,
 };

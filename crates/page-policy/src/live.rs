@@ -46,19 +46,43 @@ pub struct LiveSelection {
     pub tokens: TokenCount,
 }
 
+/// What a degradation event of cache-stable paging knows of the prompt already sent, per page
+/// in the order the pages are given: the highest level each may get (its level in the prompt:
+/// an event lowers levels, never raises them) and the bonus that keeps it (its rewrite price,
+/// [`crate::Watermarks::keep_bonus`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Sent<'a> {
+    /// Each page's level in the prompt sent; a requirement above it is not met here.
+    pub cap: &'a [Repr],
+    /// Added to each page's upgrade score.
+    pub bonus: &'a [f64],
+}
+
 /// Selects a level for every page under `budget`: hard-pinned and bootstrap pages at their
 /// minimum and `demands` at `max(demanded level, minimum)` first, then pointers and upgrades
-/// by the policy's score.
+/// by the policy's score; with `sent`, no page above its level there, and pages early in the
+/// prompt kept by their rewrite price.
 ///
 /// # Errors
 /// A [`WorkloadError`] naming the page when a page's costs do not fit its type's default
-/// path, an id repeats, or a demand names a page that is not given.
+/// path, an id repeats, a demand names a page that is not given, or `sent` does not have one
+/// entry per page.
 pub fn select_live(
     config: &PolicyConfig,
     pages: &[LivePage],
     demands: &[Demand],
     budget: TokenCount,
+    sent: Option<Sent<'_>>,
 ) -> Result<LiveSelection, WorkloadError> {
+    if let Some(s) = sent
+        && (s.cap.len() != pages.len() || s.bonus.len() != pages.len())
+    {
+        return Err(WorkloadError::SentMismatch {
+            pages: pages.len(),
+            caps: s.cap.len(),
+            bonuses: s.bonus.len(),
+        });
+    }
     let workload = Workload {
         schema_version: WORKLOAD_SCHEMA_VERSION,
         id: "live".to_owned(),
@@ -82,8 +106,8 @@ pub fn select_live(
             budget: budget.get(),
             available: &available,
             recency: &recency,
-            cap: None,
-            bonus: None,
+            cap: sent.map(|s| s.cap),
+            bonus: sent.map(|s| s.bonus),
         },
     );
     Ok(LiveSelection {
@@ -182,7 +206,7 @@ mod tests {
             required_repr: Some(Repr::Full),
         }];
         let config = PolicyConfig::preset(PolicyId::Clawvm);
-        let live = select_live(&config, &pages, &demands, TokenCount::new(160)).unwrap();
+        let live = select_live(&config, &pages, &demands, TokenCount::new(160), None).unwrap();
         assert_eq!(live.levels[2], Repr::Full);
         assert!(live.tokens.get() <= 160);
         let workload = Workload {
@@ -229,6 +253,7 @@ mod tests {
                 required_repr: None,
             }],
             TokenCount::new(10),
+            None,
         )
         .unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");

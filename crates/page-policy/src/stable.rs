@@ -188,7 +188,7 @@ impl PolicyEngine<'_> {
             // It can never be held: the read lasts its request, as under the per-turn policies.
             return false;
         }
-        let high = Watermarks::of(marks.high(), self.effective_budget);
+        let high = marks.high_tokens(self.effective_budget);
         if self.prompt.tokens + u64::from(tokens) > u64::from(high) && self.next_turn > 0 {
             self.prompt.entered = self.prompt.items.len();
             self.degrade(self.next_turn - 1, marks, tokens);
@@ -222,7 +222,7 @@ impl PolicyEngine<'_> {
         }
         if self.prompt.items.is_empty() {
             // Nothing was sent yet: the first prompt is a selection at the low watermark.
-            let low = Watermarks::of(marks.low(), self.effective_budget);
+            let low = marks.low_tokens(self.effective_budget);
             self.select_capped(t, low, self.effective_budget, false);
             let selected = std::mem::take(&mut self.selector.selected);
             self.prompt
@@ -269,7 +269,7 @@ impl PolicyEngine<'_> {
             }
         }
         let budget = self.effective_budget;
-        if self.prompt.tokens > u64::from(Watermarks::of(marks.high(), budget)) {
+        if self.prompt.tokens > u64::from(marks.high_tokens(budget)) {
             self.degrade(t, marks, 0);
         }
         if self.prompt.refresh {
@@ -302,9 +302,7 @@ impl PolicyEngine<'_> {
         let prompt = &mut self.prompt;
         prompt.cap.fill(Repr::None);
         prompt.bonus.fill(0.0);
-        // The price of changing a page: the share of the context sent after it.
-        #[expect(clippy::cast_precision_loss, reason = "token sums stay far below 2^53")]
-        let total = prompt.tokens.max(1) as f64;
+        let total = prompt.tokens;
         let mut after = prompt.tokens;
         let full = |p: u32| w.pages[p as usize].cost[Repr::Full.index()];
         let (mut fresh_reads, mut demanded_reads) = (0u32, 0u32);
@@ -326,11 +324,9 @@ impl PolicyEngine<'_> {
                 continue;
             }
             prompt.cap[pi] = item.level;
-            #[expect(clippy::cast_precision_loss, reason = "token sums stay far below 2^53")]
-            let share = after as f64 / total;
-            prompt.bonus[pi] = marks.rewrite_weight() * share;
+            prompt.bonus[pi] = marks.keep_bonus(after, total);
         }
-        let low = Watermarks::of(marks.low(), budget);
+        let low = marks.low_tokens(budget);
         // Fresh copies that do not fit with what is about to be appended go as well.
         let keep_fresh = reserve.saturating_add(fresh_reads) <= budget;
         let fresh_reads = if keep_fresh { fresh_reads } else { 0 };

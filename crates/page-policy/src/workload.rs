@@ -753,7 +753,7 @@ impl ValidatedWorkload {
             id: p.id.clone(),
             page_type: p.page_type,
             pin,
-            auto_pinned: pin == PinClass::Hard || p.page_type == PageType::Bootstrap,
+            auto_pinned: auto_pinned(pin, p.page_type),
             min,
             cost,
             up,
@@ -846,4 +846,11 @@ impl ValidatedWorkload {
         let to = ts.partition_point(|&x| x <= t.saturating_add(horizon));
         idx_u32(to - from)
     }
+}
+
+/// Whether a page belongs to the required set at its minimum whenever it exists (with the
+/// policy's `auto_pin_hard`): hard-pinned pages and the bootstrap policy.
+#[must_use]
+pub fn auto_pinned(pin: PinClass, page_type: PageType) -> bool {
+    pin == PinClass::Hard || page_type == PageType::Bootstrap
 }

@@ -136,7 +136,7 @@ pub fn select(
         });
     }
     let config = PolicyConfig::preset(PolicyId::Clawvm);
-    let mut chosen = select_live(&config, &live, &demands, tok(page_budget))?;
+    let mut chosen = select_live(&config, &live, &demands, tok(page_budget), None)?;
     let newest = history
         .pages
         .iter()
@@ -156,7 +156,7 @@ pub fn select(
                 d.required_repr = None;
             }
         }
-        chosen = select_live(&config, &live, &demands, tok(page_budget))?;
+        chosen = select_live(&config, &live, &demands, tok(page_budget), None)?;
     }
     if !chosen.unmet.is_empty() {
         // Even the newest page does not fit at full (a huge tool output just arrived): every
@@ -164,7 +164,7 @@ pub fn select(
         for d in &mut demands {
             d.required_repr = None;
         }
-        chosen = select_live(&config, &live, &demands, tok(page_budget))?;
+        chosen = select_live(&config, &live, &demands, tok(page_budget), None)?;
     }
     if !chosen.unmet.is_empty() {
         // Still too much: only the newest page stays required (at its minimum); cited and
@@ -178,7 +178,7 @@ pub fn select(
                 required_repr: None,
             })
             .collect();
-        chosen = select_live(&config, &live, &demands, tok(page_budget))?;
+        chosen = select_live(&config, &live, &demands, tok(page_budget), None)?;
     }
     let mut levels: Vec<Option<Repr>> = chosen
         .levels
