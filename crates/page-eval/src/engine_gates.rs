@@ -383,7 +383,7 @@ mod tests {
               {
                 "gate": "post_compaction_bootstrap",
                 "passed": true,
-                "detail": "after a hard compaction at a 400-token budget the system prompt is at full; 0 post-compaction bootstrap fault(s); prompt 336 tokens"
+                "detail": "after a hard compaction at a 400-token budget the system prompt is at full; 0 post-compaction bootstrap fault(s); prompt 234 tokens"
               },
               {
                 "gate": "reset_flush_miss",
