@@ -2,6 +2,7 @@
 //! own configuration. A bad value is an error naming its key.
 
 use page_engine::ReadOnlyTools;
+use page_policy::{Paging, PolicyConfig, PolicyId, Watermarks};
 use page_writeback::StoreUrl;
 use pagevm_zeph::SessionConfig;
 use serde::Deserialize;
@@ -42,6 +43,18 @@ struct Section {
     budget: Option<toml::Value>,
     store: Option<String>,
     read_only_tools: Option<Vec<String>>,
+    policy: Option<String>,
+    watermarks: Option<Marks>,
+}
+
+/// `[memory.compression.pagevm.watermarks]` as written; a key left out keeps its default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Marks {
+    high: Option<f64>,
+    low: Option<f64>,
+    min_free: Option<u32>,
+    rewrite_weight: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -66,7 +79,7 @@ pub enum Budget {
 }
 
 /// pagevm's settings for an agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `observe` (the default) or `active`.
     pub enforcement: Enforcement,
@@ -77,6 +90,9 @@ pub struct Settings {
     pub store: Option<StoreUrl>,
     /// Tools whose repeated calls may be answered from the store.
     pub read_only_tools: ReadOnlyTools,
+    /// The paging policy (`policy`, `cache_stable` by default) with its watermarks
+    /// (`[…pagevm.watermarks]`: `high`, `low`, `min_free`, `rewrite_weight`).
+    pub policy: PolicyConfig,
 }
 
 impl Settings {
@@ -156,7 +172,9 @@ impl Settings {
                 reason: format!("a tool name is empty ({bad:?})"),
             });
         }
+        let policy = policy(section.policy.as_deref(), section.watermarks)?;
         Ok(Some(Self {
+            policy,
             enforcement: match section.enforcement {
                 Mode::Observe => Enforcement::Observe,
                 Mode::Active => Enforcement::Active,
@@ -192,6 +210,7 @@ impl Settings {
     ) -> Result<SessionConfig, pagevm_zeph::AdapterError> {
         let mut config = SessionConfig::new(conversation)?;
         config.engine.read_only_tools = self.read_only_tools.clone();
+        config.engine.policy = self.policy;
         Ok(config)
     }
 
@@ -233,4 +252,48 @@ impl Settings {
             clock,
         })
     }
+}
+
+/// The policy named by `policy` (`cache_stable` when unset) with `watermarks` laid over its
+/// defaults; watermarks under a per-turn policy are an error, since it has no events.
+fn policy(name: Option<&str>, watermarks: Option<Marks>) -> Result<PolicyConfig, ConfigError> {
+    let key = |k: &str| format!("{SECTION}.{k}");
+    let id = name
+        .map(str::parse::<PolicyId>)
+        .transpose()
+        .map_err(|e| ConfigError::Key {
+            key: key("policy"),
+            reason: format!(
+                "{e} (one of {})",
+                PolicyId::ALL.map(PolicyId::code).join(", ")
+            ),
+        })?
+        .unwrap_or(PolicyId::CacheStable);
+    let mut config = PolicyConfig::preset(id);
+    let Some(m) = watermarks else {
+        return Ok(config);
+    };
+    let Paging::CacheStable(defaults) = config.paging else {
+        return Err(ConfigError::Key {
+            key: key("watermarks"),
+            reason: format!(
+                "policy {} re-decides every level every turn and has no watermarks (they apply \
+                 to cache_stable)",
+                id.code()
+            ),
+        });
+    };
+    let bad = |e: page_policy::WatermarksError| ConfigError::Key {
+        key: key("watermarks"),
+        reason: e.to_string(),
+    };
+    let marks = Watermarks::new(
+        m.high.unwrap_or(defaults.high()),
+        m.low.unwrap_or(defaults.low()),
+        m.min_free.unwrap_or(defaults.min_free()),
+    )
+    .and_then(|w| w.with_rewrite_weight(m.rewrite_weight.unwrap_or(defaults.rewrite_weight())))
+    .map_err(bad)?;
+    config.paging = Paging::CacheStable(marks);
+    Ok(config)
 }

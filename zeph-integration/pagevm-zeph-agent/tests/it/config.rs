@@ -2,8 +2,26 @@
 //! gives, and the error every bad one gets, naming its key.
 
 use page_engine::ReadOnlyTools;
+use page_policy::{Paging, PolicyConfig, PolicyId, Watermarks};
 use page_writeback::StoreUrl;
 use pagevm_zeph_agent::{Budget, Clock, Enforcement, Settings};
+
+#[test]
+fn policy_and_watermarks_choose_how_pages_degrade() {
+    let on = "[memory.compression.pagevm]\nenabled = true\nbudget = 8000\n";
+    let s = Settings::from_zeph_toml(&format!(
+        "{on}[memory.compression.pagevm.watermarks]\nhigh = 0.8\nmin_free = 512\n"
+    ))
+    .unwrap()
+    .unwrap();
+    // A key left out keeps its default (low 0.6, rewrite weight 1).
+    let marks = Watermarks::new(0.8, 0.6, 512).unwrap();
+    assert_eq!(s.policy.paging, Paging::CacheStable(marks));
+    let s = Settings::from_zeph_toml(&format!("{on}policy = \"clawvm\"\n"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.policy, PolicyConfig::preset(PolicyId::Clawvm));
+}
 
 #[test]
 fn a_section_gives_the_settings_and_off_is_the_default() {
@@ -28,6 +46,9 @@ read_only_tools = ["read", "grep"]
         StoreUrl::Sqlite("/var/lib/zeph/pagevm.db".into())
     );
     assert_eq!(s.read_only_tools, ReadOnlyTools::new(["read", "grep"]));
+    // Cache-stable paging with its default watermarks unless the section says otherwise.
+    assert_eq!(s.policy, PolicyConfig::preset(PolicyId::CacheStable));
+    assert_eq!(s.session_config(1).unwrap().engine.policy, s.policy);
 
     let minimal = "[memory.compression.pagevm]\nenabled = true\nbudget = 8000\n";
     let s = Settings::from_zeph_toml(minimal).unwrap().unwrap();
@@ -103,7 +124,7 @@ fn every_bad_section_is_an_error_naming_its_key() {
         ),
         (
             format!("{on}budget = 9000\nbudgte = 1\n"),
-            "memory.compression.pagevm: unknown field `budgte`, expected one of `enabled`, `enforcement`, `budget`, `store`, `read_only_tools`",
+            "memory.compression.pagevm: unknown field `budgte`, expected one of `enabled`, `enforcement`, `budget`, `store`, `read_only_tools`, `policy`, `watermarks`",
         ),
         (
             format!("{on}budget = 9000\nread_only_tools = [\"read\", \" \"]\n"),
@@ -112,6 +133,26 @@ fn every_bad_section_is_an_error_naming_its_key() {
         (
             format!("{on}budget = 9000\nstore = \"mysql://h/db\"\n"),
             "memory.compression.pagevm.store: \"mysql://h/db\": unknown store URL scheme (postgres://, postgresql://, sqlite: or a file path)",
+        ),
+        (
+            format!("{on}budget = 9000\npolicy = \"fifo\"\n"),
+            "memory.compression.pagevm.policy: unknown policy code \"fifo\" (one of retrieval_only, retrieval_only_cached, compaction_hybrid, clawvm, lru, oracle_h3, cache_stable)",
+        ),
+        (
+            format!(
+                "{on}budget = 9000\npolicy = \"lru\"\n[memory.compression.pagevm.watermarks]\nhigh = 0.8\n"
+            ),
+            "memory.compression.pagevm.watermarks: policy lru re-decides every level every turn and has no watermarks (they apply to cache_stable)",
+        ),
+        (
+            format!("{on}budget = 9000\n[memory.compression.pagevm.watermarks]\nlow = 0.95\n"),
+            "memory.compression.pagevm.watermarks: watermarks must satisfy 0 < low < high <= 1, got low 0.95 and high 0.9",
+        ),
+        (
+            format!(
+                "{on}budget = 9000\n[memory.compression.pagevm.watermarks]\nrewrite_weight = -1.0\n"
+            ),
+            "memory.compression.pagevm.watermarks: rewrite_weight must be finite and >= 0, got -1",
         ),
         (
             "[memory]\ncompression = 3\n".to_owned(),
