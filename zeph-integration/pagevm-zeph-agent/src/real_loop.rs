@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use page_writeback::MemoryStore;
 use pagevm_zeph::compare::{CompareConfig, Counts, Strategy};
 use pagevm_zeph::observer::Observer;
-use pagevm_zeph::{AdapterError, PagedSession, SessionConfig, ZephTokens};
+use pagevm_zeph::{AdapterError, PagedSession, ZephTokens};
 use zeph_core::channel::{Channel, ChannelError, ChannelMessage};
 use zeph_core::runtime_layer::{LayerContext, RuntimeLayer};
 use zeph_core::{Agent, AgentSessionConfig};
@@ -317,11 +317,17 @@ struct ArmRun {
     cut_turns: usize,
 }
 
-/// Runs `history`'s script through one arm's loop at `budget`.
+/// Runs `history`'s script through one arm's loop at `config.budget` (pagevm's session under
+/// `config.session_policy`).
 ///
 /// # Errors
 /// [`RealLoopError`] when the loop or pagevm's session fails.
-async fn run_arm(history: &[Message], arm: Arm, budget: usize) -> Result<ArmRun, RealLoopError> {
+async fn run_arm(
+    history: &[Message],
+    arm: Arm,
+    config: &CompareConfig,
+) -> Result<ArmRun, RealLoopError> {
+    let budget = config.budget;
     let script = Script::of(history);
     let delivered = Arc::new(AtomicUsize::new(0));
     let users = Users {
@@ -349,6 +355,10 @@ async fn run_arm(history: &[Message], arm: Arm, budget: usize) -> Result<ArmRun,
     zeph.result_cache_config.enabled = false;
     zeph.tool_repeat_threshold = 0;
     zeph.max_tool_iterations = history.len() + 1;
+    // Zeph's budget hint puts the tool rounds left at the end of the system prompt, so every
+    // round changes the prompt's first message and re-bills all of it, in both arms alike; it
+    // is off so that the cost measured is the paging's (its own cost: docs/zeph-integration.md).
+    zeph.budget_hint_enabled = false;
     // The provider answers only Zeph's own summary calls, with its fixed text.
     let agent = Agent::new(
         AnyProvider::Mock(MockProvider::default()),
@@ -367,7 +377,7 @@ async fn run_arm(history: &[Message], arm: Arm, budget: usize) -> Result<ArmRun,
             let session = PagedSession::start(
                 MemoryStore::new(),
                 ZephTokens::new(),
-                SessionConfig::new(1)?,
+                config.session_config()?,
             )?;
             attach_sending(
                 agent.apply_session_config(zeph),
@@ -499,7 +509,7 @@ pub async fn compare_real(
         (Arm::Stock, Strategy::Zeph),
         (Arm::Pagevm, Strategy::Session),
     ] {
-        let run = run_arm(history, arm, config.budget).await?;
+        let run = run_arm(history, arm, &config).await?;
         cut_turns.insert(strategy, run.cut_turns);
         let by_message: HashMap<usize, Vec<Message>> = run
             .sent

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use page_import::{Event, Session};
-use page_policy::{CacheMode, Pricing};
+use page_policy::{CacheMode, PolicyConfig, PolicyId, Pricing};
 use page_writeback::MemoryStore;
 use zeph_context::budget::ContextBudget;
 use zeph_context::manager::ContextManager;
@@ -256,6 +256,8 @@ pub struct CompareConfig {
     pub pricing: Pricing,
     /// How the cached prefix is found.
     pub cache_mode: CacheMode,
+    /// The engine-backed session's paging policy (page-engine's default, `cache_stable`).
+    pub session_policy: PolicyConfig,
 }
 
 impl Default for CompareConfig {
@@ -270,11 +272,22 @@ impl Default for CompareConfig {
             directory: true,
             pricing: Pricing::ANTHROPIC_5M,
             cache_mode: CacheMode::Lcp,
+            session_policy: PolicyConfig::preset(PolicyId::CacheStable),
         }
     }
 }
 
 impl CompareConfig {
+    /// The engine-backed session's configuration: conversation 1 under `session_policy`.
+    ///
+    /// # Errors
+    /// As [`SessionConfig::new`].
+    pub fn session_config(&self) -> Result<SessionConfig, AdapterError> {
+        let mut config = SessionConfig::new(1)?;
+        config.engine.policy = self.session_policy;
+        Ok(config)
+    }
+
     /// The adapter configuration matching these knobs.
     #[must_use]
     pub fn adapter(&self) -> AdapterConfig {
@@ -384,7 +397,7 @@ pub fn compare_with(
     );
     let mut adapter = PagedCompactor::with_tokens(config.adapter(), tokens.clone())?;
     let mut session =
-        PagedSession::start(MemoryStore::new(), tokens.clone(), SessionConfig::new(1)?)?;
+        PagedSession::start(MemoryStore::new(), tokens.clone(), config.session_config()?)?;
     let mut observer = Observer::new(&tokens, config)?;
     let mut zeph_msgs: Vec<Message> = Vec::new();
     for (i, msg) in messages.iter().enumerate() {
@@ -545,13 +558,23 @@ pub fn table(
 /// totals.
 #[must_use]
 pub fn table_of(rows: &[(f64, BTreeMap<Strategy, Counts>)]) -> String {
+    let labelled: Vec<(f64, Vec<(&str, &Counts)>)> = rows
+        .iter()
+        .map(|(ratio, counts)| (*ratio, counts.iter().map(|(s, c)| (s.title(), c)).collect()))
+        .collect();
+    labelled_table(&labelled)
+}
+
+/// The side-by-side table (markdown) of rows named by the caller: per budget share, each
+/// `(path, totals)` in the order given (a path run under several policies, for instance).
+#[must_use]
+pub fn labelled_table(rows: &[(f64, Vec<(&str, &Counts)>)]) -> String {
     use std::fmt::Write as _;
     let mut out = String::from(
         "| budget (share of the history) | path | turns | hits | page-ins | faults | faults where the minimum set fits | turns where it does not | orphaned pairs introduced | input orphans sent as tool parts | over budget | fixed parts gave way | mean tokens | max tokens | retention (paths, commands) | misclassified results | invariant violations | billed × no compaction | cache read | rewrites /100 | anchor coverage (edits) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (ratio, counts) in rows {
-        for (s, c) in counts {
-            let name = s.title();
+        for (name, c) in counts {
             let _ = writeln!(
                 out,
                 "| {ratio} | {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {:.3} | {} | {} / {} | {:.3} | {:.3} | {:.1} | {:.3} ({}) |",
