@@ -1,5 +1,7 @@
 //! Prompt assembly cost: one `prompt_assemble` over a session of many tool results, the
-//! per-turn price of live selection (workload build, two-phase selection, group pass, render).
+//! per-turn price of live selection (workload build, two-phase selection, group pass, render),
+//! under cache-stable paging (the default: a turn with nothing new and nothing to degrade)
+//! and under the paper's per-turn `clawvm`.
 
 #![allow(
     clippy::expect_used,
@@ -12,14 +14,20 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use page_core::{SessionId, TokenCount, ToolCallId};
 use page_engine::{Engine, EngineConfig, ModelOutput, RulesKind, ToolCallRequest, ToolOutput};
+use page_policy::{PolicyConfig, PolicyId};
 use page_tokenizer::{Encoding, FastBpeCounter};
 use page_writeback::{MemoryStore, PrincipalId};
 
-fn session(store: &MemoryStore, results: usize) -> Engine<&MemoryStore, FastBpeCounter> {
-    let config = EngineConfig::new(
+fn session(
+    store: &MemoryStore,
+    results: usize,
+    policy: PolicyId,
+) -> Engine<&MemoryStore, FastBpeCounter> {
+    let mut config = EngineConfig::new(
         SessionId::new("bench").expect("valid id"),
         PrincipalId::new("agent").expect("valid principal"),
     );
+    config.policy = PolicyConfig::preset(policy);
     let mut e = Engine::session_start(store, FastBpeCounter::new(Encoding::O200kBase), config)
         .expect("engine starts");
     e.add_rules(
@@ -59,15 +67,18 @@ fn session(store: &MemoryStore, results: usize) -> Engine<&MemoryStore, FastBpeC
 fn assemble(c: &mut Criterion) {
     let mut group = c.benchmark_group("prompt_assemble");
     group.sample_size(20);
-    for results in [100usize, 1_000] {
-        let store = MemoryStore::new();
-        let mut e = session(&store, results);
-        group.bench_with_input(BenchmarkId::from_parameter(results), &results, |b, _| {
-            b.iter(|| {
-                e.prompt_assemble(black_box(TokenCount::new(16_000)))
-                    .expect("assembles")
+    for policy in [PolicyId::CacheStable, PolicyId::Clawvm] {
+        for results in [100usize, 1_000] {
+            let store = MemoryStore::new();
+            let mut e = session(&store, results, policy);
+            let id = BenchmarkId::new(policy.code(), results);
+            group.bench_with_input(id, &results, |b, _| {
+                b.iter(|| {
+                    e.prompt_assemble(black_box(TokenCount::new(16_000)))
+                        .expect("assembles")
+                });
             });
-        });
+        }
     }
     group.finish();
 }

@@ -6,7 +6,11 @@
 //! repeated read-only call is served from the store instead of re-run, see [`ReadOnlyTools`]), `prompt_assemble(budget)`,
 //! `compaction`, `reset` and `session_end`. Every boundary is a write barrier; every prompt fits
 //! its budget, keeps each tool call with its result, and keeps rules at their minimum fidelity
-//! or reports why not. [`EngineHandle`] runs it on its own thread for async harnesses.
+//! or reports why not. Pages are paged cache-stably by default: a page keeps the level it was
+//! sent at, so between degradation events every prompt extends the previous one byte for byte
+//! and a provider's prompt cache holds it (`Paging::CacheStable` in page-policy; the paper's
+//! per-turn policies are one `EngineConfig::policy` away). [`EngineHandle`] runs it on its own
+//! thread for async harnesses.
 //!
 //! ```
 //! use page_core::{SessionId, TokenCount, ToolCallId};
