@@ -124,7 +124,8 @@ pub struct RequestRecord {
     pub orphans: usize,
     /// Orphaned tool pairs in the request Zeph built.
     pub zeph_orphans: usize,
-    /// Whether the view's first message is Zeph's system prompt as Zeph built it.
+    /// Whether the view's first message is Zeph's system prompt as Zeph built it, but for
+    /// Zeph's budget hint, which ends the view's last message instead.
     pub system_prompt_kept: bool,
     /// Whether the view went to the provider (`active`) or Zeph's own request did.
     pub sent: bool,
@@ -277,10 +278,7 @@ impl<S: Store + Send + 'static> RuntimeLayer for PagevmLayer<S> {
                 pagevm_messages: prompt.messages.len(),
                 orphans: orphaned_pairs(&prompt.messages),
                 zeph_orphans: orphaned_pairs(messages),
-                system_prompt_kept: matches!(
-                    (messages.first(), prompt.messages.first()),
-                    (Some(a), Some(b)) if a.role == Role::System && a.content == b.content
-                ),
+                system_prompt_kept: system_prompt_kept(messages, &prompt.messages),
                 sent: self.config.enforcement == Enforcement::Active,
             };
             tracing::info!(
@@ -498,4 +496,17 @@ pub fn attach_sending<C: zeph_core::channel::Channel, S: Store + Send + 'static>
     } else {
         agent
     }
+}
+
+/// Whether `view` starts with Zeph's system prompt of `zeph` whole: verbatim, or with the
+/// text it ends with (Zeph's budget hint) moved to the end of the view's last message.
+fn system_prompt_kept(zeph: &[Message], view: &[Message]) -> bool {
+    let (Some(a), Some(b), Some(last)) = (zeph.first(), view.first(), view.last()) else {
+        return false;
+    };
+    a.role == Role::System
+        && b.role == Role::System
+        && a.content.strip_prefix(&b.content).is_some_and(|moved| {
+            moved.is_empty() || (view.len() > 1 && last.content.ends_with(moved))
+        })
 }

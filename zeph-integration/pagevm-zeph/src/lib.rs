@@ -61,6 +61,7 @@ mod select;
 mod session;
 mod store;
 mod tokens;
+mod volatile;
 pub mod zeph_paths;
 
 use thiserror::Error;

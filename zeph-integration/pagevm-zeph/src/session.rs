@@ -87,6 +87,9 @@ enum UnitSlot {
 /// session, whose reloaded history is numbered, adopts the stored provisional page of a
 /// message whose numbered page the store does not hold, so nothing is paged twice.
 ///
+/// Zeph's budget hint, which ends the system prompt and changes at every request, is sent at
+/// the end of the newest message instead, so that it does not re-bill the whole prompt.
+///
 /// What is not a page is sent as it is and counted outside the engine's budget: the system
 /// prompt, pinned and hidden messages, server compaction blocks, memory excerpts Zeph injects
 /// (they change every turn and Zeph re-derives them), legacy text-tool output and turns
@@ -271,8 +274,15 @@ impl<S: Store> PagedSession<S> {
         let page_budget = budget.saturating_sub(fixed_tokens);
         let assembly = self.engine.prompt_assemble(token_count(page_budget))?;
         let view = EngineView::new(&s, &keys, &self.known, &fixed, &assembly);
-        let out = render_view(messages, &s, &view, now_ts);
-        let tokens = self.tokens.context(&out);
+        let mut out = render_view(messages, &s, &view, now_ts);
+        let moved = crate::volatile::hint_to_tail(&mut out);
+        let mut tokens = self.tokens.context(&out);
+        if moved && tokens > budget {
+            // Counted in its new place the hint may split into a token more: where that is
+            // over the budget it stays where Zeph put it.
+            out = render_view(messages, &s, &view, now_ts);
+            tokens = self.tokens.context(&out);
+        }
         tracing::event!(
             name: "context.pagevm.session_assemble",
             tracing::Level::DEBUG,
