@@ -1229,15 +1229,8 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         demands: &[Demand],
         budget: TokenCount,
     ) -> Vec<Standing> {
-        let previous: HashMap<&PageId, Repr> = self
-            .last_prompt
-            .iter()
-            .map(|s| (&s.page, s.level))
-            .collect();
-        let demanded: HashMap<&PageId, Repr> = demands
-            .iter()
-            .map(|d| (&d.page, d.required_repr.unwrap_or(Repr::None)))
-            .collect();
+        let previous = self.previous_levels();
+        let demanded = demanded_levels(demands);
         let share = self.fresh_share(budget);
         slots
             .iter()
@@ -1253,6 +1246,14 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 };
                 Standing::New(entry)
             })
+            .collect()
+    }
+
+    /// Each page of the previous prompt with the level it was sent at.
+    fn previous_levels(&self) -> HashMap<&PageId, Repr> {
+        self.last_prompt
+            .iter()
+            .map(|s| (&s.page, s.level))
             .collect()
     }
 
@@ -1281,15 +1282,8 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         used: &mut u32,
         budget: u32,
     ) {
-        let previous: HashMap<&PageId, Repr> = self
-            .last_prompt
-            .iter()
-            .map(|s| (&s.page, s.level))
-            .collect();
-        let demanded: HashMap<&PageId, Repr> = demands
-            .iter()
-            .map(|d| (&d.page, d.required_repr.unwrap_or(Repr::None)))
-            .collect();
+        let previous = self.previous_levels();
+        let demanded = demanded_levels(demands);
         let cost = |k: usize, level: Repr| pages[k].levels.get(level).map_or(0, TokenCount::get);
         let floor = |k: usize| {
             let demand = demanded.get(&slots[k].page).copied().unwrap_or(Repr::None);
@@ -1938,6 +1932,14 @@ fn keep_groups_whole(
             }
         }
     }
+}
+
+/// Each demanded page with the level demanded (`none`: at its minimum).
+fn demanded_levels(demands: &[Demand]) -> HashMap<&PageId, Repr> {
+    demands
+        .iter()
+        .map(|d| (&d.page, d.required_repr.unwrap_or(Repr::None)))
+        .collect()
 }
 
 /// `level`, lowered step by step while it costs more than `share`, never below the minimum.

@@ -88,6 +88,12 @@ fn run_calls<S: page_writeback::Store>(
         .collect()
 }
 
+/// Whether `next` starts with every message of `prev`, byte for byte.
+fn extends(prev: &Assembly, next: &Assembly) -> bool {
+    next.messages.len() >= prev.messages.len()
+        && next.messages[..prev.messages.len()] == prev.messages[..]
+}
+
 fn bootstrap_present(a: &Assembly, id: &PageId) -> bool {
     a.placed
         .iter()
@@ -494,7 +500,9 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn replay(steps: &[Step]) -> Vec<(u32, Assembly)> {
+/// Every prompt of a random history: its budget, the prompt, and whether it was a degradation
+/// event.
+fn replay(steps: &[Step]) -> Vec<(u32, Assembly, bool)> {
     let store = MemoryStore::new();
     let mut e = engine(&store);
     e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
@@ -548,11 +556,11 @@ fn replay(steps: &[Step]) -> Vec<(u32, Assembly)> {
                 e.compaction(kind).unwrap();
             }
             Step::Assemble(budget) => {
-                out.push((
-                    u32::from(*budget),
-                    e.prompt_assemble(TokenCount::new(u32::from(*budget)))
-                        .unwrap(),
-                ));
+                let before = e.rewrites();
+                let a = e
+                    .prompt_assemble(TokenCount::new(u32::from(*budget)))
+                    .unwrap();
+                out.push((u32::from(*budget), a, e.rewrites() > before));
             }
         }
     }
@@ -560,12 +568,12 @@ fn replay(steps: &[Step]) -> Vec<(u32, Assembly)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_histories_keep_every_invariant(steps in prop::collection::vec(step(), 1..24)) {
+    fn random_histories_keep_every_invariant(steps in prop::collection::vec(step(), 1..32)) {
         let first = replay(&steps);
-        for (budget, a) in &first {
+        for (k, (budget, a, event)) in first.iter().enumerate() {
             prop_assert!(a.tool_pairs_intact(), "orphaned pair in {:#?}", a.messages);
             prop_assert!(a.tokens.get() <= *budget);
             let placed: u32 = a.placed.iter().map(|p| p.tokens.get()).sum();
@@ -573,6 +581,11 @@ proptest! {
             // When every required page fit, no minimum was broken.
             if a.unmet.is_empty() {
                 prop_assert!(a.faults.is_empty(), "{:?}", a.faults);
+            }
+            // Cache-stable paging (the default): between degradation events, whatever the
+            // budget and the compactions in between, a prompt extends the previous one.
+            if k > 0 && !event {
+                prop_assert!(extends(&first[k - 1].1, a), "prompt {} rewrote without an event", k);
             }
         }
         prop_assert_eq!(first, replay(&steps), "same history, same prompts");

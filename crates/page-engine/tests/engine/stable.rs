@@ -1,14 +1,8 @@
 //! Cache-stable paging on the engine: the prompt only grows at its tail between degradation
 //! events, an event takes it to the low watermark in one rewrite, and a page read again comes
-//! back at the tail.
+//! back at the tail (the property over random histories is `random_histories_keep_every_invariant`).
 
 use super::*;
-
-/// Whether `next` starts with every message of `prev`, byte for byte.
-fn extends(prev: &Assembly, next: &Assembly) -> bool {
-    next.messages.len() >= prev.messages.len()
-        && next.messages[..prev.messages.len()] == prev.messages[..]
-}
 
 /// One listing per turn under a fixed budget; every turn's prompt and whether an event ran.
 fn listings(turns: usize, lines: usize, budget: u32) -> Vec<(Assembly, bool)> {
@@ -152,87 +146,4 @@ fn a_page_read_again_comes_back_at_the_tail_not_in_place() {
     );
     let tail = after.placed.last().unwrap();
     assert_eq!((&tail.page, tail.level), (&copy, Repr::Full));
-}
-
-/// One step of a random history under one budget.
-#[derive(Debug, Clone)]
-enum Act {
-    User(u8),
-    Tools { calls: u8, lines: u16 },
-    Assemble,
-}
-
-fn act() -> impl Strategy<Value = Act> {
-    prop_oneof![
-        (0u8..4).prop_map(Act::User),
-        (1u8..4, 1u16..200).prop_map(|(calls, lines)| Act::Tools { calls, lines }),
-        Just(Act::Assemble),
-        Just(Act::Assemble),
-    ]
-}
-
-fn run(acts: &[Act], budget: u32) -> Vec<(Assembly, bool)> {
-    let store = MemoryStore::new();
-    let mut e = engine(&store);
-    e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
-        .unwrap();
-    let mut out = Vec::new();
-    let mut n = 0u32;
-    for a in acts {
-        match a {
-            Act::User(k) => {
-                e.user_message(&format!("please look at module {k}"))
-                    .unwrap();
-            }
-            Act::Tools { calls, lines } => {
-                let reqs: Vec<ToolCallRequest> = (0..*calls)
-                    .map(|_| {
-                        n += 1;
-                        call(
-                            &format!("c{n}"),
-                            "read_file",
-                            &format!(r#"{{"path":"f{n}.rs"}}"#),
-                        )
-                    })
-                    .collect();
-                e.post_model(ModelOutput {
-                    tool_calls: reqs.clone(),
-                    ..ModelOutput::default()
-                })
-                .unwrap();
-                run_calls(&mut e, &reqs, |c| {
-                    file_listing(usize::from(*lines), c.call_id.as_str())
-                });
-            }
-            Act::Assemble => {
-                let before = e.rewrites();
-                let a = e.prompt_assemble(TokenCount::new(budget)).unwrap();
-                out.push((a, e.rewrites() > before));
-            }
-        }
-    }
-    out
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
-
-    #[test]
-    fn between_events_every_prompt_extends_the_last(
-        acts in prop::collection::vec(act(), 1..40),
-        budget in 1_500u32..8_000,
-    ) {
-        let prompts = run(&acts, budget);
-        for (k, (a, event)) in prompts.iter().enumerate() {
-            prop_assert!(a.tokens.get() <= budget, "prompt {k}: {}", a.tokens.get());
-            prop_assert!(a.tool_pairs_intact(), "prompt {k}");
-            if a.unmet.is_empty() {
-                prop_assert!(a.faults.is_empty(), "prompt {}: {:?}", k, a.faults);
-            }
-            if k > 0 && !event {
-                prop_assert!(extends(&prompts[k - 1].0, a), "prompt {} rewrote without an event", k);
-            }
-        }
-        prop_assert_eq!(prompts, run(&acts, budget), "same inputs, same prompts");
-    }
 }
