@@ -754,12 +754,26 @@ type TurnRecord = (u32, u32, Vec<(String, Repr)>);
 /// One scripted session under a budget that tightens as results pile up: a directory listing
 /// per turn, each longer than the last. Returns every turn's assembly.
 fn churn_session<S: page_writeback::Store>(e: &mut Engine<S, BpeCounter>) -> Vec<Assembly> {
+    listing_session(e, 8, |turn| 12 + 3 * turn, 1_600)
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect()
+}
+
+/// Rules, a request, then `turns` directory listings of `lines(turn)` lines, each followed by
+/// a prompt under `budget`: every prompt, and whether it was a degradation event.
+fn listing_session<S: page_writeback::Store>(
+    e: &mut Engine<S, BpeCounter>,
+    turns: usize,
+    lines: impl Fn(usize) -> usize,
+    budget: u32,
+) -> Vec<(Assembly, bool)> {
     e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
         .unwrap();
     e.user_message("Map the modules of the crate, one directory at a time.")
         .unwrap();
     let mut out = Vec::new();
-    for turn in 0..8 {
+    for turn in 0..turns {
         let calls = vec![call(
             &format!("t{turn}"),
             "list_dir",
@@ -767,15 +781,14 @@ fn churn_session<S: page_writeback::Store>(e: &mut Engine<S, BpeCounter>) -> Vec
         )];
         e.post_model(ModelOutput {
             text: Some(format!("Listing directory {turn}.")),
-            thinking: Vec::new(),
             tool_calls: calls.clone(),
             ..ModelOutput::default()
         })
         .unwrap();
-        run_calls(e, &calls, |c| {
-            file_listing(12 + 3 * turn, c.call_id.as_str())
-        });
-        out.push(e.prompt_assemble(TokenCount::new(1_600)).unwrap());
+        run_calls(e, &calls, |c| file_listing(lines(turn), c.call_id.as_str()));
+        let before = e.rewrites();
+        let a = e.prompt_assemble(TokenCount::new(budget)).unwrap();
+        out.push((a, e.rewrites() > before));
     }
     out
 }

@@ -4,33 +4,11 @@
 
 use super::*;
 
-/// One listing per turn under a fixed budget; every turn's prompt and whether an event ran.
+/// One listing of `lines` lines per turn under a fixed budget.
 fn listings(turns: usize, lines: usize, budget: u32) -> Vec<(Assembly, bool)> {
     let store = MemoryStore::new();
     let mut e = engine(&store);
-    e.add_rules(RulesKind::Bootstrap, SYSTEM, "system prompt")
-        .unwrap();
-    e.user_message("Map the modules of the crate, one directory at a time.")
-        .unwrap();
-    let mut out = Vec::new();
-    for turn in 0..turns {
-        let calls = vec![call(
-            &format!("t{turn}"),
-            "list_dir",
-            &format!(r#"{{"path":"src/d{turn}"}}"#),
-        )];
-        e.post_model(ModelOutput {
-            text: Some(format!("Listing directory {turn}.")),
-            tool_calls: calls.clone(),
-            ..ModelOutput::default()
-        })
-        .unwrap();
-        run_calls(&mut e, &calls, |c| file_listing(lines, c.call_id.as_str()));
-        let before = e.rewrites();
-        let a = e.prompt_assemble(TokenCount::new(budget)).unwrap();
-        out.push((a, e.rewrites() > before));
-    }
-    out
+    listing_session(&mut e, turns, |_| lines, budget)
 }
 
 /// The scenarios of cache-stable paging, one row each: turns, lines per listing, budget, and
