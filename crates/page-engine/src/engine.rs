@@ -31,7 +31,7 @@ use crate::build::{
 use crate::error::EngineError;
 use crate::ingest::{Ingested, Source};
 use crate::reuse::{ReadOnlyTools, Reuse};
-use crate::stable::{Standing, select_stable};
+use crate::stable::select_stable;
 use crate::summarize::{EvidenceFacts, Summarizer, SummaryInput, SummaryRejection, admit};
 
 /// How an engine is set up.
@@ -54,9 +54,8 @@ pub struct EngineConfig {
     /// at a lower one (it is always shown at least at its minimum).
     pub fresh_result_share: f64,
     /// Per-turn paging only: keep the previous prompt's prefix where the budget allows: a page
-    /// the selector would
-    /// degrade keeps its previous level when pages after it can pay for that by degrading,
-    /// tail first, never below their minimum or demanded level. Provider prompt caches key on
+    /// the selector would degrade keeps its previous level when pages after it can pay for
+    /// that by degrading, tail first, never below their minimum or demanded level. Provider prompt caches key on
     /// the prefix, so a change near the end costs a cache far less than one near the start.
     pub stable_prefix: bool,
     /// The tools whose earlier result may answer a repeated call (see [`ReadOnlyTools`]).
@@ -1219,16 +1218,16 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         Ok(assembly)
     }
 
-    /// Where each slot stands against the previous prompt: a page of an item that came after
-    /// it is new and enters at its demanded level, or at the best level within the fresh
-    /// result share; any other keeps the level it was sent at (`none` when left out).
+    /// Each slot's level as it stands against the previous prompt: a page of an item that
+    /// came after it is new and enters at its demanded level, or at the best level within the
+    /// fresh result share; any other keeps the level it was sent at (`none` when left out).
     fn standing(
         &self,
         slots: &[Slot],
         pages: &[LivePage],
         demands: &[Demand],
         budget: TokenCount,
-    ) -> Vec<Standing> {
+    ) -> Vec<Repr> {
         let previous = self.previous_levels();
         let demanded = demanded_levels(demands);
         let share = self.fresh_share(budget);
@@ -1237,14 +1236,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             .zip(pages)
             .map(|(slot, page)| {
                 if slot.item < self.assembled_items {
-                    return Standing::Sent(previous.get(&slot.page).copied().unwrap_or(Repr::None));
+                    return previous.get(&slot.page).copied().unwrap_or(Repr::None);
                 }
                 let levels = &page.levels;
-                let entry = match demanded.get(&slot.page) {
+                match demanded.get(&slot.page) {
                     Some(&level) => levels.at_least(level.max(levels.min_fidelity())).0,
                     None => within_share(levels, Repr::Full, share),
-                };
-                Standing::New(entry)
+                }
             })
             .collect()
     }

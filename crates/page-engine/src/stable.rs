@@ -18,15 +18,6 @@ use page_policy::{
     Demand, LivePage, PolicyConfig, Sent, Watermarks, WorkloadError, auto_pinned, select_live,
 };
 
-/// A page of the next prompt against the prompt already sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Standing {
-    /// It came after the previous prompt: it enters at the tail at this level.
-    New(Repr),
-    /// An earlier prompt considered it: the level it was sent at (`none`: left out).
-    Sent(Repr),
-}
-
 /// The levels of the next prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StableSelection {
@@ -40,7 +31,9 @@ pub(crate) struct StableSelection {
     pub(crate) rewrote: bool,
 }
 
-/// The next prompt's levels: every page as it stands, and a degradation event when that
+/// The next prompt's levels: every page as it stands (`standing`: the level it was sent at,
+/// `none` when left out, or for a page new since the previous prompt the level it enters the
+/// tail at), and a degradation event when that
 /// crosses the high watermark of `budget`, or when a required page (hard-pinned, bootstrap)
 /// stands below its minimum (an earlier budget had no room for it): minimum fidelity comes
 /// before the cache, so that event applies whatever it frees.
@@ -52,18 +45,13 @@ pub(crate) fn select_stable(
     config: &PolicyConfig,
     marks: Watermarks,
     pages: &[LivePage],
-    standing: &[Standing],
+    standing: &[Repr],
     demands: &[Demand],
     budget: u32,
 ) -> Result<StableSelection, WorkloadError> {
     let cost = |i: usize, level: Repr| pages[i].levels.get(level).map_or(0, TokenCount::get);
     let needed = needed(pages, demands);
-    let mut levels: Vec<Repr> = standing
-        .iter()
-        .map(|s| match *s {
-            Standing::New(level) | Standing::Sent(level) => level,
-        })
-        .collect();
+    let mut levels = standing.to_vec();
     let minimum = |i: usize| {
         if config.auto_pin_hard && auto_pinned(pages[i].pin, pages[i].levels.page_type()) {
             pages[i].levels.min_fidelity()
