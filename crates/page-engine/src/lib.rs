@@ -90,6 +90,7 @@
 pub mod anchors;
 mod assembly;
 mod build;
+mod directory;
 mod engine;
 mod error;
 mod handle;
@@ -105,6 +106,7 @@ pub use crate::build::{
     BuildConfig, BuildError, ConversationTurn, EvidenceReprs, PlanState, Preference,
     RepresentationBuilder, Rules, RulesKind, ToolResult,
 };
+pub use crate::directory::{DIRECTORY_HEADER, Directory, Listing, is_directory};
 pub use crate::engine::{
     Engine, EngineConfig, HarnessPage, ModelOutput, ToolCallRequest, ToolDecision, ToolOutput,
 };
@@ -113,5 +115,5 @@ pub use crate::handle::{EngineHandle, EngineStopped};
 pub use crate::ingest::{Ingested, Source};
 pub use crate::reuse::ReadOnlyTools;
 pub use crate::scoring::base_utility;
-pub use crate::specifics::{Citations, Specifics, specifics};
+pub use crate::specifics::{Citations, PageSpecifics, Specifics, command_of, specifics};
 pub use crate::summarize::{ModelSummary, Summarizer, SummaryInput, SummaryRejection};

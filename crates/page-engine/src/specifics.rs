@@ -76,3 +76,86 @@ impl<P: Clone + Ord> Citations<P> {
         out
     }
 }
+
+/// The shell command of a tool call whose arguments carry one (`command` or `cmd`), as a
+/// string or as an argv list (Codex's `shell` tool and `local_shell_call`); a `bash -lc` /
+/// `sh -c` wrapper is unwrapped to the script it runs. Trimmed; a multi-line command is kept
+/// whole. The one rule for what command a call ran, wherever a command is a specific.
+///
+/// ```
+/// use serde_json::json;
+/// assert_eq!(page_engine::command_of(&json!({"command": " cargo test "})).as_deref(), Some("cargo test"));
+/// assert_eq!(page_engine::command_of(&json!({"cmd": ["bash", "-lc", "ls src"]})).as_deref(), Some("ls src"));
+/// assert_eq!(page_engine::command_of(&json!({"path": "src/lib.rs"})), None);
+/// ```
+#[must_use]
+pub fn command_of(args: &serde_json::Value) -> Option<String> {
+    let raw = ["command", "cmd"].iter().find_map(|k| args.get(k))?;
+    let cmd = match raw {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(argv) => {
+            let argv: Vec<&str> = argv.iter().filter_map(serde_json::Value::as_str).collect();
+            match argv.as_slice() {
+                [shell, flag, script]
+                    if ["bash", "sh", "zsh", "/bin/bash", "/bin/sh"].contains(shell)
+                        && ["-c", "-lc"].contains(flag) =>
+                {
+                    (*script).to_owned()
+                }
+                _ => argv.join(" "),
+            }
+        }
+        _ => return None,
+    };
+    Some(cmd.trim().to_owned()).filter(|c| !c.is_empty())
+}
+
+/// What a page can be cited by, each list sorted and without repeats: the specifics of its
+/// full text and of the text that renders with it, and its call's command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageSpecifics {
+    /// File paths and the shell command its call ran: what a later turn most often needs
+    /// back (a path to open, a command to rerun).
+    pub key: Vec<String>,
+    /// Identifiers (`snake_case`, `CamelCase`, `a::b`, error codes).
+    pub identifiers: Vec<String>,
+    /// Those (of `key` and `identifiers`) the page shows at every level it renders at: its
+    /// call's command (the tool use renders whole) and those of the text that travels with
+    /// it. Only leaving the page out hides them.
+    pub framed: Vec<String>,
+}
+
+impl PageSpecifics {
+    /// The specifics of a page whose full text is `full`, whose call ran `command`, and with
+    /// which `frame` renders at every level.
+    #[must_use]
+    pub fn of(full: &str, command: Option<String>, frame: &str) -> Self {
+        let mut s = specifics(full);
+        let f = specifics(frame);
+        let mut framed: Vec<String> = f
+            .paths
+            .iter()
+            .chain(&f.identifiers)
+            .cloned()
+            .chain(command.clone())
+            .collect();
+        framed.sort_unstable();
+        framed.dedup();
+        s.paths.extend(f.paths);
+        s.identifiers.extend(f.identifiers);
+        let mut key: Vec<String> = s.paths.into_iter().chain(command).collect();
+        key.sort_unstable();
+        key.dedup();
+        Self {
+            key,
+            // A BTreeSet: already sorted and distinct.
+            identifiers: s.identifiers.into_iter().collect(),
+            framed,
+        }
+    }
+
+    /// Every specific: the key ones, then the identifiers.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.key.iter().chain(&self.identifiers).map(String::as_str)
+    }
+}

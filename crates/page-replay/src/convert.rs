@@ -186,7 +186,9 @@ pub fn convert_with<C: TokenCounter>(
                         continue;
                     }
                 };
-                let cmd = command_of(args_json);
+                let cmd = serde_json::from_str(args_json)
+                    .ok()
+                    .and_then(|v| page_engine::command_of(&v));
                 let uses = c.uses_of(&call_values(args_json), cmd.as_deref());
                 // The call is sent with its result: a specific in its arguments is in the
                 // prompt wherever the result's full or compressed text is (the structured form
@@ -541,29 +543,4 @@ fn call_values(args_json: &str) -> String {
         }
         Err(_) => args_json.to_owned(),
     }
-}
-
-/// The shell command of a tool call whose arguments carry one (`command` or `cmd`), as a
-/// string or as an argv list (Codex's `shell` tool and `local_shell_call`); a `bash -lc` /
-/// `sh -c` wrapper is unwrapped to the script it runs.
-fn command_of(args_json: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(args_json).ok()?;
-    let raw = ["command", "cmd"].iter().find_map(|k| v.get(k))?;
-    let cmd = match raw {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(argv) => {
-            let argv: Vec<&str> = argv.iter().filter_map(serde_json::Value::as_str).collect();
-            match argv.as_slice() {
-                [shell, flag, script]
-                    if ["bash", "sh", "zsh", "/bin/bash", "/bin/sh"].contains(shell)
-                        && ["-c", "-lc"].contains(flag) =>
-                {
-                    (*script).to_owned()
-                }
-                _ => argv.join(" "),
-            }
-        }
-        _ => return None,
-    };
-    Some(cmd.trim().to_owned()).filter(|c| !c.is_empty())
 }

@@ -1,56 +1,21 @@
-//! The page directory: one agent-only system message naming, per page below full, the
-//! specifics (paths, commands, identifiers) its level no longer shows, so what a later turn
-//! cites stays resolvable instead of silently gone.
-
-use std::cmp::Reverse;
-use std::collections::{HashMap, HashSet};
+//! The page directory as Zeph carries it: page-engine's directory of a selection, in one
+//! agent-only system message.
 
 use page_core::Repr;
+use page_engine::{Listing, is_directory as is_directory_text};
 use zeph_llm::provider::{Message, MessageMetadata, MessagePart, Role};
 
 use crate::pages::PagedHistory;
 use crate::tokens::ZephTokens;
 
-/// First line of the page directory.
-const HEADER: &str = "[page directory: page id: what it holds]";
-
 /// Whether `m` is a page directory message.
 pub(crate) fn is_directory(m: &Message) -> bool {
-    m.content.starts_with(HEADER)
+    is_directory_text(&m.content)
 }
 
-/// One page's line: its id, then the facts no rendered text shows, key ones (paths, the
-/// command) before identifiers.
+/// The directory of one selection of `history`, in history order.
 #[derive(Debug)]
-struct Line<'h> {
-    page: &'h str,
-    key: Vec<&'h str>,
-    identifiers: Vec<&'h str>,
-}
-
-impl Line<'_> {
-    fn facts(&self) -> impl Iterator<Item = &str> {
-        self.key.iter().chain(&self.identifiers).copied()
-    }
-}
-
-/// The directory of one selection, in history order.
-#[derive(Debug)]
-pub(crate) struct Directory<'h> {
-    history: &'h PagedHistory,
-    lines: Vec<Line<'h>>,
-}
-
-/// A fact as the directory writes it: a multi-line command stays on its page's line,
-/// JSON-escaped as the tool call's own arguments are sent.
-fn push_fact(text: &mut String, fact: &str) {
-    text.push(' ');
-    if fact.contains('\n') {
-        text.push_str(&serde_json::Value::String(fact.to_owned()).to_string());
-    } else {
-        text.push_str(fact);
-    }
-}
+pub(crate) struct Directory<'h>(page_engine::Directory<'h>);
 
 fn message(text: String) -> Message {
     let mut m = Message::from_parts(Role::System, vec![MessagePart::Summary { text }]);
@@ -59,150 +24,46 @@ fn message(text: String) -> Message {
 }
 
 impl<'h> Directory<'h> {
-    /// The directory of `history` rendered at `levels`; `None` when every fact of a page
+    /// The directory of `history` rendered at `levels`; `None` when every specific of a page
     /// below full is shown by a page at full or by its own level's text.
     pub(crate) fn of(history: &'h PagedHistory, levels: &[Option<Repr>]) -> Option<Self> {
-        // Shown: every fact of a page at full, and what any rendered page's frame shows.
-        let mut shown: HashSet<&str> = HashSet::new();
-        for (page, level) in history.pages.iter().zip(levels) {
-            match level {
-                Some(Repr::Full) => shown.extend(page.facts.iter()),
-                Some(_) => shown.extend(page.facts.framed.iter().map(String::as_str)),
-                None => {}
-            }
-        }
-        let mut listed: HashSet<&str> = HashSet::new();
-        let mut lines = Vec::new();
-        for (page, level) in history.pages.iter().zip(levels) {
-            if *level == Some(Repr::Full) {
-                continue;
-            }
-            let own = level.and_then(|l| page.text(l)).unwrap_or_default();
-            let mut new = |facts: &'h [String]| -> Vec<&'h str> {
-                facts
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|f| !shown.contains(f) && !own.contains(f) && listed.insert(f))
-                    .collect()
-            };
-            let key = new(&page.facts.key);
-            let identifiers = new(&page.facts.identifiers);
-            if !key.is_empty() || !identifiers.is_empty() {
-                lines.push(Line {
-                    page: page.id.as_str(),
-                    key,
-                    identifiers,
-                });
-            }
-        }
-        (!lines.is_empty()).then_some(Self { history, lines })
+        let listings: Vec<Listing<'h>> = history
+            .pages
+            .iter()
+            .zip(levels)
+            .map(|(page, level)| Listing {
+                page: page.id.as_str(),
+                level: *level,
+                text: level.and_then(|l| page.text(l)).unwrap_or_default(),
+                specifics: &page.specifics,
+            })
+            .collect();
+        page_engine::Directory::of(&listings).map(Self)
     }
 
     /// The whole directory.
+    #[cfg(test)]
     pub(crate) fn message(&self) -> Message {
-        self.render(|_, _| true)
+        message(self.0.text())
     }
 
-    /// The directory within `limit` Zeph-counted tokens: the whole one when it fits, else as
-    /// many facts as fit, those a later turn most likely cites first (held by more pages, then
-    /// on a newer page); `None` when not even one does.
+    /// The directory within `limit` Zeph-counted tokens (a summary part counts as its text).
     pub(crate) fn within(&self, tokens: &ZephTokens, limit: usize) -> Option<Message> {
-        let whole = self.message();
-        if tokens.message(&whole) <= limit {
-            return Some(whole);
-        }
-        // Priority over (line, fact index): facts more pages hold first (what a session
-        // keeps coming back to), then the newest page's, in line order.
-        let mut held: HashMap<&str, usize> = HashMap::new();
-        for f in self.history.pages.iter().flat_map(|p| p.facts.iter()) {
-            *held.entry(f).or_default() += 1;
-        }
-        let mut order: Vec<(Reverse<usize>, Reverse<usize>, usize)> = Vec::new();
-        for (l, line) in self.lines.iter().enumerate() {
-            for (f, fact) in line.facts().enumerate() {
-                let times = held.get(fact).copied().unwrap_or(0);
-                order.push((Reverse(times), Reverse(l), f));
-            }
-        }
-        order.sort_unstable();
-        // Greedy by summed counts: a fact follows a space, so its pieces never join its
-        // neighbours'; a line's newline can join a punctuation end before it, so the sum may
-        // overshoot by a token a line. The exact count of the result decides, dropping the
-        // last chosen fact while it is over.
-        let mut chosen: Vec<(usize, usize)> = Vec::new();
-        let mut opened = vec![false; self.lines.len()];
-        let mut estimate = tokens.text(HEADER);
-        for (_, Reverse(l), f) in order {
-            let line = &self.lines[l];
-            let mut piece = String::new();
-            push_fact(&mut piece, line.facts().nth(f).unwrap_or_default());
-            let mut cost = tokens.text(&piece);
-            if !opened[l] {
-                cost += tokens.text(&format!("\n{}:", line.page));
-            }
-            if estimate + cost <= limit {
-                estimate += cost;
-                opened[l] = true;
-                chosen.push((l, f));
-            }
-        }
-        while !chosen.is_empty() {
-            let keep: HashSet<(usize, usize)> = chosen.iter().copied().collect();
-            let m = self.render(|l, f| keep.contains(&(l, f)));
-            if tokens.message(&m) <= limit {
-                return Some(m);
-            }
-            chosen.pop();
-        }
-        None
+        self.0.within(limit, |t| tokens.text(t)).map(message)
     }
 
-    /// The message holding the facts `keep` selects (by line and fact index).
-    fn render(&self, keep: impl Fn(usize, usize) -> bool) -> Message {
-        let mut text = String::from(HEADER);
-        for (l, line) in self.lines.iter().enumerate() {
-            let mut facts = line
-                .facts()
-                .enumerate()
-                .filter(|(f, _)| keep(l, *f))
-                .map(|(_, fact)| fact)
-                .peekable();
-            if facts.peek().is_none() {
-                continue;
-            }
-            push_line(&mut text, line.page, facts);
-        }
-        message(text)
-    }
-
-    /// Zeph-counted tokens of the whole directory, summed line by line, so a line that did
-    /// not change since the last count is a memo hit. At least the exact count but for a
-    /// token a line (a header or fact ending in punctuation joins the newline after it).
+    /// Zeph-counted tokens of the whole directory, line by line (see
+    /// [`page_engine::Directory::estimate`]).
     pub(crate) fn estimate(&self, tokens: &ZephTokens) -> usize {
-        let mut text = String::new();
-        let mut n = tokens.text(HEADER);
-        for line in &self.lines {
-            text.clear();
-            push_line(&mut text, line.page, line.facts());
-            n += tokens.text(&text);
-        }
-        n
-    }
-}
-
-/// One line of the directory: a newline, the page id, then its facts.
-fn push_line<'a>(text: &mut String, page: &str, facts: impl Iterator<Item = &'a str>) {
-    text.push('\n');
-    text.push_str(page);
-    text.push(':');
-    for fact in facts {
-        push_fact(text, fact);
+        self.0.estimate(|t| tokens.text(t))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use zeph_llm::provider::{Message, MessagePart, Role};
+
+    use page_engine::DIRECTORY_HEADER;
 
     use super::*;
     use crate::pages::Pager;
@@ -251,8 +112,8 @@ mod tests {
         // on the first page that holds it. The greedy estimate may overshoot a line's exact
         // count by a token (a header or fact ending in punctuation joins the newline after
         // it), never undershoot it.
-        let first = dir.lines[0].page;
-        let one = tokens.text(&format!("{HEADER}\n{first}: src/shared.rs"));
+        let first = paged.pages[0].id.as_str();
+        let one = tokens.text(&format!("{DIRECTORY_HEADER}\n{first}: src/shared.rs"));
         assert!(dir.within(&tokens, one - 1).is_none());
         for limit in one + 1..=whole + 2 {
             let m = dir.within(&tokens, limit).unwrap();

@@ -22,7 +22,6 @@ use crate::compactor::PagedCompactor;
 use crate::compare::{CompareConfig, Counts, Strategy};
 use crate::convert::{Diagnostic, structure};
 use crate::measure::{RequestMeter, context_text, holds};
-use crate::pages::command_of;
 use crate::tokens::ZephTokens;
 
 /// Counts each path's requests over one recorded history.
@@ -162,7 +161,7 @@ fn used(msg: &Message) -> BTreeSet<String> {
         let text = match p {
             MessagePart::Text { text } => text.clone(),
             MessagePart::ToolUse { input, .. } => {
-                if let Some(c) = command_of(input) {
+                if let Some(c) = page_engine::command_of(input) {
                     out.insert(c);
                 }
                 input.to_string()
@@ -182,7 +181,7 @@ fn retained_kinds(msg: &Message) -> BTreeSet<String> {
     for p in &msg.parts {
         match p {
             MessagePart::ToolUse { input, .. } => {
-                if let Some(c) = command_of(input) {
+                if let Some(c) = page_engine::command_of(input) {
                     out.insert(c);
                 }
             }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use page_core::{
     ContentDigest, PageId, PageType, PinClass, Provenance, Repr, Representation, ToolCallId,
 };
-use page_engine::{ConversationTurn, Ingested, RepresentationBuilder, Source, ToolResult};
+use page_engine::{
+    ConversationTurn, Ingested, PageSpecifics, RepresentationBuilder, Source, ToolResult,
+};
 use zeph_llm::provider::{Message, MessagePart, Role};
 
 use crate::convert::{Structure, Unit, UnitKind, structure};
@@ -45,66 +47,7 @@ pub struct ZephPage {
     /// The last source message the page covers (its position, for recency).
     pub last_message: usize,
     /// What a later turn can cite the page by, scanned once when the page is built.
-    pub facts: Facts,
-}
-
-/// What a page can be cited by, each list sorted and without repeats.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts {
-    /// File paths of its full text and the shell command its call ran: what a later turn
-    /// most often needs back (a path to open, a command to rerun).
-    pub key: Vec<String>,
-    /// Identifiers of its full text (`snake_case`, `CamelCase`, `a::b`, error codes).
-    pub identifiers: Vec<String>,
-    /// The facts (of `key` and `identifiers`) the page shows at every level it renders at:
-    /// its call's command (the tool use renders whole) and those of the text that travels
-    /// with it (`frame`). Only leaving the page out hides them.
-    pub framed: Vec<String>,
-}
-
-impl Facts {
-    /// The facts of a page's full text, of the text that renders with it at every level
-    /// (`frame`) and of its call's command.
-    fn of(reprs: &BTreeMap<Repr, Representation>, command: Option<String>, frame: &str) -> Self {
-        let mut s =
-            page_engine::specifics(reprs.get(&Repr::Full).map_or("", Representation::content));
-        let f = page_engine::specifics(frame);
-        let mut framed: Vec<String> = f
-            .paths
-            .iter()
-            .chain(&f.identifiers)
-            .cloned()
-            .chain(command.clone())
-            .collect();
-        framed.sort_unstable();
-        framed.dedup();
-        s.paths.extend(f.paths);
-        s.identifiers.extend(f.identifiers);
-        let mut key: Vec<String> = s.paths.into_iter().chain(command).collect();
-        key.sort_unstable();
-        key.dedup();
-        Self {
-            key,
-            // A BTreeSet: already sorted and distinct.
-            identifiers: s.identifiers.into_iter().collect(),
-            framed,
-        }
-    }
-
-    /// Every fact: the key ones, then the identifiers.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.key.iter().chain(&self.identifiers).map(String::as_str)
-    }
-}
-
-/// The shell command a tool call's arguments name (`command` or `cmd`), trimmed; a multi-line
-/// command is kept whole (the directory writes it on one line).
-pub(crate) fn command_of(input: &serde_json::Value) -> Option<String> {
-    ["command", "cmd"]
-        .iter()
-        .find_map(|k| input.get(k).and_then(serde_json::Value::as_str))
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty())
+    pub specifics: PageSpecifics,
 }
 
 impl ZephPage {
@@ -129,7 +72,13 @@ impl ZephPage {
             call,
             tool,
             provenance,
-            facts: Facts::of(&page.representations, command, framed),
+            specifics: PageSpecifics::of(
+                page.representations
+                    .get(&Repr::Full)
+                    .map_or("", Representation::content),
+                command,
+                framed,
+            ),
             pin: page.pin.unwrap_or(page.page_type.defaults().default_pin()),
             base_utility: page.base_utility,
             recompute_cost: page.recompute_cost,
@@ -427,7 +376,7 @@ impl Pager {
                                 (u, Some(c)),
                                 Some(call.name.clone()),
                                 provenance,
-                                (command_of(input), &frame_text),
+                                (page_engine::command_of(input), &frame_text),
                                 frame,
                                 last_message,
                             ))
@@ -511,7 +460,7 @@ pub(crate) fn call_source<'a>(
     let mut frame =
         tokens.part(&messages[um].parts[up]) + TOOL_RESULT_OVERHEAD + tokens.text(&call.id);
     // Non-tool parts of a message render with the first call placed in it. Their text is
-    // scanned for the page's facts too: a turn that both talks and calls a tool is cited by
+    // scanned for the page's specifics too: a turn that both talks and calls a tool is cited by
     // what it said.
     let mut frame_text = String::new();
     let mut text_tokens = 0;

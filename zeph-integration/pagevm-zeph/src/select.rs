@@ -73,12 +73,12 @@ pub fn select(
             });
             cited.extend(
                 citations
-                    .cited(page.facts.iter())
+                    .cited(page.specifics.iter())
                     .into_iter()
                     .filter(|&q| history.pages[q].last_message < full_from),
             );
         }
-        citations.hold(&p, page.facts.iter());
+        citations.hold(&p, page.specifics.iter());
     }
     cited.sort_unstable();
     cited.dedup();
