@@ -104,6 +104,19 @@ pub struct Assembly {
     pub unmet: Vec<(PageId, Repr)>,
     /// Faults observed by this assembly.
     pub faults: Vec<ObservedFault>,
+    /// The page directory (with [`crate::EngineConfig::directory`]), counted in `tokens`.
+    /// It is not a message: a harness sends it after the newest message, where its changes
+    /// cost a provider's prefix cache nothing before it.
+    pub directory: Option<PromptDirectory>,
+}
+
+/// A prompt's page directory (see [`crate::Directory`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptDirectory {
+    /// Its text, opening with [`crate::DIRECTORY_HEADER`].
+    pub text: String,
+    /// Its tokens, as the engine counts a text.
+    pub tokens: TokenCount,
 }
 
 impl Assembly {

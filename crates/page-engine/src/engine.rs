@@ -23,14 +23,18 @@ use page_writeback::{
 };
 use serde_json::Value;
 
-use crate::assembly::{Assembly, Block, ObservedFault, Placed, PromptMessage, Role};
+use crate::assembly::{
+    Assembly, Block, ObservedFault, Placed, PromptDirectory, PromptMessage, Role,
+};
 use crate::build::{
     BuildConfig, ConversationTurn, PlanState, Preference, RepresentationBuilder, Rules, RulesKind,
     ToolResult,
 };
+use crate::directory::{Directory, Listing};
 use crate::error::EngineError;
 use crate::ingest::{Ingested, Source};
 use crate::reuse::{ReadOnlyTools, Reuse};
+use crate::specifics::{PageSpecifics, command_of};
 use crate::stable::select_stable;
 use crate::summarize::{EvidenceFacts, Summarizer, SummaryInput, SummaryRejection, admit};
 
@@ -60,6 +64,9 @@ pub struct EngineConfig {
     pub stable_prefix: bool,
     /// The tools whose earlier result may answer a repeated call (see [`ReadOnlyTools`]).
     pub read_only_tools: ReadOnlyTools,
+    /// Whether each prompt carries a page directory ([`Assembly::directory`]): what pages
+    /// below full can still be cited by, within a tenth of the budget (off by default).
+    pub directory: bool,
 }
 
 impl EngineConfig {
@@ -76,6 +83,7 @@ impl EngineConfig {
             fresh_result_share: 0.5,
             stable_prefix: true,
             read_only_tools: ReadOnlyTools::default(),
+            directory: false,
         }
     }
 }
@@ -238,6 +246,8 @@ pub struct Engine<S, C> {
     schemas: Arc<FieldSchemas>,
     summarizer: Option<Box<dyn Summarizer>>,
     summary_rejections: Vec<SummaryRejection>,
+    /// Each page's specifics, found once (a plan page's are found again when it changes).
+    specifics: HashMap<PageId, PageSpecifics>,
 }
 
 impl<S, C> std::fmt::Debug for Engine<S, C> {
@@ -294,6 +304,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             schemas,
             summarizer: None,
             summary_rejections: Vec::new(),
+            specifics: HashMap::new(),
         };
         engine.restore_project_pages()?;
         Ok(engine)
@@ -1200,7 +1211,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             .map(|&(i, level)| (slots[i].page.clone(), level))
             .collect();
         self.assembled_items = self.items.len();
-        let assembly = self.render(&slots, &pages, &levels, used, unmet, faults)?;
+        let mut assembly = self.render(&slots, &pages, &levels, used, unmet, faults)?;
+        if self.config.directory {
+            assembly.directory = self.directory(&slots, &levels, budget.get(), used)?;
+            if let Some(d) = &assembly.directory {
+                assembly.tokens = TokenCount::new(used + d.tokens.get());
+            }
+        }
         tracing::event!(
             name: "context.pagevm.assemble",
             tracing::Level::DEBUG,
@@ -1575,7 +1592,73 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             prefix_churn: TokenCount::new(churn),
             unmet,
             faults,
+            directory: None,
         })
+    }
+
+    /// The page directory of a prompt showing `slots` at `levels` with `used` of `budget`,
+    /// within what is left and a tenth of the budget; `None` when nothing below full needs
+    /// listing or nothing fits.
+    fn directory(
+        &mut self,
+        slots: &[Slot],
+        levels: &[Repr],
+        budget: u32,
+        used: u32,
+    ) -> Result<Option<PromptDirectory>, EngineError> {
+        for slot in slots {
+            if self.specifics.contains_key(&slot.page) {
+                continue;
+            }
+            let args = self.call_args(slot);
+            let command = args
+                .and_then(|a| serde_json::from_str::<Value>(a).ok())
+                .and_then(|v| command_of(&v));
+            let full = self.text(&slot.page, Repr::Full)?;
+            let found = PageSpecifics::of(&full, command, args.unwrap_or_default());
+            self.specifics.insert(slot.page.clone(), found);
+        }
+        let mut texts = Vec::with_capacity(slots.len());
+        for (slot, &level) in slots.iter().zip(levels) {
+            texts.push(match level {
+                Repr::None => String::new(),
+                l => self.text(&slot.page, l)?,
+            });
+        }
+        let listings: Vec<Listing<'_>> = slots
+            .iter()
+            .zip(levels)
+            .zip(&texts)
+            .filter_map(|((slot, &level), text)| {
+                Some(Listing {
+                    page: slot.page.as_str(),
+                    level: (level != Repr::None).then_some(level),
+                    text,
+                    specifics: self.specifics.get(&slot.page)?,
+                })
+            })
+            .collect();
+        let Some(directory) = Directory::of(&listings) else {
+            return Ok(None);
+        };
+        let limit = budget.saturating_sub(used).min(budget / 10) as usize;
+        Ok(directory
+            .within(limit, |t| self.count(t) as usize)
+            .map(|text| PromptDirectory {
+                tokens: TokenCount::new(self.count(&text)),
+                text,
+            }))
+    }
+
+    /// The JSON arguments of the call whose result `slot` shows, if it is one.
+    fn call_args(&self, slot: &Slot) -> Option<&str> {
+        match &self.items[slot.item] {
+            Item::Group(g) => slot
+                .call
+                .and_then(|n| g.calls.get(n))
+                .map(|c| c.request.args_json.as_str()),
+            Item::Page { .. } => None,
+        }
     }
 
     /// Records every page whose level in `now` differs from the previous prompt (a page left
@@ -1789,6 +1872,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 },
             )?;
             self.table.update(&id, reprs)?;
+            self.specifics.remove(&id);
             changed = true;
             self.plans.insert(
                 id,

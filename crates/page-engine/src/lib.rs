@@ -101,7 +101,9 @@ mod specifics;
 mod stable;
 mod summarize;
 
-pub use crate::assembly::{Assembly, Block, ObservedFault, Placed, PromptMessage, Role};
+pub use crate::assembly::{
+    Assembly, Block, ObservedFault, Placed, PromptDirectory, PromptMessage, Role,
+};
 pub use crate::build::{
     BuildConfig, BuildError, ConversationTurn, EvidenceReprs, PlanState, Preference,
     RepresentationBuilder, Rules, RulesKind, ToolResult,

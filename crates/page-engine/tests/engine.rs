@@ -26,6 +26,8 @@ use proptest::prelude::*;
 #[path = "engine/stable.rs"]
 mod stable;
 
+#[path = "engine/directory.rs"]
+mod directory;
 #[path = "engine/named.rs"]
 mod named;
 #[path = "engine/reuse.rs"]
