@@ -5,7 +5,8 @@
 //! Zeph's own system prompt), every request the provider received measured by the same
 //! observer as the replayed side-by-side. Prints the Markdown tables
 //! docs/zeph-integration.md publishes:
-//! `cargo run --release -p pagevm-zeph-agent --example real_side_by_side -- DIR...`
+//! `cargo run --release -p pagevm-zeph-agent --example real_side_by_side -- [--directory] DIR...`
+//! (`--directory`: pagevm's sessions send their page directory).
 
 #![recursion_limit = "256"]
 #![expect(
@@ -33,7 +34,14 @@ const POLICIES: [PolicyId; 2] = [PolicyId::CacheStable, PolicyId::Clawvm];
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let mut histories: Vec<History> = Vec::new();
-    for d in std::env::args().skip(1) {
+    let (flags, dirs): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a.starts_with("--"));
+    let session_directory = match flags.as_slice() {
+        [] => false,
+        [f] if f == "--directory" => true,
+        _ => anyhow::bail!("unknown flags {flags:?}: the only flag is --directory"),
+    };
+    for d in dirs {
         for p in page_import::find_traces(Path::new(&d))?.files {
             // Files that are not a trace (licences, indexes) are skipped, as the importer says.
             let Ok(t) = page_import::import_file(&p, None) else {
@@ -56,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
                 budget: 0,
                 budget_ratio: Some(ratio),
                 session_policy: PolicyConfig::preset(policy),
+                session_directory,
                 ..CompareConfig::default()
             };
             // Zeph's arm does not depend on pagevm's policy: its row comes from the first run.

@@ -45,6 +45,7 @@ struct Section {
     read_only_tools: Option<Vec<String>>,
     policy: Option<String>,
     watermarks: Option<Marks>,
+    directory: Option<toml::Value>,
 }
 
 /// `[memory.compression.pagevm.watermarks]` as written; a key left out keeps its default.
@@ -93,6 +94,9 @@ pub struct Settings {
     /// The paging policy (`policy`, `cache_stable` by default) with its watermarks
     /// (`[…pagevm.watermarks]`: `high`, `low`, `min_free`, `rewrite_weight`).
     pub policy: PolicyConfig,
+    /// Whether each request ends with the page directory: what pages below full can still be
+    /// cited by, for `read_page` (`directory = true`; off by default).
+    pub directory: bool,
 }
 
 impl Settings {
@@ -173,8 +177,19 @@ impl Settings {
             });
         }
         let policy = policy(section.policy.as_deref(), section.watermarks)?;
+        let directory = match section.directory {
+            None => false,
+            Some(toml::Value::Boolean(on)) => on,
+            Some(other) => {
+                return Err(ConfigError::Key {
+                    key: key("directory"),
+                    reason: format!("must be true or false, got {other}"),
+                });
+            }
+        };
         Ok(Some(Self {
             policy,
+            directory,
             enforcement: match section.enforcement {
                 Mode::Observe => Enforcement::Observe,
                 Mode::Active => Enforcement::Active,
@@ -211,6 +226,7 @@ impl Settings {
         let mut config = SessionConfig::new(conversation)?;
         config.engine.read_only_tools = self.read_only_tools.clone();
         config.engine.policy = self.policy;
+        config.engine.directory = self.directory;
         Ok(config)
     }
 

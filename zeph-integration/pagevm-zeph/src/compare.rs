@@ -258,6 +258,9 @@ pub struct CompareConfig {
     pub cache_mode: CacheMode,
     /// The engine-backed session's paging policy (page-engine's default, `cache_stable`).
     pub session_policy: PolicyConfig,
+    /// Whether the engine-backed session sends its page directory
+    /// (`EngineConfig::directory`).
+    pub session_directory: bool,
 }
 
 impl Default for CompareConfig {
@@ -273,6 +276,7 @@ impl Default for CompareConfig {
             pricing: Pricing::ANTHROPIC_5M,
             cache_mode: CacheMode::Lcp,
             session_policy: PolicyConfig::preset(PolicyId::CacheStable),
+            session_directory: false,
         }
     }
 }
@@ -285,6 +289,7 @@ impl CompareConfig {
     pub fn session_config(&self) -> Result<SessionConfig, AdapterError> {
         let mut config = SessionConfig::new(1)?;
         config.engine.policy = self.session_policy;
+        config.engine.directory = self.session_directory;
         Ok(config)
     }
 

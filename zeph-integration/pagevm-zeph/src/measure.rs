@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use page_core::ContentDigest;
-use page_engine::anchors;
+use page_engine::{DIRECTORY_HEADER, anchors};
 use page_policy::{CacheMode, CostMeter, Pricing};
 use zeph_llm::provider::{Message, MessagePart};
 
@@ -169,11 +169,15 @@ impl RequestMeter {
         let mut content = String::new();
         let mut named = String::new();
         for m in ctx.iter().filter(visible) {
-            if is_directory(m) {
-                named.push_str(&m.content);
+            // A directory is a message of its own (the compactor's) or the tail of the
+            // newest message (the session's): either way it names, it does not hold.
+            let at = if is_directory(m) {
+                0
             } else {
-                push_text(&mut content, m);
-            }
+                m.content.find(DIRECTORY_HEADER).unwrap_or(m.content.len())
+            };
+            named.push_str(&m.content[at..]);
+            push_text(&mut content, m, at);
         }
         let mut q = Quality::default();
         let mut reads: Vec<usize> = Vec::new();
@@ -193,7 +197,7 @@ impl RequestMeter {
             }
         }
         for &r in &reads {
-            push_text(&mut content, &history[r]);
+            push_text(&mut content, &history[r], history[r].content.len());
         }
         let lines: Vec<String> = next
             .parts
@@ -270,7 +274,7 @@ pub(crate) fn context_text(ctx: &[Message]) -> String {
         .iter()
         .filter(|m| m.metadata.visibility.is_agent_visible())
     {
-        push_text(&mut s, m);
+        push_text(&mut s, m, m.content.len());
     }
     s
 }
@@ -278,12 +282,13 @@ pub(crate) fn context_text(ctx: &[Message]) -> String {
 /// A message's text as sent: its flattened content and its tool inputs (sent as JSON).
 fn text_of(m: &Message) -> String {
     let mut s = String::new();
-    push_text(&mut s, m);
+    push_text(&mut s, m, m.content.len());
     s
 }
 
-fn push_text(s: &mut String, m: &Message) {
-    s.push_str(&m.content);
+/// Pushes the text of `m` up to byte `end` of its content, and its tool calls' arguments.
+fn push_text(s: &mut String, m: &Message, end: usize) {
+    s.push_str(&m.content[..end]);
     for p in &m.parts {
         if let MessagePart::ToolUse { input, .. } = p {
             s.push_str(&input.to_string());
@@ -300,4 +305,31 @@ pub(crate) fn holds(text: &str, specific: &str) -> bool {
     let escaped = serde_json::Value::String(specific.to_owned()).to_string();
     let inner = &escaped[1..escaped.len() - 1];
     inner != specific && text.contains(inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use zeph_llm::provider::Role;
+
+    use super::*;
+
+    /// A directory at the tail of the newest message names a specific; it does not hold it.
+    #[test]
+    fn a_specific_only_the_directory_names_is_a_page_in_not_a_hit() {
+        let history = vec![
+            Message::from_legacy(Role::User, "Open src/gone.rs and src/kept.rs."),
+            Message::from_legacy(Role::User, "Now fix them."),
+        ];
+        let ctx = vec![Message::from_legacy(
+            Role::User,
+            format!("Open src/kept.rs.\n\n{DIRECTORY_HEADER}\nzeph-c1-m1: src/gone.rs"),
+        )];
+        let next = Message::from_legacy(Role::Assistant, "Fixing src/gone.rs and src/kept.rs.");
+        let uses: BTreeSet<String> = ["src/gone.rs", "src/kept.rs", "src/never.rs"]
+            .map(str::to_owned)
+            .into();
+        let mut meter = RequestMeter::new(Pricing::ANTHROPIC_5M, CacheMode::Lcp);
+        let q = meter.request(&history, &ctx, &next, &uses, None, &ZephTokens::new());
+        assert_eq!((q.hits, q.page_ins, q.faults, q.pages_read), (1, 1, 1, 1));
+    }
 }

@@ -274,14 +274,25 @@ impl<S: Store> PagedSession<S> {
         let page_budget = budget.saturating_sub(fixed_tokens);
         let assembly = self.engine.prompt_assemble(token_count(page_budget))?;
         let view = EngineView::new(&s, &keys, &self.known, &fixed, &assembly);
-        let mut out = render_view(messages, &s, &view, now_ts);
-        let moved = crate::volatile::hint_to_tail(&mut out);
-        let mut tokens = self.tokens.context(&out);
-        if moved && tokens > budget {
-            // Counted in its new place the hint may split into a token more: where that is
-            // over the budget it stays where Zeph put it.
+        // The directory and the hint at the tail, each left out in turn (the directory first)
+        // where Zeph's count of them there, which may differ from the engine's count of the
+        // directory alone by a token at a seam, is over the budget.
+        let directory = assembly.directory.as_ref().map(|d| d.text.as_str());
+        let mut out = Vec::new();
+        let mut tokens = 0;
+        for (with_directory, with_hint) in [(true, true), (false, true), (false, false)] {
             out = render_view(messages, &s, &view, now_ts);
+            let mut moved = false;
+            if with_directory && let Some(d) = directory {
+                moved |= crate::volatile::directory_to_tail(&mut out, d);
+            }
+            if with_hint {
+                moved |= crate::volatile::hint_to_tail(&mut out);
+            }
             tokens = self.tokens.context(&out);
+            if !moved || tokens <= budget {
+                break;
+            }
         }
         tracing::event!(
             name: "context.pagevm.session_assemble",

@@ -1,5 +1,5 @@
-//! Volatile text after stable text: Zeph's budget hint moves from the end of the system prompt
-//! to the end of the newest message.
+//! Volatile text after stable text: the page directory and Zeph's budget hint go at the end of
+//! the newest message, where their changes cost a provider's prefix cache nothing before them.
 //!
 //! With `[agent] budget_hint_enabled` (Zeph's default) the system prompt ends with a
 //! `<budget>…</budget>` block that counts the tool rounds left (and the day's remaining spend),
@@ -35,13 +35,30 @@ pub(crate) fn hint_to_tail(messages: &mut [Message]) -> bool {
     {
         text.truncate(text.len() - hint.len());
     }
-    if last.parts.is_empty() {
-        last.content.push_str(&hint);
-    } else {
-        last.parts.push(MessagePart::Text { text: hint });
-        last.rebuild_content();
-    }
+    push_tail(last, hint);
     true
+}
+
+/// Appends the page directory `text` to the last message, when that message is the user's
+/// side (a request, or tool results); otherwise changes nothing. Returns whether it did.
+pub(crate) fn directory_to_tail(messages: &mut [Message], text: &str) -> bool {
+    match messages.last_mut() {
+        Some(last) if last.role == Role::User => {
+            push_tail(last, format!("\n\n{text}"));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Appends `text` to `m`: a text part of its own when it has parts.
+fn push_tail(m: &mut Message, text: String) {
+    if m.parts.is_empty() {
+        m.content.push_str(&text);
+    } else {
+        m.parts.push(MessagePart::Text { text });
+        m.rebuild_content();
+    }
 }
 
 #[cfg(test)]

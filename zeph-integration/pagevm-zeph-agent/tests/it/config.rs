@@ -49,6 +49,12 @@ read_only_tools = ["read", "grep"]
     // Cache-stable paging with its default watermarks unless the section says otherwise.
     assert_eq!(s.policy, PolicyConfig::preset(PolicyId::CacheStable));
     assert_eq!(s.session_config(1).unwrap().engine.policy, s.policy);
+    // No page directory unless asked for.
+    assert!(!s.directory && !s.session_config(1).unwrap().engine.directory);
+    let with = Settings::from_zeph_toml(&format!("{text}directory = true\n"))
+        .unwrap()
+        .unwrap();
+    assert!(with.directory && with.session_config(1).unwrap().engine.directory);
 
     let minimal = "[memory.compression.pagevm]\nenabled = true\nbudget = 8000\n";
     let s = Settings::from_zeph_toml(minimal).unwrap().unwrap();
@@ -124,7 +130,11 @@ fn every_bad_section_is_an_error_naming_its_key() {
         ),
         (
             format!("{on}budget = 9000\nbudgte = 1\n"),
-            "memory.compression.pagevm: unknown field `budgte`, expected one of `enabled`, `enforcement`, `budget`, `store`, `read_only_tools`, `policy`, `watermarks`",
+            "memory.compression.pagevm: unknown field `budgte`, expected one of `enabled`, `enforcement`, `budget`, `store`, `read_only_tools`, `policy`, `watermarks`, `directory`",
+        ),
+        (
+            format!("{on}budget = 9000\ndirectory = \"yes\"\n"),
+            "memory.compression.pagevm.directory: must be true or false, got \"yes\"",
         ),
         (
             format!("{on}budget = 9000\nread_only_tools = [\"read\", \" \"]\n"),

@@ -81,6 +81,46 @@ fn every_request_fits_pairs_stay_whole_and_degraded_pages_read_back_in_full() {
 }
 
 #[test]
+fn the_directory_ends_the_newest_message_and_leaves_the_prefix_alone() {
+    let h = history(40, true);
+    let budget = 4_000;
+    let mut config = SessionConfig::new(CONVERSATION).unwrap();
+    config.engine.directory = true;
+    let mut with = PagedSession::start(MemoryStore::new(), ZephTokens::new(), config).unwrap();
+    let mut without = session(MemoryStore::new());
+    let mut listed = 0;
+    for end in requests(&h) {
+        let on = with.assemble(&h[..end], budget, 1_700_000_000).unwrap();
+        let off = without.assemble(&h[..end], budget, 1_700_000_000).unwrap();
+        check(&on, &h[..end], budget);
+        // The same messages but for the newest one's tail: a provider's cache keeps them.
+        let n = off.messages.len();
+        assert_eq!(on.messages.len(), n);
+        assert_eq!(
+            format!("{:?}", &on.messages[..n - 1]),
+            format!("{:?}", &off.messages[..n - 1])
+        );
+        let Some(d) = &on.assembly.directory else {
+            assert_eq!(on.messages[n - 1].content, off.messages[n - 1].content);
+            continue;
+        };
+        let newest = &on.messages[n - 1].content;
+        assert!(newest.ends_with(&d.text), "{newest}");
+        assert!(newest.starts_with(&off.messages[n - 1].content));
+        // Every page it names is one read_page returns.
+        for line in d.text.lines().skip(1) {
+            let (page, _) = line.split_once(':').unwrap();
+            read_page(with.engine(), &json!({ "page": page })).unwrap();
+            listed += 1;
+        }
+    }
+    assert!(
+        listed > 0,
+        "no request listed a page: the test shows nothing"
+    );
+}
+
+#[test]
 fn a_restart_adopts_the_stored_pages_and_continues() {
     let dir = tempfile::tempdir().unwrap();
     let mut memory = zeph_config::Config::default().memory;
