@@ -1,0 +1,385 @@
+//! Selection: which level each page takes in the next prompt, cache-stably or afresh per
+//! turn, with tool groups kept whole and recency aged after every prompt.
+
+use std::collections::{BTreeMap, HashMap};
+
+use page_core::{LevelCosts, PageId, Repr, TokenCount, TokenCounter};
+use page_policy::{Demand, LivePage, Paging, select_live};
+use page_writeback::Store;
+
+use crate::error::EngineError;
+use crate::stable::select_stable;
+
+use super::{Engine, Item};
+
+/// The levels of one prompt's slots.
+pub(super) struct Selected {
+    /// Each slot's level (`none`: left out).
+    pub(super) levels: Vec<Repr>,
+    /// The tokens they take.
+    pub(super) used: u32,
+    /// Required slots that did not fit, with the level needed.
+    pub(super) unmet: Vec<(usize, Repr)>,
+}
+
+impl<S: Store, C: TokenCounter> Engine<S, C> {
+    /// Each slot's level in the next prompt under `budget`: cache-stably (levels change only at a
+    /// degradation event) or afresh per turn, as the policy says, with tool groups kept whole.
+    pub(super) fn select(
+        &mut self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        demands: &[Demand],
+        budget: TokenCount,
+    ) -> Result<Selected, EngineError> {
+        let (mut levels, mut used, unmet) = match self.config.policy.paging {
+            Paging::PerTurn => {
+                let selection = select_live(&self.config.policy, pages, demands, budget, None)?;
+                let mut levels = selection.levels;
+                let mut used = selection.tokens.get();
+                if self.config.stable_prefix {
+                    self.keep_prefix(slots, pages, demands, &mut levels, &mut used, budget.get());
+                }
+                (levels, used, selection.unmet)
+            }
+            Paging::CacheStable(marks) => {
+                let standing = self.standing(slots, pages, demands, budget);
+                let selection = select_stable(
+                    &self.config.policy,
+                    marks,
+                    pages,
+                    &standing,
+                    demands,
+                    budget.get(),
+                )?;
+                if selection.rewrote {
+                    self.rewrites += 1;
+                    tracing::event!(
+                        name: "context.pagevm.degradation_event",
+                        tracing::Level::DEBUG,
+                        session = %self.config.session,
+                        turn = self.turn,
+                        budget = budget.get(),
+                        tokens = selection.tokens,
+                    );
+                }
+                (selection.levels, selection.tokens, selection.unmet)
+            }
+        };
+        keep_groups_whole(slots, pages, &mut levels, &mut used, budget.get());
+        Ok(Selected {
+            levels,
+            used,
+            unmet,
+        })
+    }
+
+    /// Each slot's level as it stands against the previous prompt: a page of an item that
+    /// came after it is new and enters at its demanded level, or at the best level within the
+    /// fresh result share; any other keeps the level it was sent at (`none` when left out).
+    pub(super) fn standing(
+        &self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        demands: &[Demand],
+        budget: TokenCount,
+    ) -> Vec<Repr> {
+        let previous = self.previous_levels();
+        let demanded = demanded_levels(demands);
+        let share = self.fresh_share(budget);
+        slots
+            .iter()
+            .zip(pages)
+            .map(|(slot, page)| {
+                if slot.item < self.assembled_items {
+                    return previous.get(&slot.page).copied().unwrap_or(Repr::None);
+                }
+                let levels = &page.levels;
+                match demanded.get(&slot.page) {
+                    Some(&level) => levels.at_least(level.max(levels.min_fidelity())).0,
+                    None => within_share(levels, Repr::Full, share),
+                }
+            })
+            .collect()
+    }
+
+    /// Each page of the previous prompt with the level it was sent at.
+    fn previous_levels(&self) -> HashMap<&PageId, Repr> {
+        self.last_prompt
+            .iter()
+            .map(|s| (&s.page, s.level))
+            .collect()
+    }
+
+    /// Tokens a fresh result may take at its best level: the configured share of `budget`.
+    fn fresh_share(&self, budget: TokenCount) -> u32 {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a share of a u32 budget, clamped to [0, 1]"
+        )]
+        let share =
+            (f64::from(budget.get()) * self.config.fresh_result_share.clamp(0.0, 1.0)) as u32;
+        share
+    }
+
+    /// Gives a page the selector degraded since the previous prompt its previous level back
+    /// when the free budget, or pages after it degrading tail first, pay for it. A donor never
+    /// goes below its minimum, its demanded level or out of the prompt, so pins, demands and
+    /// groups are as the selector left them; pages left out are not brought back.
+    pub(super) fn keep_prefix(
+        &self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        demands: &[Demand],
+        levels: &mut [Repr],
+        used: &mut u32,
+        budget: u32,
+    ) {
+        let previous = self.previous_levels();
+        let demanded = demanded_levels(demands);
+        let cost = |k: usize, level: Repr| pages[k].levels.get(level).map_or(0, TokenCount::get);
+        let floor = |k: usize| {
+            let demand = demanded.get(&slots[k].page).copied().unwrap_or(Repr::None);
+            pages[k]
+                .levels
+                .min_fidelity()
+                .max(demand)
+                .max(Repr::Pointer)
+        };
+        for i in 0..slots.len() {
+            let Some(&before) = previous.get(&slots[i].page) else {
+                continue;
+            };
+            if levels[i] == Repr::None
+                || before <= levels[i]
+                || pages[i].levels.get(before).is_none()
+            {
+                continue;
+            }
+            let extra = cost(i, before).saturating_sub(cost(i, levels[i]));
+            let mut trial = levels.to_vec();
+            let mut free = i64::from(budget) - i64::from(*used) - i64::from(extra);
+            for j in (i + 1..slots.len()).rev() {
+                while free < 0 && trial[j] != Repr::None && trial[j] > floor(j) {
+                    let Some(lower) = pages[j].levels.degrade(trial[j]).filter(|&l| l >= floor(j))
+                    else {
+                        break;
+                    };
+                    free += i64::from(cost(j, trial[j]).saturating_sub(cost(j, lower)));
+                    trial[j] = lower;
+                }
+                if free >= 0 {
+                    break;
+                }
+            }
+            if free >= 0 {
+                trial[i] = before;
+                levels.copy_from_slice(&trial);
+                *used = u32::try_from(i64::from(budget) - free).unwrap_or(budget);
+            }
+        }
+    }
+
+    /// Every page that may enter the prompt, in item order, with where it sits.
+    pub(super) fn slots(&self) -> Vec<Slot> {
+        let mut out = Vec::new();
+        for (item, entry) in self.items.iter().enumerate() {
+            match entry {
+                Item::Page { id, frame, .. } => {
+                    if self.table.get(id).is_some() {
+                        out.push(Slot {
+                            page: id.clone(),
+                            item,
+                            call: None,
+                            overhead: *frame,
+                        });
+                    }
+                }
+                Item::Group(g) => {
+                    for (k, c) in g.calls.iter().enumerate() {
+                        if let Some(page) = &c.page {
+                            out.push(Slot {
+                                page: page.clone(),
+                                item,
+                                call: Some(k),
+                                overhead: c.overhead,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn live_page(&self, slot: &Slot) -> Result<LivePage, EngineError> {
+        let page = self
+            .table
+            .get(&slot.page)
+            .ok_or_else(|| EngineError::UnknownPage {
+                page: slot.page.to_string(),
+            })?;
+        let levels = page.levels();
+        let costs: BTreeMap<Repr, TokenCount> = levels
+            .iter()
+            .map(|(r, t)| (r, TokenCount::new(t.get().saturating_add(slot.overhead))))
+            .collect();
+        Ok(LivePage {
+            id: slot.page.clone(),
+            levels: LevelCosts::new(
+                levels.page_type(),
+                levels.path(),
+                levels.min_fidelity(),
+                &costs,
+            )?,
+            pin: page.pin(),
+            base_utility: page.base_utility(),
+            recompute_cost: page.recompute_cost(),
+            recency: self.table.recency(&slot.page).unwrap_or(0.0),
+        })
+    }
+
+    /// The demands of this prompt: a demanded tool result pulls its group's other results in
+    /// at their minimum (a group is all or nothing), and a fresh demand for `full` that
+    /// would take more than its share of the budget is lowered to the best level that fits.
+    pub(super) fn expanded_demands(
+        &self,
+        slots: &[Slot],
+        pages: &[LivePage],
+        budget: TokenCount,
+    ) -> Vec<Demand> {
+        let share = self.fresh_share(budget);
+        let mut wanted: BTreeMap<usize, Repr> = BTreeMap::new();
+        for (i, slot) in slots.iter().enumerate() {
+            let Some(&level) = self.demands.get(&slot.page) else {
+                continue;
+            };
+            let levels = &pages[i].levels;
+            let level = levels.path().at_least(level.max(levels.min_fidelity()));
+            let level = if self.page_ins.contains(&slot.page) {
+                level
+            } else {
+                within_share(levels, level, share)
+            };
+            let slot_level = wanted.entry(i).or_insert(Repr::None);
+            *slot_level = (*slot_level).max(level);
+            if slot.call.is_some() {
+                for (j, other) in slots.iter().enumerate() {
+                    if other.item == slot.item && j != i {
+                        let min = pages[j].levels.min_fidelity();
+                        let e = wanted.entry(j).or_insert(Repr::None);
+                        *e = (*e).max(min);
+                    }
+                }
+            }
+        }
+        wanted
+            .into_iter()
+            .map(|(i, level)| Demand {
+                page: slots[i].page.clone(),
+                required_repr: Some(level),
+            })
+            .collect()
+    }
+
+    /// Recency as the replay engine updates it: every page decays, demanded pages are bumped.
+    pub(super) fn age(&mut self, slots: &[Slot], demands: &[Demand]) {
+        let w = &self.config.policy.weights;
+        self.table.decay_recency(w.recency_decay, w.recency_floor);
+        let bump = w.recency_bump;
+        for d in demands {
+            if let Some(r) = self.table.recency(&d.page) {
+                let _set = self.table.set_recency(&d.page, r + bump);
+            }
+        }
+        let _ = slots;
+        self.demands.clear();
+        self.page_ins.clear();
+    }
+}
+
+/// Where a page sits: its item and, for a tool result, its call within the group.
+#[derive(Debug, Clone)]
+pub(super) struct Slot {
+    pub(super) page: PageId,
+    pub(super) item: usize,
+    pub(super) call: Option<usize>,
+    pub(super) overhead: u32,
+}
+
+/// A group is all or nothing: when some results of a group are in and others are not, the
+/// missing ones come in at their minimum if that fits, otherwise the group leaves.
+pub(super) fn keep_groups_whole(
+    slots: &[Slot],
+    pages: &[LivePage],
+    levels: &mut [Repr],
+    used: &mut u32,
+    budget: u32,
+) {
+    for range in item_runs(slots) {
+        let (i, end) = (range.start, range.end);
+        if slots[i].call.is_some() {
+            let present = range.clone().filter(|&k| levels[k] != Repr::None).count();
+            if present > 0 && present < end - i {
+                let missing: u32 = range
+                    .clone()
+                    .filter(|&k| levels[k] == Repr::None)
+                    .map(|k| {
+                        let min = pages[k].levels.min_fidelity();
+                        pages[k].levels.get(min).map_or(0, TokenCount::get)
+                    })
+                    .sum();
+                if used.saturating_add(missing) <= budget {
+                    for k in range {
+                        if levels[k] == Repr::None {
+                            levels[k] = pages[k].levels.min_fidelity();
+                        }
+                    }
+                    *used += missing;
+                } else {
+                    for k in range {
+                        let cost = pages[k].levels.get(levels[k]).map_or(0, TokenCount::get);
+                        *used -= cost;
+                        levels[k] = Repr::None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each demanded page with the level demanded (`none`: at its minimum).
+fn demanded_levels(demands: &[Demand]) -> HashMap<&PageId, Repr> {
+    demands
+        .iter()
+        .map(|d| (&d.page, d.required_repr.unwrap_or(Repr::None)))
+        .collect()
+}
+
+/// `level`, lowered step by step while it costs more than `share`, never below the minimum.
+fn within_share(levels: &LevelCosts, level: Repr, share: u32) -> Repr {
+    let mut level = level;
+    while levels.get(level).is_some_and(|c| c.get() > share) {
+        match levels.degrade(level) {
+            Some(lower) if lower >= levels.min_fidelity() => level = lower,
+            _ => break,
+        }
+    }
+    level
+}
+
+/// The runs of consecutive slots that belong to one item (a page, or one group's results).
+pub(super) fn item_runs(slots: &[Slot]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let item = slots.get(start)?.item;
+        let end = slots[start..]
+            .iter()
+            .position(|s| s.item != item)
+            .map_or(slots.len(), |n| start + n);
+        let run = start..end;
+        start = end;
+        Some(run)
+    })
+}
