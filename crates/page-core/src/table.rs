@@ -99,6 +99,13 @@ impl SessionPageTable {
         self.index.get(id).copied()
     }
 
+    /// The page at `position` in insertion order (see [`SessionPageTable::position`]) and its
+    /// recency: a caller that keeps positions reads without hashing the id again.
+    #[must_use]
+    pub fn at(&self, position: usize) -> Option<(&Page, f64)> {
+        self.entries.get(position).map(|e| (&e.page, e.recency))
+    }
+
     /// Number of pages.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -68,7 +68,7 @@ fn assemble(c: &mut Criterion) {
     let mut group = c.benchmark_group("prompt_assemble");
     group.sample_size(20);
     for policy in [PolicyId::CacheStable, PolicyId::Clawvm] {
-        for results in [100usize, 1_000] {
+        for results in [100usize, 1_000, 5_000] {
             let store = MemoryStore::new();
             let mut e = session(&store, results, policy);
             let id = BenchmarkId::new(policy.code(), results);

@@ -109,11 +109,12 @@ impl<'a> Directory<'a> {
 
     /// The directory within `limit` tokens as `count` counts a text: the whole one when it
     /// fits, else as many specifics as fit, those a later turn most likely cites first (held
-    /// by more pages, then on a newer page); `None` when not even one does.
-    pub fn within(&self, limit: usize, count: impl Fn(&str) -> usize) -> Option<String> {
+    /// by more pages, then on a newer page), with its count; `None` when not even one does.
+    pub fn within(&self, limit: usize, count: impl Fn(&str) -> usize) -> Option<(String, usize)> {
         let whole = self.text();
-        if count(&whole) <= limit {
-            return Some(whole);
+        let n = count(&whole);
+        if n <= limit {
+            return Some((whole, n));
         }
         let mut order: Vec<(Reverse<usize>, Reverse<usize>, usize)> = Vec::new();
         for (l, line) in self.lines.iter().enumerate() {
@@ -147,8 +148,9 @@ impl<'a> Directory<'a> {
         while !chosen.is_empty() {
             let keep: HashSet<(usize, usize)> = chosen.iter().copied().collect();
             let text = self.render(|l, f| keep.contains(&(l, f)));
-            if count(&text) <= limit {
-                return Some(text);
+            let n = count(&text);
+            if n <= limit {
+                return Some((text, n));
             }
             chosen.pop();
         }
@@ -266,15 +268,16 @@ mod tests {
         let d = Directory::of(&listings).expect("nothing is shown");
         let whole = d.text();
         assert_eq!(
-            d.within(words(&whole), words).as_deref(),
-            Some(whole.as_str())
+            d.within(words(&whole), words),
+            Some((whole.clone(), words(&whole)))
         );
         // The smallest directory that says anything: the specific every page holds, listed
         // once, on the first page that holds it.
         let header = words(DIRECTORY_HEADER);
+        let smallest = format!("{DIRECTORY_HEADER}\np0: src/shared.rs");
         assert_eq!(
             d.within(header + 2, words),
-            Some(format!("{DIRECTORY_HEADER}\np0: src/shared.rs"))
+            Some((smallest.clone(), words(&smallest)))
         );
         assert_eq!(d.within(header, words), None);
         assert!(d.estimate(words) >= words(&whole));

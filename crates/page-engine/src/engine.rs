@@ -25,10 +25,13 @@ use crate::reuse::ReadOnlyTools;
 use crate::specifics::PageSpecifics;
 use crate::summarize::{Summarizer, SummaryRejection};
 
+use self::live::LiveSet;
+
 mod audit;
 mod boundary;
 mod conversation;
 mod hooks;
+mod live;
 mod prompt;
 mod recall;
 mod select;
@@ -173,6 +176,8 @@ pub struct Engine<S, C> {
     summary_rejections: Vec<SummaryRejection>,
     /// Each page's specifics, found once (a plan page's are found again when it changes).
     specifics: HashMap<PageId, PageSpecifics>,
+    /// The prompt's pages compiled once, between prompts.
+    live: LiveSet,
 }
 
 impl<S, C> std::fmt::Debug for Engine<S, C> {
@@ -230,6 +235,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             summarizer: None,
             summary_rejections: Vec::new(),
             specifics: HashMap::new(),
+            live: LiveSet::default(),
         };
         engine.restore_project_pages()?;
         Ok(engine)
@@ -307,15 +313,5 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
 
     fn count(&self, text: &str) -> u32 {
         self.builder.counter().count(text).get()
-    }
-
-    fn text(&self, page: &PageId, level: Repr) -> Result<String, EngineError> {
-        self.table
-            .get(page)
-            .and_then(|p| p.representation(level))
-            .map(|r| r.content().to_owned())
-            .ok_or_else(|| EngineError::UnknownPage {
-                page: page.to_string(),
-            })
     }
 }

@@ -387,6 +387,75 @@ fn a_page_in_is_not_lowered_by_the_fresh_result_share() {
     assert_eq!(level(true), Repr::Full);
 }
 
+/// The text and the cost the prompt shows for `page`.
+fn shown(prompt: &Assembly, page: &PageId) -> (String, TokenCount) {
+    let text = prompt
+        .messages
+        .iter()
+        .flat_map(|m| &m.blocks)
+        .find_map(|b| match b {
+            Block::Text { page: p, text, .. } if p == page => Some(text.clone()),
+            _ => None,
+        })
+        .expect("the page is shown");
+    let placed = prompt.placed.iter().find(|p| &p.page == page).unwrap();
+    (text, placed.tokens)
+}
+
+#[test]
+fn a_plan_updated_between_prompts_is_shown_with_its_new_text_and_cost() {
+    let store = MemoryStore::new();
+    let mut e = engine(&store);
+    let plan = e
+        .add_plan("ship the release", &["tag".to_owned()], 0)
+        .unwrap();
+    let budget = TokenCount::new(4_000);
+    let (before, before_tokens) = shown(&e.prompt_assemble(budget).unwrap(), &plan);
+    e.post_model(ModelOutput {
+        updates: vec![Update::new(
+            plan.clone(),
+            FieldPath::new("steps").unwrap(),
+            Op::Append,
+            r#""publish the crates and announce the release on the blog""#,
+            Scope::Session(SessionId::new("s1").unwrap()),
+            EvidenceRef::Page(plan.clone()),
+            PrincipalId::new("agent").unwrap(),
+        )],
+        ..ModelOutput::default()
+    })
+    .unwrap();
+    let prompt = e.prompt_assemble(budget).unwrap();
+    let (after, after_tokens) = shown(&prompt, &plan);
+    assert!(!before.contains("announce") && after.contains("announce"));
+    let level = prompt.placed.iter().find(|p| p.page == plan).unwrap().level;
+    let cost = e.pages().get(&plan).unwrap().levels().get(level).unwrap();
+    assert_eq!(after_tokens, cost);
+    assert!(after_tokens > before_tokens);
+}
+
+#[test]
+fn after_a_reset_the_prompt_holds_the_rules_and_what_came_since() {
+    let store = MemoryStore::new();
+    let mut e = engine(&store);
+    let rules = e.add_rules(RulesKind::Bootstrap, SYSTEM, "system").unwrap();
+    e.user_message("List the sources.").unwrap();
+    let c = call("c1", "list_dir", r#"{"path":"src"}"#);
+    e.post_model(ModelOutput {
+        tool_calls: vec![c.clone()],
+        ..ModelOutput::default()
+    })
+    .unwrap();
+    e.tool_after(&c.call_id, &ok("src/main.rs\nsrc/lib.rs\n")).unwrap();
+    let budget = TokenCount::new(4_000);
+    assert_eq!(e.prompt_assemble(budget).unwrap().placed.len(), 3);
+    e.reset().unwrap();
+    let asked = e.user_message("Start over: what is in tests/?").unwrap();
+    let prompt = e.prompt_assemble(budget).unwrap();
+    let pages: Vec<&PageId> = prompt.placed.iter().map(|p| &p.page).collect();
+    assert_eq!(pages, [&rules, &asked]);
+    assert!(prompt.tool_pairs_intact());
+}
+
 #[test]
 fn reset_writes_back_plan_updates_and_unsafe_updates_are_rejected() {
     let store = MemoryStore::new();

@@ -49,7 +49,9 @@ impl<'h> Directory<'h> {
 
     /// The directory within `limit` Zeph-counted tokens (a summary part counts as its text).
     pub(crate) fn within(&self, tokens: &ZephTokens, limit: usize) -> Option<Message> {
-        self.0.within(limit, |t| tokens.text(t)).map(message)
+        self.0
+            .within(limit, |t| tokens.text(t))
+            .map(|(text, _)| message(text))
     }
 
     /// Zeph-counted tokens of the whole directory, line by line (see

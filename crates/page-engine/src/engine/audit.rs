@@ -9,7 +9,7 @@ use page_writeback::{ReprChange, Store};
 
 use crate::assembly::ObservedFault;
 
-use super::select::Slot;
+use super::live::Slot;
 use super::{Engine, Shown};
 
 impl<S: Store, C: TokenCounter> Engine<S, C> {

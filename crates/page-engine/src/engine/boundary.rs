@@ -9,6 +9,7 @@ use page_writeback::{BoundaryContext, BoundaryReport, FieldPath, FlushMiss, Stor
 use crate::build::PlanState;
 use crate::error::EngineError;
 
+use super::live::LiveSet;
 use super::{Engine, Item, PlanCache};
 
 impl<S: Store, C: TokenCounter> Engine<S, C> {
@@ -114,6 +115,8 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             )?;
             self.table.update(&id, reprs)?;
             self.specifics.remove(&id);
+            // Its costs changed: the next prompt compiles its pages again.
+            self.live = LiveSet::default();
             changed = true;
             self.plans.insert(
                 id,
@@ -191,6 +194,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         self.demands.clear();
         self.page_ins.clear();
         self.assembled_items = 0;
+        self.live = LiveSet::default();
         self.after_compaction = true;
         Ok(report)
     }

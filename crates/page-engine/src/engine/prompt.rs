@@ -13,7 +13,8 @@ use crate::directory::{Directory, Listing};
 use crate::error::EngineError;
 use crate::specifics::{PageSpecifics, command_of};
 
-use super::select::{Selected, Slot, item_runs};
+use super::live::Slot;
+use super::select::{Selected, item_runs};
 use super::{Engine, Item, Shown};
 
 impl<S: Store, C: TokenCounter> Engine<S, C> {
@@ -34,27 +35,24 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         .entered();
         self.ensure_no_pending()?;
         self.boundary(Boundary::Turn)?;
-        let slots = self.slots();
-        let mut pages = Vec::with_capacity(slots.len());
-        for slot in &slots {
-            pages.push(self.live_page(slot)?);
-        }
-        let demands = self.expanded_demands(&slots, &pages, budget);
+        let live = self.take_live()?;
+        let (slots, pages) = (live.slots.as_slice(), live.pages.as_slice());
+        let demands = self.expanded_demands(slots, pages, budget);
         let Selected {
             levels,
             used,
             unmet,
-        } = self.select(&slots, &pages, &demands, budget)?;
+        } = self.select(slots, pages, &demands, budget)?;
         let mut faults = Vec::new();
-        self.observe(&slots, &pages, &levels, &mut faults);
+        self.observe(slots, pages, &levels, &mut faults);
         let unmet = unmet
             .iter()
             .map(|&(i, level)| (slots[i].page.clone(), level))
             .collect();
         self.assembled_items = self.items.len();
-        let mut assembly = self.render(&slots, &pages, &levels, used, unmet, faults)?;
+        let mut assembly = self.render(slots, pages, &levels, used, unmet, faults)?;
         if self.config.directory {
-            assembly.directory = self.directory(&slots, &levels, budget.get(), used)?;
+            assembly.directory = self.directory(slots, &levels, budget.get(), used)?;
             if let Some(d) = &assembly.directory {
                 assembly.tokens = TokenCount::new(used + d.tokens.get());
             }
@@ -71,7 +69,8 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             unmet = assembly.unmet.len(),
             faults = assembly.faults.len(),
         );
-        self.age(&slots, &demands);
+        self.age(&demands);
+        self.live = live;
         self.turn += 1;
         Ok(assembly)
     }
@@ -110,7 +109,9 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             }
             match &self.items[item] {
                 Item::Page { id, role, .. } => {
-                    let text = self.text(id, levels[members[0]])?;
+                    let text = self
+                        .slot_text(&slots[members[0]], levels[members[0]])?
+                        .to_owned();
                     messages.push(PromptMessage {
                         role: *role,
                         blocks: vec![Block::Text {
@@ -140,7 +141,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                             call_id: c.request.call_id.clone(),
                             page: slots[k].page.clone(),
                             level: levels[k],
-                            text: self.text(&slots[k].page, levels[k])?,
+                            text: self.slot_text(&slots[k], levels[k])?.to_owned(),
                             is_error: c.is_error,
                         });
                     }
@@ -186,58 +187,66 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         budget: u32,
         used: u32,
     ) -> Result<Option<PromptDirectory>, EngineError> {
+        let unknown = |slot: &Slot| EngineError::UnknownPage {
+            page: slot.page.to_string(),
+        };
+        // Field by field: the specifics cache is filled while the table's texts are borrowed.
+        let (table, items, cache) = (&self.table, &self.items, &mut self.specifics);
         for slot in slots {
-            if self.specifics.contains_key(&slot.page) {
+            if cache.contains_key(&slot.page) {
                 continue;
             }
-            let args = self.call_args(slot);
+            let args = call_args(items, slot);
             let command = args
                 .and_then(|a| serde_json::from_str::<Value>(a).ok())
                 .and_then(|v| command_of(&v));
-            let full = self.text(&slot.page, Repr::Full)?;
-            let found = PageSpecifics::of(&full, command, args.unwrap_or_default());
-            self.specifics.insert(slot.page.clone(), found);
+            let full = table
+                .at(slot.at)
+                .and_then(|(p, _)| p.representation(Repr::Full))
+                .ok_or_else(|| unknown(slot))?;
+            let found = PageSpecifics::of(full.content(), command, args.unwrap_or_default());
+            cache.insert(slot.page.clone(), found);
         }
-        let mut texts = Vec::with_capacity(slots.len());
+        let mut listings = Vec::with_capacity(slots.len());
         for (slot, &level) in slots.iter().zip(levels) {
-            texts.push(match level {
-                Repr::None => String::new(),
-                l => self.text(&slot.page, l)?,
-            });
-        }
-        let listings: Vec<Listing<'_>> = slots
-            .iter()
-            .zip(levels)
-            .zip(&texts)
-            .filter_map(|((slot, &level), text)| {
-                Some(Listing {
+            let text = match level {
+                Repr::None => "",
+                l => table
+                    .at(slot.at)
+                    .and_then(|(p, _)| p.representation(l))
+                    .ok_or_else(|| unknown(slot))?
+                    .content(),
+            };
+            if let Some(specifics) = cache.get(&slot.page) {
+                listings.push(Listing {
                     page: slot.page.as_str(),
                     level: (level != Repr::None).then_some(level),
                     text,
-                    specifics: self.specifics.get(&slot.page)?,
-                })
-            })
-            .collect();
+                    specifics,
+                });
+            }
+        }
         let Some(directory) = Directory::of(&listings) else {
             return Ok(None);
         };
         let limit = budget.saturating_sub(used).min(budget / 10) as usize;
+        let counter = self.builder.counter();
         Ok(directory
-            .within(limit, |t| self.count(t) as usize)
-            .map(|text| PromptDirectory {
-                tokens: TokenCount::new(self.count(&text)),
+            .within(limit, |t| counter.count(t).get() as usize)
+            .map(|(text, tokens)| PromptDirectory {
+                tokens: TokenCount::new(u32::try_from(tokens).unwrap_or(u32::MAX)),
                 text,
             }))
     }
+}
 
-    /// The JSON arguments of the call whose result `slot` shows, if it is one.
-    fn call_args(&self, slot: &Slot) -> Option<&str> {
-        match &self.items[slot.item] {
-            Item::Group(g) => slot
-                .call
-                .and_then(|n| g.calls.get(n))
-                .map(|c| c.request.args_json.as_str()),
-            Item::Page { .. } => None,
-        }
+/// The JSON arguments of the call whose result `slot` shows, if it is one.
+fn call_args<'a>(items: &'a [Item], slot: &Slot) -> Option<&'a str> {
+    match &items[slot.item] {
+        Item::Group(g) => slot
+            .call
+            .and_then(|n| g.calls.get(n))
+            .map(|c| c.request.args_json.as_str()),
+        Item::Page { .. } => None,
     }
 }

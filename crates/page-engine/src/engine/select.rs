@@ -10,7 +10,8 @@ use page_writeback::Store;
 use crate::error::EngineError;
 use crate::stable::select_stable;
 
-use super::{Engine, Item};
+use super::Engine;
+use super::live::Slot;
 
 /// The levels of one prompt's slots.
 pub(super) struct Selected {
@@ -181,65 +182,6 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         }
     }
 
-    /// Every page that may enter the prompt, in item order, with where it sits.
-    pub(super) fn slots(&self) -> Vec<Slot> {
-        let mut out = Vec::new();
-        for (item, entry) in self.items.iter().enumerate() {
-            match entry {
-                Item::Page { id, frame, .. } => {
-                    if self.table.get(id).is_some() {
-                        out.push(Slot {
-                            page: id.clone(),
-                            item,
-                            call: None,
-                            overhead: *frame,
-                        });
-                    }
-                }
-                Item::Group(g) => {
-                    for (k, c) in g.calls.iter().enumerate() {
-                        if let Some(page) = &c.page {
-                            out.push(Slot {
-                                page: page.clone(),
-                                item,
-                                call: Some(k),
-                                overhead: c.overhead,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    pub(super) fn live_page(&self, slot: &Slot) -> Result<LivePage, EngineError> {
-        let page = self
-            .table
-            .get(&slot.page)
-            .ok_or_else(|| EngineError::UnknownPage {
-                page: slot.page.to_string(),
-            })?;
-        let levels = page.levels();
-        let costs: BTreeMap<Repr, TokenCount> = levels
-            .iter()
-            .map(|(r, t)| (r, TokenCount::new(t.get().saturating_add(slot.overhead))))
-            .collect();
-        Ok(LivePage {
-            id: slot.page.clone(),
-            levels: LevelCosts::new(
-                levels.page_type(),
-                levels.path(),
-                levels.min_fidelity(),
-                &costs,
-            )?,
-            pin: page.pin(),
-            base_utility: page.base_utility(),
-            recompute_cost: page.recompute_cost(),
-            recency: self.table.recency(&slot.page).unwrap_or(0.0),
-        })
-    }
-
     /// The demands of this prompt: a demanded tool result pulls its group's other results in
     /// at their minimum (a group is all or nothing), and a fresh demand for `full` that
     /// would take more than its share of the budget is lowered to the best level that fits.
@@ -284,7 +226,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     }
 
     /// Recency as the replay engine updates it: every page decays, demanded pages are bumped.
-    pub(super) fn age(&mut self, slots: &[Slot], demands: &[Demand]) {
+    pub(super) fn age(&mut self, demands: &[Demand]) {
         let w = &self.config.policy.weights;
         self.table.decay_recency(w.recency_decay, w.recency_floor);
         let bump = w.recency_bump;
@@ -293,19 +235,9 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 let _set = self.table.set_recency(&d.page, r + bump);
             }
         }
-        let _ = slots;
         self.demands.clear();
         self.page_ins.clear();
     }
-}
-
-/// Where a page sits: its item and, for a tool result, its call within the group.
-#[derive(Debug, Clone)]
-pub(super) struct Slot {
-    pub(super) page: PageId,
-    pub(super) item: usize,
-    pub(super) call: Option<usize>,
-    pub(super) overhead: u32,
 }
 
 /// A group is all or nothing: when some results of a group are in and others are not, the
