@@ -11,9 +11,7 @@
 //! `cache_stable` paging on live pages; the replay of recorded sessions measures the same rules
 //! there.
 
-use std::collections::HashMap;
-
-use page_core::{PageId, Repr, TokenCount};
+use page_core::{Repr, TokenCount};
 use page_policy::{
     Demand, LivePage, PolicyConfig, Sent, Watermarks, WorkloadError, auto_pinned, select_live,
 };
@@ -47,10 +45,11 @@ pub(crate) fn select_stable(
     pages: &[LivePage],
     standing: &[Repr],
     demands: &[Demand],
+    demand_slots: &[usize],
     budget: u32,
 ) -> Result<StableSelection, WorkloadError> {
     let cost = |i: usize, level: Repr| pages[i].levels.get(level).map_or(0, TokenCount::get);
-    let needed = needed(pages, demands);
+    let needed = needed(pages, demands, demand_slots);
     let mut levels = standing.to_vec();
     let minimum = |i: usize| {
         if config.auto_pin_hard && auto_pinned(pages[i].pin, pages[i].levels.page_type()) {
@@ -125,15 +124,11 @@ pub(crate) fn select_stable(
     })
 }
 
-/// Each page's demanded level, raised to its minimum and onto its path (`none`: no demand).
-fn needed(pages: &[LivePage], demands: &[Demand]) -> Vec<Repr> {
-    let index: HashMap<&PageId, usize> =
-        pages.iter().enumerate().map(|(i, p)| (&p.id, i)).collect();
+/// Each page's demanded level, raised to its minimum and onto its path (`none`: no demand);
+/// `demand_slots` is the page of each demand.
+fn needed(pages: &[LivePage], demands: &[Demand], demand_slots: &[usize]) -> Vec<Repr> {
     let mut out = vec![Repr::None; pages.len()];
-    for d in demands {
-        let Some(&i) = index.get(&d.page) else {
-            continue;
-        };
+    for (d, &i) in demands.iter().zip(demand_slots) {
         let costs = &pages[i].levels;
         let (level, _) = costs.at_least(
             d.required_repr

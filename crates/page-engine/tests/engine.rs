@@ -445,7 +445,8 @@ fn after_a_reset_the_prompt_holds_the_rules_and_what_came_since() {
         ..ModelOutput::default()
     })
     .unwrap();
-    e.tool_after(&c.call_id, &ok("src/main.rs\nsrc/lib.rs\n")).unwrap();
+    e.tool_after(&c.call_id, &ok("src/main.rs\nsrc/lib.rs\n"))
+        .unwrap();
     let budget = TokenCount::new(4_000);
     assert_eq!(e.prompt_assemble(budget).unwrap().placed.len(), 3);
     e.reset().unwrap();

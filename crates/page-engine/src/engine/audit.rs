@@ -68,11 +68,16 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// Records every page whose level in `now` differs from the previous prompt (a page left
     /// out goes to `none`) as an audit row for the next boundary, and as the tracing event
     /// `context.pagevm.page_level`. A page placed for the first time is not a change.
-    pub(super) fn audit_levels(&mut self, now: &[Shown]) {
+    ///
+    /// The first `common` pages of both prompts are the same pages at the same levels, so only
+    /// what follows is compared: a page is shown once per prompt, and one shown in the
+    /// previous prompt is not among those left out.
+    pub(super) fn audit_levels(&mut self, now: &[Shown], common: usize) {
+        let now = &now[common..];
         let placed: HashMap<&PageId, (Repr, u32)> =
             now.iter().map(|s| (&s.page, (s.level, s.tokens))).collect();
         let mut changes = Vec::new();
-        for before in &self.last_prompt {
+        for before in &self.last_prompt[common..] {
             let (page, from) = (&before.page, before.level);
             let (to, tokens_after) = placed.get(page).copied().unwrap_or((Repr::None, 0));
             if to == from {

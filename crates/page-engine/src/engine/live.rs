@@ -2,7 +2,7 @@
 //! that arrive between prompts instead of rebuilt every prompt. Only recency, which ages at
 //! every prompt, is read again; a reset or a rebuilt page recompiles the set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use page_core::{LevelCosts, PageId, Repr, TokenCount, TokenCounter};
 use page_policy::LivePage;
@@ -28,9 +28,20 @@ pub(super) struct Slot {
 pub(super) struct LiveSet {
     pub(super) slots: Vec<Slot>,
     pub(super) pages: Vec<LivePage>,
+    /// The level each slot was sent at in the previous prompt (`none`: not sent).
+    pub(super) sent: Vec<Repr>,
+    /// Each slot's page's slot.
+    index: HashMap<PageId, usize>,
     /// How many items are slotted. Items before it do not change: a prompt waits for a
     /// response's every result, and only a reset removes items.
     items: usize,
+}
+
+impl LiveSet {
+    /// The slot of `page`, when it is in the prompt's pages.
+    pub(super) fn slot_of(&self, page: &PageId) -> Option<usize> {
+        self.index.get(page).copied()
+    }
 }
 
 impl<S: Store, C: TokenCounter> Engine<S, C> {
@@ -73,9 +84,22 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             }
         }
         live.items = self.items.len();
+        // A set compiled afresh takes the levels the previous prompt sent from it; a page of
+        // a later item was not in it.
+        let previous: HashMap<&PageId, Repr> = if live.pages.is_empty() {
+            self.last_prompt
+                .iter()
+                .map(|s| (&s.page, s.level))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         for k in live.pages.len()..live.slots.len() {
-            let page = self.live_page(&live.slots[k])?;
-            live.pages.push(page);
+            let slot = &live.slots[k];
+            live.pages.push(self.live_page(slot)?);
+            live.sent
+                .push(previous.get(&slot.page).copied().unwrap_or(Repr::None));
+            live.index.insert(slot.page.clone(), k);
         }
         for (slot, page) in live.slots.iter().zip(&mut live.pages) {
             page.recency = self.table.at(slot.at).map_or(0.0, |(_, r)| r);

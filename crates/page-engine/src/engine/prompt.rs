@@ -35,14 +35,14 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
         .entered();
         self.ensure_no_pending()?;
         self.boundary(Boundary::Turn)?;
-        let live = self.take_live()?;
-        let (slots, pages) = (live.slots.as_slice(), live.pages.as_slice());
-        let demands = self.expanded_demands(slots, pages, budget);
+        let mut live = self.take_live()?;
+        let demands = self.expanded_demands(&live, budget);
         let Selected {
             levels,
             used,
             unmet,
-        } = self.select(slots, pages, &demands, budget)?;
+        } = self.select(&live, &demands, budget)?;
+        let (slots, pages) = (live.slots.as_slice(), live.pages.as_slice());
         let mut faults = Vec::new();
         self.observe(slots, pages, &levels, &mut faults);
         let unmet = unmet
@@ -69,7 +69,8 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             unmet = assembly.unmet.len(),
             faults = assembly.faults.len(),
         );
-        self.age(&demands);
+        self.age(&demands.list);
+        live.sent = levels;
         self.live = live;
         self.turn += 1;
         Ok(assembly)
@@ -163,7 +164,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             .take_while(|(a, b)| a == b)
             .count();
         let churn: u32 = self.last_prompt[common..].iter().map(|p| p.tokens).sum();
-        self.audit_levels(&now);
+        self.audit_levels(&now, common);
         self.last_prompt = now;
         Ok(Assembly {
             turn: self.turn,

@@ -11,7 +11,15 @@ use crate::error::EngineError;
 use crate::stable::select_stable;
 
 use super::Engine;
-use super::live::Slot;
+use super::live::{LiveSet, Slot};
+
+/// The demands of one prompt, each with its slot.
+pub(super) struct Demands {
+    /// Each demanded page with its level, in slot order.
+    pub(super) list: Vec<Demand>,
+    /// The slot of each.
+    pub(super) slots: Vec<usize>,
+}
 
 /// The levels of one prompt's slots.
 pub(super) struct Selected {
@@ -28,29 +36,31 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// degradation event) or afresh per turn, as the policy says, with tool groups kept whole.
     pub(super) fn select(
         &mut self,
-        slots: &[Slot],
-        pages: &[LivePage],
-        demands: &[Demand],
+        live: &LiveSet,
+        demands: &Demands,
         budget: TokenCount,
     ) -> Result<Selected, EngineError> {
+        let (slots, pages) = (live.slots.as_slice(), live.pages.as_slice());
         let (mut levels, mut used, unmet) = match self.config.policy.paging {
             Paging::PerTurn => {
-                let selection = select_live(&self.config.policy, pages, demands, budget, None)?;
+                let selection =
+                    select_live(&self.config.policy, pages, &demands.list, budget, None)?;
                 let mut levels = selection.levels;
                 let mut used = selection.tokens.get();
                 if self.config.stable_prefix {
-                    self.keep_prefix(slots, pages, demands, &mut levels, &mut used, budget.get());
+                    Self::keep_prefix(live, &demands.list, &mut levels, &mut used, budget.get());
                 }
                 (levels, used, selection.unmet)
             }
             Paging::CacheStable(marks) => {
-                let standing = self.standing(slots, pages, demands, budget);
+                let standing = self.standing(live, &demands.list, budget);
                 let selection = select_stable(
                     &self.config.policy,
                     marks,
                     pages,
                     &standing,
-                    demands,
+                    &demands.list,
+                    &demands.slots,
                     budget.get(),
                 )?;
                 if selection.rewrote {
@@ -80,20 +90,19 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// fresh result share; any other keeps the level it was sent at (`none` when left out).
     pub(super) fn standing(
         &self,
-        slots: &[Slot],
-        pages: &[LivePage],
+        live: &LiveSet,
         demands: &[Demand],
         budget: TokenCount,
     ) -> Vec<Repr> {
-        let previous = self.previous_levels();
         let demanded = demanded_levels(demands);
         let share = self.fresh_share(budget);
-        slots
+        live.slots
             .iter()
-            .zip(pages)
-            .map(|(slot, page)| {
+            .zip(&live.pages)
+            .zip(&live.sent)
+            .map(|((slot, page), &sent)| {
                 if slot.item < self.assembled_items {
-                    return previous.get(&slot.page).copied().unwrap_or(Repr::None);
+                    return sent;
                 }
                 let levels = &page.levels;
                 match demanded.get(&slot.page) {
@@ -101,14 +110,6 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                     None => within_share(levels, Repr::Full, share),
                 }
             })
-            .collect()
-    }
-
-    /// Each page of the previous prompt with the level it was sent at.
-    fn previous_levels(&self) -> HashMap<&PageId, Repr> {
-        self.last_prompt
-            .iter()
-            .map(|s| (&s.page, s.level))
             .collect()
     }
 
@@ -129,15 +130,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// goes below its minimum, its demanded level or out of the prompt, so pins, demands and
     /// groups are as the selector left them; pages left out are not brought back.
     pub(super) fn keep_prefix(
-        &self,
-        slots: &[Slot],
-        pages: &[LivePage],
+        live: &LiveSet,
         demands: &[Demand],
         levels: &mut [Repr],
         used: &mut u32,
         budget: u32,
     ) {
-        let previous = self.previous_levels();
+        let (slots, pages) = (&live.slots, &live.pages);
         let demanded = demanded_levels(demands);
         let cost = |k: usize, level: Repr| pages[k].levels.get(level).map_or(0, TokenCount::get);
         let floor = |k: usize| {
@@ -149,10 +148,9 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 .max(Repr::Pointer)
         };
         for i in 0..slots.len() {
-            let Some(&before) = previous.get(&slots[i].page) else {
-                continue;
-            };
-            if levels[i] == Repr::None
+            let before = live.sent[i];
+            if before == Repr::None
+                || levels[i] == Repr::None
                 || before <= levels[i]
                 || pages[i].levels.get(before).is_none()
             {
@@ -185,44 +183,45 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// The demands of this prompt: a demanded tool result pulls its group's other results in
     /// at their minimum (a group is all or nothing), and a fresh demand for `full` that
     /// would take more than its share of the budget is lowered to the best level that fits.
-    pub(super) fn expanded_demands(
-        &self,
-        slots: &[Slot],
-        pages: &[LivePage],
-        budget: TokenCount,
-    ) -> Vec<Demand> {
+    pub(super) fn expanded_demands(&self, live: &LiveSet, budget: TokenCount) -> Demands {
+        let (slots, pages) = (&live.slots, &live.pages);
         let share = self.fresh_share(budget);
         let mut wanted: BTreeMap<usize, Repr> = BTreeMap::new();
-        for (i, slot) in slots.iter().enumerate() {
-            let Some(&level) = self.demands.get(&slot.page) else {
+        for (page, &level) in &self.demands {
+            let Some(i) = live.slot_of(page) else {
                 continue;
             };
             let levels = &pages[i].levels;
             let level = levels.path().at_least(level.max(levels.min_fidelity()));
-            let level = if self.page_ins.contains(&slot.page) {
+            let level = if self.page_ins.contains(page) {
                 level
             } else {
                 within_share(levels, level, share)
             };
             let slot_level = wanted.entry(i).or_insert(Repr::None);
             *slot_level = (*slot_level).max(level);
-            if slot.call.is_some() {
-                for (j, other) in slots.iter().enumerate() {
-                    if other.item == slot.item && j != i {
-                        let min = pages[j].levels.min_fidelity();
-                        let e = wanted.entry(j).or_insert(Repr::None);
-                        *e = (*e).max(min);
-                    }
+            if slots[i].call.is_some() {
+                for j in item_run(slots, i).filter(|&j| j != i) {
+                    let min = pages[j].levels.min_fidelity();
+                    let e = wanted.entry(j).or_insert(Repr::None);
+                    *e = (*e).max(min);
                 }
             }
         }
-        wanted
+        let (slot_of, list) = wanted
             .into_iter()
-            .map(|(i, level)| Demand {
-                page: slots[i].page.clone(),
-                required_repr: Some(level),
+            .map(|(i, level)| {
+                let demand = Demand {
+                    page: slots[i].page.clone(),
+                    required_repr: Some(level),
+                };
+                (i, demand)
             })
-            .collect()
+            .unzip();
+        Demands {
+            list,
+            slots: slot_of,
+        }
     }
 
     /// Recency as the replay engine updates it: every page decays, demanded pages are bumped.
@@ -299,6 +298,20 @@ fn within_share(levels: &LevelCosts, level: Repr, share: u32) -> Repr {
         }
     }
     level
+}
+
+/// The slots of the item `slots[i]` belongs to (they are consecutive).
+fn item_run(slots: &[Slot], i: usize) -> std::ops::Range<usize> {
+    let item = slots[i].item;
+    let start = slots[..i]
+        .iter()
+        .rposition(|s| s.item != item)
+        .map_or(0, |p| p + 1);
+    let end = slots[i..]
+        .iter()
+        .position(|s| s.item != item)
+        .map_or(slots.len(), |n| i + n);
+    start..end
 }
 
 /// The runs of consecutive slots that belong to one item (a page, or one group's results).
