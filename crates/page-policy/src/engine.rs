@@ -10,7 +10,7 @@ use crate::observer::{
     FaultCounts, FaultObserver, InvariantPressure, ReasonCode, SelectedPage, TraceEvent,
 };
 use crate::selector::{RepresentationSelector, SelectInput};
-use crate::workload::{EventPlan, RecallPlan, ValidatedWorkload};
+use crate::validated::{EventPlan, RecallPlan, ValidatedWorkload};
 
 #[path = "stable.rs"]
 mod stable;
@@ -228,7 +228,7 @@ impl<'w> PolicyEngine<'w> {
             .iter()
             .any(|e| matches!(e, EventPlan::SessionStart(_) | EventPlan::SessionEnd));
         let session = self.active_session;
-        let available = |info: &crate::workload::PageInfo| {
+        let available = |info: &crate::validated::PageInfo| {
             info.exists_at(t) && (info.session.is_none() || info.session == session)
         };
         if t == 0 || session_changed {

@@ -54,6 +54,7 @@ mod error;
 mod live;
 mod observer;
 mod selector;
+mod validated;
 mod workload;
 
 pub use crate::config::{
@@ -69,7 +70,8 @@ pub use crate::live::{LivePage, LiveSelection, Sent, select_live};
 pub use crate::observer::{
     FaultCounts, InvariantPressure, PressureEvent, ReasonCode, SelectedPage, TraceEvent,
 };
+pub use crate::validated::{ValidatedWorkload, auto_pinned};
 pub use crate::workload::{
     Demand, Existence, LevelTokens, LifecycleEvent, Recall, RecallAnswer, ToolCall,
-    ValidatedWorkload, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn, auto_pinned,
+    WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
 };

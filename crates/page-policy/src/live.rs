@@ -12,9 +12,9 @@ use page_core::{LevelCosts, PageId, PinClass, Repr, TokenCount};
 use crate::config::PolicyConfig;
 use crate::error::WorkloadError;
 use crate::selector::{RepresentationSelector, SelectInput};
+use crate::validated::ValidatedWorkload;
 use crate::workload::{
-    Demand, LevelTokens, ValidatedWorkload, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage,
-    WorkloadTurn,
+    Demand, LevelTokens, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
 };
 
 /// A page as the selector sees it: costs, pin and scoring inputs.

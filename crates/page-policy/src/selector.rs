@@ -24,7 +24,7 @@
 use page_core::Repr;
 
 use crate::config::{PolicyConfig, UpgradeMode};
-use crate::workload::{NO_LEVEL, ValidatedWorkload};
+use crate::validated::{NO_LEVEL, ValidatedWorkload};
 
 /// Per-turn inputs the selector reads besides the workload.
 pub(crate) struct SelectInput<'a> {
