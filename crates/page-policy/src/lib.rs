@@ -66,7 +66,7 @@ pub use crate::cost::{
 };
 pub use crate::engine::{PolicyEngine, PromptItem, Simulation, TurnStats, simulate};
 pub use crate::error::WorkloadError;
-pub use crate::live::{LivePage, LiveSelection, Sent, select_live};
+pub use crate::live::{LivePage, LiveSelection, LiveSelector, Sent, select_live};
 pub use crate::observer::{
     FaultCounts, InvariantPressure, PressureEvent, ReasonCode, SelectedPage, TraceEvent,
 };

@@ -5,7 +5,11 @@
 //! for the next model call, and a budget. [`select_live`] builds a one-turn workload from
 //! them and runs the selector of [`crate::simulate`] on it, so a live prompt and a replayed
 //! turn with the same inputs select exactly the same levels. The oracle policy has no future
-//! to look at here and scores like ClawVM.
+//! to look at here and scores like ClawVM. [`LiveSelector`] keeps that workload between
+//! prompts and compiles only the pages that arrived since, which is what makes a selection
+//! over thousands of pages cheap enough for every degradation event.
+
+use std::collections::HashMap;
 
 use page_core::{LevelCosts, PageId, PinClass, Repr, TokenCount};
 
@@ -13,9 +17,7 @@ use crate::config::PolicyConfig;
 use crate::error::WorkloadError;
 use crate::selector::{RepresentationSelector, SelectInput};
 use crate::validated::ValidatedWorkload;
-use crate::workload::{
-    Demand, LevelTokens, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
-};
+use crate::workload::{Demand, LevelTokens, WorkloadPage};
 
 /// A page as the selector sees it: costs, pin and scoring inputs.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,51 +76,112 @@ pub fn select_live(
     budget: TokenCount,
     sent: Option<Sent<'_>>,
 ) -> Result<LiveSelection, WorkloadError> {
-    if let Some(s) = sent
-        && (s.cap.len() != pages.len() || s.bonus.len() != pages.len())
-    {
-        return Err(WorkloadError::SentMismatch {
-            pages: pages.len(),
-            caps: s.cap.len(),
-            bonuses: s.bonus.len(),
-        });
+    LiveSelector::default().select(config, pages, demands, budget, sent)
+}
+
+/// Live pages compiled for selection as they arrive: [`select_live`] without compiling again
+/// the pages an earlier call has seen, over reused buffers. A harness keeps one while its
+/// pages only grow at the end, and starts a new one when a page changes or leaves.
+#[derive(Debug, Clone)]
+pub struct LiveSelector {
+    workload: ValidatedWorkload,
+    index: HashMap<PageId, u32>,
+    selector: RepresentationSelector,
+    available: Vec<bool>,
+    recency: Vec<f64>,
+}
+
+impl Default for LiveSelector {
+    fn default() -> Self {
+        Self {
+            workload: ValidatedWorkload::live(),
+            index: HashMap::new(),
+            selector: RepresentationSelector::default(),
+            available: Vec::new(),
+            recency: Vec::new(),
+        }
     }
-    let workload = Workload {
-        schema_version: WORKLOAD_SCHEMA_VERSION,
-        id: "live".to_owned(),
-        family: "live".to_owned(),
-        pages: pages.iter().map(workload_page).collect(),
-        turns: vec![WorkloadTurn {
-            demands: demands.to_vec(),
-            ..WorkloadTurn::default()
-        }],
-    };
-    let validated = ValidatedWorkload::try_from(workload)?;
-    let available = vec![true; pages.len()];
-    let recency: Vec<f64> = pages.iter().map(|p| p.recency).collect();
-    let mut selector = RepresentationSelector::default();
-    selector.resize(pages.len());
-    selector.select(
-        &validated,
-        config,
-        &SelectInput {
-            turn: 0,
-            budget: budget.get(),
-            available: &available,
-            recency: &recency,
-            cap: sent.map(|s| s.cap),
-            bonus: sent.map(|s| s.bonus),
-        },
-    );
-    Ok(LiveSelection {
-        levels: selector.selected,
-        unmet: selector
-            .unmet
-            .iter()
-            .map(|&(p, level)| (p as usize, level))
-            .collect(),
-        tokens: TokenCount::new(selector.tokens_used),
-    })
+}
+
+impl LiveSelector {
+    /// [`select_live`] over `pages`. Pages an earlier call was given are not compiled again
+    /// when `pages` begins with them (same ids, costs and scores, in the same order); a
+    /// shorter list, or one whose last compiled id differs, is compiled afresh.
+    ///
+    /// # Errors
+    /// As [`select_live`]; a page that fails leaves nothing compiled.
+    pub fn select(
+        &mut self,
+        config: &PolicyConfig,
+        pages: &[LivePage],
+        demands: &[Demand],
+        budget: TokenCount,
+        sent: Option<Sent<'_>>,
+    ) -> Result<LiveSelection, WorkloadError> {
+        if let Some(s) = sent
+            && (s.cap.len() != pages.len() || s.bonus.len() != pages.len())
+        {
+            return Err(WorkloadError::SentMismatch {
+                pages: pages.len(),
+                caps: s.cap.len(),
+                bonuses: s.bonus.len(),
+            });
+        }
+        let compiled = self.workload.pages.len();
+        let extends = compiled <= pages.len()
+            && compiled
+                .checked_sub(1)
+                .is_none_or(|last| pages[last].id == self.workload.pages[last].id);
+        if !extends {
+            *self = Self::default();
+        }
+        if let Err(e) = self.compile(pages) {
+            *self = Self::default();
+            return Err(e);
+        }
+        self.recency.clear();
+        self.recency.extend(pages.iter().map(|p| p.recency));
+        self.workload.set_live_demands(demands, &self.index)?;
+        self.selector.resize(pages.len());
+        self.selector.select(
+            &self.workload,
+            config,
+            &SelectInput {
+                turn: 0,
+                budget: budget.get(),
+                available: &self.available,
+                recency: &self.recency,
+                cap: sent.map(|s| s.cap),
+                bonus: sent.map(|s| s.bonus),
+            },
+        );
+        Ok(LiveSelection {
+            levels: self.selector.selected.clone(),
+            unmet: self
+                .selector
+                .unmet
+                .iter()
+                .map(|&(p, level)| (p as usize, level))
+                .collect(),
+            tokens: TokenCount::new(self.selector.tokens_used),
+        })
+    }
+
+    /// Compiles the pages after those already compiled.
+    fn compile(&mut self, pages: &[LivePage]) -> Result<(), WorkloadError> {
+        for (i, p) in pages.iter().enumerate().skip(self.workload.pages.len()) {
+            let n = u32::try_from(i).unwrap_or(u32::MAX);
+            if self.index.insert(p.id.clone(), n).is_some() {
+                return Err(WorkloadError::DuplicatePage {
+                    index: i,
+                    page: p.id.clone(),
+                });
+            }
+            self.workload.push_live(workload_page(p))?;
+            self.available.push(true);
+        }
+        Ok(())
+    }
 }
 
 fn workload_page(p: &LivePage) -> WorkloadPage {
@@ -153,9 +216,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     use page_core::PageType;
+    use proptest::prelude::*;
 
     use super::*;
     use crate::config::PolicyId;
+    use crate::workload::{WORKLOAD_SCHEMA_VERSION, Workload, WorkloadTurn};
 
     fn page(id: &str, page_type: PageType, costs: &[(Repr, u32)], base: f64) -> LivePage {
         let map: BTreeMap<Repr, TokenCount> = costs
@@ -257,5 +322,137 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    /// The selection of `pages` through a workload compiled whole by
+    /// [`Workload::validate`]: what [`LiveSelector`] must equal.
+    fn compiled_whole(
+        config: &PolicyConfig,
+        pages: &[LivePage],
+        demands: &[Demand],
+        budget: u32,
+        sent: Option<Sent<'_>>,
+    ) -> LiveSelection {
+        let workload = Workload {
+            schema_version: WORKLOAD_SCHEMA_VERSION,
+            id: "whole".into(),
+            family: "whole".into(),
+            pages: pages.iter().map(workload_page).collect(),
+            turns: vec![WorkloadTurn {
+                demands: demands.to_vec(),
+                ..WorkloadTurn::default()
+            }],
+        };
+        let validated = workload.validate().unwrap();
+        let mut selector = RepresentationSelector::default();
+        selector.resize(pages.len());
+        let recency: Vec<f64> = pages.iter().map(|p| p.recency).collect();
+        selector.select(
+            &validated,
+            config,
+            &SelectInput {
+                turn: 0,
+                budget,
+                available: &vec![true; pages.len()],
+                recency: &recency,
+                cap: sent.map(|s| s.cap),
+                bonus: sent.map(|s| s.bonus),
+            },
+        );
+        LiveSelection {
+            levels: selector.selected,
+            unmet: selector
+                .unmet
+                .iter()
+                .map(|&(p, level)| (p as usize, level))
+                .collect(),
+            tokens: TokenCount::new(selector.tokens_used),
+        }
+    }
+
+    const TYPES: [PageType; 6] = [
+        PageType::Bootstrap,
+        PageType::Constraint,
+        PageType::Plan,
+        PageType::Preference,
+        PageType::Evidence,
+        PageType::Conversation,
+    ];
+
+    /// A page of type `TYPES[t % 6]` whose path levels cost `steps` summed from its lowest
+    /// level up; ids are drawn from a small alphabet so that ranks interleave.
+    fn random_page(
+        k: usize,
+        t: usize,
+        steps: &[u32],
+        utility: u8,
+        cost: u8,
+        recency: u8,
+    ) -> LivePage {
+        let page_type = TYPES[t % TYPES.len()];
+        let defaults = page_type.defaults();
+        let mut total = 0;
+        let costs: BTreeMap<Repr, TokenCount> = defaults
+            .path()
+            .ascending()
+            .zip(steps.iter().cycle())
+            .map(|(level, step)| {
+                total += step;
+                (level, TokenCount::new(total))
+            })
+            .collect();
+        LivePage {
+            id: PageId::new(format!("{}-{k}", ["b", "a", "c"][k % 3])).unwrap(),
+            levels: LevelCosts::new(page_type, defaults.path(), defaults.min_fidelity(), &costs)
+                .unwrap(),
+            pin: defaults.default_pin(),
+            base_utility: f64::from(utility % 4),
+            recompute_cost: f64::from(cost % 3),
+            recency: f64::from(recency) / 255.0,
+        }
+    }
+
+    proptest! {
+        /// A selector fed growing page lists, with any demands, budget and sent levels,
+        /// selects what a workload compiled whole selects at every call.
+        #[test]
+        fn a_live_selector_equals_a_workload_compiled_whole(
+            specs in prop::collection::vec(
+                (0usize..6, prop::collection::vec(1u32..60, 4), any::<u8>(), any::<u8>(), any::<u8>()),
+                1..40,
+            ),
+            cuts in prop::collection::vec(0usize..40, 1..5),
+            demanded in prop::collection::vec((0usize..40, 0usize..5), 0..4),
+            budget in 0u32..2_000,
+            stable in any::<bool>(),
+            policy in 0usize..PolicyId::ALL.len(),
+        ) {
+            let pages: Vec<LivePage> = specs
+                .iter()
+                .enumerate()
+                .map(|(k, (t, steps, u, c, r))| random_page(k, *t, steps, *u, *c, *r))
+                .collect();
+            let config = PolicyConfig::preset(PolicyId::ALL[policy]);
+            let mut live = LiveSelector::default();
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| (c % pages.len()) + 1).collect();
+            cuts.sort_unstable();
+            cuts.push(pages.len());
+            for n in cuts {
+                let given = &pages[..n];
+                let demands: Vec<Demand> = demanded
+                    .iter()
+                    .filter(|(p, _)| *p < n)
+                    .map(|&(p, level)| Demand {
+                        page: given[p].id.clone(),
+                        required_repr: [None, Some(Repr::Pointer), Some(Repr::Structured), Some(Repr::Compressed), Some(Repr::Full)][level],
+                    })
+                    .collect();
+                let cap: Vec<Repr> = given.iter().map(|p| p.levels.min_fidelity().max(Repr::Structured)).collect();
+                let bonus: Vec<f64> = (0..n).map(|i| f64::from(u32::try_from(i).unwrap()) / 10.0).collect();
+                let sent = stable.then_some(Sent { cap: &cap, bonus: &bonus });
+                let got = live.select(&config, given, &demands, TokenCount::new(budget), sent).unwrap();
+                prop_assert_eq!(got, compiled_whole(&config, given, &demands, budget, sent));
+            }
+        }
     }
 }

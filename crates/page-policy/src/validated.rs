@@ -5,7 +5,7 @@
 //! merged demand list of each turn, the previous producer of each tool signature, the
 //! oracle's future-demand index), so the per-turn engine only does table lookups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use page_core::{
     CompactionKind, LevelCosts, PageId, PageType, PinClass, Repr, ScopeKind, SessionId,
@@ -15,7 +15,8 @@ use page_core::{
 use crate::error::WorkloadError;
 
 use crate::workload::{
-    Existence, LifecycleEvent, RecallAnswer, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage,
+    Demand, Existence, LifecycleEvent, RecallAnswer, WORKLOAD_SCHEMA_VERSION, Workload,
+    WorkloadPage, WorkloadTurn,
 };
 
 impl Workload {
@@ -381,17 +382,8 @@ impl ValidatedWorkload {
             }
             for (k, d) in turn.demands.iter().enumerate() {
                 let p = lookup(format!("demands[{k}].page"), &d.page)?;
-                let info = &pages[p as usize];
-                let asked = d.required_repr.unwrap_or(info.min);
-                if asked == Repr::None {
-                    return Err(WorkloadError::InvalidTurn {
-                        turn: t,
-                        field: format!("demands[{k}].required_repr"),
-                        reason: "a demand cannot ask for none".into(),
-                    });
-                }
-                let (served, _) = levels[p as usize].at_least(asked);
-                push_demand(&mut plan, p, served.max(info.min), true);
+                let level = demand_level(&pages[p as usize], &levels[p as usize], d, t, k)?;
+                push_demand(&mut plan, p, level, true);
             }
             let mut min_set: u64 = 0;
             for (i, info) in pages.iter().enumerate() {
@@ -455,6 +447,113 @@ impl ValidatedWorkload {
             demand_start,
             demand_turns,
         })
+    }
+
+    /// A workload of one turn and no pages yet, to which live pages are added one at a time
+    /// ([`crate::LiveSelector`]).
+    pub(crate) fn live() -> Self {
+        Self {
+            source: Workload {
+                schema_version: WORKLOAD_SCHEMA_VERSION,
+                id: "live".to_owned(),
+                family: "live".to_owned(),
+                pages: Vec::new(),
+                turns: vec![WorkloadTurn::default()],
+            },
+            levels: Vec::new(),
+            pages: Vec::new(),
+            turns: vec![TurnPlan::default()],
+            existence_changes: vec![Vec::new()],
+            by_rank: Vec::new(),
+            pinned_pages: Vec::new(),
+            bootstrap_pages: Vec::new(),
+            prefetch_order: Vec::new(),
+            sessions: Vec::new(),
+            demand_start: vec![0],
+            demand_turns: Vec::new(),
+        }
+    }
+
+    /// Adds a page of a [`ValidatedWorkload::live`] workload (no session, no tool call, no
+    /// retirement; the caller has checked its id is new), placed in every index where
+    /// [`ValidatedWorkload::new`] would place it. The oracle's demand index stays empty: a
+    /// live workload has no turn after its one.
+    pub(crate) fn push_live(&mut self, page: WorkloadPage) -> Result<(), WorkloadError> {
+        let i = self.pages.len();
+        let mut info = Self::check_page(i, &page, &mut self.levels)?;
+        let rank = self
+            .by_rank
+            .partition_point(|&r| self.pages[r as usize].id < info.id);
+        for other in &mut self.pages {
+            if other.id_rank as usize >= rank {
+                other.id_rank += 1;
+            }
+        }
+        info.id_rank = idx_u32(rank);
+        self.by_rank.insert(rank, idx_u32(i));
+        // Descending by (recompute_cost, base_utility), ties in page order: after its equals.
+        let at = self.prefetch_order.partition_point(|&q| {
+            let o = &self.pages[q as usize];
+            o.recompute_cost
+                .total_cmp(&info.recompute_cost)
+                .then(o.base_utility.total_cmp(&info.base_utility))
+                .is_ge()
+        });
+        self.prefetch_order.insert(at, idx_u32(i));
+        if info.auto_pinned {
+            self.pinned_pages.push(idx_u32(i));
+        }
+        if info.page_type == PageType::Bootstrap {
+            self.bootstrap_pages.push(idx_u32(i));
+        }
+        self.existence_changes[0].push(idx_u32(i));
+        self.demand_start.push(0);
+        self.pages.push(info);
+        self.source.pages.push(page);
+        Ok(())
+    }
+
+    /// Sets the demands of a [`ValidatedWorkload::live`] workload's turn, merged by page as
+    /// [`ValidatedWorkload::new`] merges a turn's demands; `index` finds each page.
+    pub(crate) fn set_live_demands(
+        &mut self,
+        demands: &[Demand],
+        index: &HashMap<PageId, u32>,
+    ) -> Result<(), WorkloadError> {
+        let mut plan = TurnPlan::default();
+        for (k, d) in demands.iter().enumerate() {
+            let Some(&p) = index.get(&d.page) else {
+                return Err(WorkloadError::UnknownPage {
+                    turn: 0,
+                    field: format!("demands[{k}].page"),
+                    page: d.page.clone(),
+                });
+            };
+            let level = demand_level(&self.pages[p as usize], &self.levels[p as usize], d, 0, k)?;
+            match plan.demands.iter_mut().find(|e| e.page == p) {
+                Some(e) => e.level = e.level.max(level),
+                None => plan.demands.push(DemandPlan {
+                    page: p,
+                    level,
+                    observe: true,
+                }),
+            }
+        }
+        let demanded = |p: u32| plan.demands.iter().any(|d| d.page == p);
+        let mut min_set: u64 = 0;
+        for &p in &self.pinned_pages {
+            if !demanded(p) {
+                let info = &self.pages[p as usize];
+                min_set += u64::from(info.cost[info.min.index()]);
+            }
+        }
+        for d in &plan.demands {
+            min_set += u64::from(self.pages[d.page as usize].cost[d.level.index()]);
+        }
+        plan.min_set_tokens = min_set;
+        self.source.turns[0].demands = demands.to_vec();
+        self.turns[0] = plan;
+        Ok(())
     }
 
     fn produced_by_call(source: &Workload, id: &PageId) -> bool {
@@ -624,6 +723,28 @@ impl ValidatedWorkload {
         let to = ts.partition_point(|&x| x <= t.saturating_add(horizon));
         idx_u32(to - from)
     }
+}
+
+/// The level demand `d` (the `k`th of turn `turn`) installs page `info` at: the lowest level
+/// on its path at or above the one asked (its minimum when none is named), never below its
+/// minimum.
+fn demand_level(
+    info: &PageInfo,
+    levels: &LevelCosts,
+    d: &Demand,
+    turn: usize,
+    k: usize,
+) -> Result<Repr, WorkloadError> {
+    let asked = d.required_repr.unwrap_or(info.min);
+    if asked == Repr::None {
+        return Err(WorkloadError::InvalidTurn {
+            turn,
+            field: format!("demands[{k}].required_repr"),
+            reason: "a demand cannot ask for none".into(),
+        });
+    }
+    let (served, _) = levels.at_least(asked);
+    Ok(served.max(info.min))
 }
 
 /// Whether a page belongs to the required set at its minimum whenever it exists (with the
