@@ -101,6 +101,7 @@ fn degradation_event(c: &mut Criterion) {
     let mut event = |e: &mut Engine<&MemoryStore, FastBpeCounter>| {
         n += 1;
         tool_round(e, &format!("big{n}"), &format!("src/big{n}.rs"), 300);
+        #[expect(clippy::disallowed_methods, reason = "benchmarks measure time")]
         let start = Instant::now();
         black_box(e.prompt_assemble(budget).expect("assembles"));
         start.elapsed()

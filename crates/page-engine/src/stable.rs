@@ -13,8 +13,16 @@
 
 use page_core::{Repr, TokenCount};
 use page_policy::{
-    Demand, LivePage, PolicyConfig, Sent, Watermarks, WorkloadError, auto_pinned, select_live,
+    Demand, LivePage, LiveSelector, PolicyConfig, Sent, Watermarks, WorkloadError, auto_pinned,
 };
+
+/// The demands of one prompt, each with its slot.
+pub(crate) struct Demands {
+    /// Each demanded page with its level, in slot order.
+    pub(crate) list: Vec<Demand>,
+    /// The slot of each.
+    pub(crate) slots: Vec<usize>,
+}
 
 /// The levels of the next prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,14 +50,14 @@ pub(crate) struct StableSelection {
 pub(crate) fn select_stable(
     config: &PolicyConfig,
     marks: Watermarks,
+    selector: &mut LiveSelector,
     pages: &[LivePage],
     standing: &[Repr],
-    demands: &[Demand],
-    demand_slots: &[usize],
+    demands: &Demands,
     budget: u32,
 ) -> Result<StableSelection, WorkloadError> {
     let cost = |i: usize, level: Repr| pages[i].levels.get(level).map_or(0, TokenCount::get);
-    let needed = needed(pages, demands, demand_slots);
+    let needed = needed(pages, demands);
     let mut levels = standing.to_vec();
     let minimum = |i: usize| {
         if config.auto_pin_hard && auto_pinned(pages[i].pin, pages[i].levels.page_type()) {
@@ -88,10 +96,11 @@ pub(crate) fn select_stable(
             bonus: &bonus,
         });
         let low = TokenCount::new(marks.low_tokens(budget));
-        let mut chosen = select_live(config, pages, demands, low, sent)?;
+        let mut chosen = selector.select(config, pages, &demands.list, low, sent)?;
         if !chosen.unmet.is_empty() {
             // A watermark never drops a required page the budget holds.
-            chosen = select_live(config, pages, demands, TokenCount::new(budget), sent)?;
+            chosen =
+                selector.select(config, pages, &demands.list, TokenCount::new(budget), sent)?;
         }
         // A level that saves nothing is not worth its bytes changing.
         let next: Vec<Repr> = (0..pages.len())
@@ -124,11 +133,10 @@ pub(crate) fn select_stable(
     })
 }
 
-/// Each page's demanded level, raised to its minimum and onto its path (`none`: no demand);
-/// `demand_slots` is the page of each demand.
-fn needed(pages: &[LivePage], demands: &[Demand], demand_slots: &[usize]) -> Vec<Repr> {
+/// Each page's demanded level, raised to its minimum and onto its path (`none`: no demand).
+fn needed(pages: &[LivePage], demands: &Demands) -> Vec<Repr> {
     let mut out = vec![Repr::None; pages.len()];
-    for (d, &i) in demands.iter().zip(demand_slots) {
+    for (d, &i) in demands.list.iter().zip(&demands.slots) {
         let costs = &pages[i].levels;
         let (level, _) = costs.at_least(
             d.required_repr

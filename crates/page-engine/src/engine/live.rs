@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use page_core::{LevelCosts, PageId, Repr, TokenCount, TokenCounter};
-use page_policy::LivePage;
+use page_policy::{LivePage, LiveSelector};
 use page_writeback::Store;
 
 use crate::error::EngineError;
@@ -32,6 +32,8 @@ pub(super) struct LiveSet {
     pub(super) sent: Vec<Repr>,
     /// Each slot's page's slot.
     index: HashMap<PageId, usize>,
+    /// The pages compiled for page-policy's selector, as the slots are.
+    pub(super) selector: LiveSelector,
     /// How many items are slotted. Items before it do not change: a prompt waits for a
     /// response's every result, and only a reset removes items.
     items: usize,

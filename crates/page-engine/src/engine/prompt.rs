@@ -41,7 +41,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
             levels,
             used,
             unmet,
-        } = self.select(&live, &demands, budget)?;
+        } = self.select(&mut live, &demands, budget)?;
         let (slots, pages) = (live.slots.as_slice(), live.pages.as_slice());
         let mut faults = Vec::new();
         self.observe(slots, pages, &levels, &mut faults);

@@ -4,22 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use page_core::{LevelCosts, PageId, Repr, TokenCount, TokenCounter};
-use page_policy::{Demand, LivePage, Paging, select_live};
+use page_policy::{Demand, LivePage, Paging};
 use page_writeback::Store;
 
 use crate::error::EngineError;
-use crate::stable::select_stable;
+use crate::stable::{Demands, select_stable};
 
 use super::Engine;
 use super::live::{LiveSet, Slot};
-
-/// The demands of one prompt, each with its slot.
-pub(super) struct Demands {
-    /// Each demanded page with its level, in slot order.
-    pub(super) list: Vec<Demand>,
-    /// The slot of each.
-    pub(super) slots: Vec<usize>,
-}
 
 /// The levels of one prompt's slots.
 pub(super) struct Selected {
@@ -36,15 +28,19 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// degradation event) or afresh per turn, as the policy says, with tool groups kept whole.
     pub(super) fn select(
         &mut self,
-        live: &LiveSet,
+        live: &mut LiveSet,
         demands: &Demands,
         budget: TokenCount,
     ) -> Result<Selected, EngineError> {
-        let (slots, pages) = (live.slots.as_slice(), live.pages.as_slice());
         let (mut levels, mut used, unmet) = match self.config.policy.paging {
             Paging::PerTurn => {
-                let selection =
-                    select_live(&self.config.policy, pages, &demands.list, budget, None)?;
+                let selection = live.selector.select(
+                    &self.config.policy,
+                    &live.pages,
+                    &demands.list,
+                    budget,
+                    None,
+                )?;
                 let mut levels = selection.levels;
                 let mut used = selection.tokens.get();
                 if self.config.stable_prefix {
@@ -57,10 +53,10 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 let selection = select_stable(
                     &self.config.policy,
                     marks,
-                    pages,
+                    &mut live.selector,
+                    &live.pages,
                     &standing,
-                    &demands.list,
-                    &demands.slots,
+                    demands,
                     budget.get(),
                 )?;
                 if selection.rewrote {
@@ -77,7 +73,13 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
                 (selection.levels, selection.tokens, selection.unmet)
             }
         };
-        keep_groups_whole(slots, pages, &mut levels, &mut used, budget.get());
+        keep_groups_whole(
+            &live.slots,
+            &live.pages,
+            &mut levels,
+            &mut used,
+            budget.get(),
+        );
         Ok(Selected {
             levels,
             used,
