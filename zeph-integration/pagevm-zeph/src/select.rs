@@ -1,5 +1,5 @@
 //! Budget-driven level selection for a paged history, through page-policy's live selector
-//! (`select_live`, the selector the lifecycle engine assembles prompts with).
+//! (`LiveSelector`, the selector the lifecycle engine assembles prompts with).
 //!
 //! Inputs per page: its Zeph-counted cost at every level, its pin, base utility and recompute
 //! cost (page-replay's values), and its recency (position of its last message in the history,
@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use page_core::{LevelCosts, Repr, TokenCount};
-use page_policy::{Demand, LivePage, PolicyConfig, PolicyId, select_live};
+use page_policy::{Demand, LivePage, LiveSelector, PolicyConfig, PolicyId};
 
 use crate::AdapterError;
 use crate::pages::PagedHistory;
@@ -136,7 +136,9 @@ pub fn select(
         });
     }
     let config = PolicyConfig::preset(PolicyId::Clawvm);
-    let mut chosen = select_live(&config, &live, &demands, tok(page_budget), None)?;
+    // The pages are compiled once for the relaxation rounds below.
+    let mut selector = LiveSelector::default();
+    let mut chosen = selector.select(&config, &live, &demands, tok(page_budget), None)?;
     let newest = history
         .pages
         .iter()
@@ -156,7 +158,7 @@ pub fn select(
                 d.required_repr = None;
             }
         }
-        chosen = select_live(&config, &live, &demands, tok(page_budget), None)?;
+        chosen = selector.select(&config, &live, &demands, tok(page_budget), None)?;
     }
     if !chosen.unmet.is_empty() {
         // Even the newest page does not fit at full (a huge tool output just arrived): every
@@ -164,7 +166,7 @@ pub fn select(
         for d in &mut demands {
             d.required_repr = None;
         }
-        chosen = select_live(&config, &live, &demands, tok(page_budget), None)?;
+        chosen = selector.select(&config, &live, &demands, tok(page_budget), None)?;
     }
     if !chosen.unmet.is_empty() {
         // Still too much: only the newest page stays required (at its minimum); cited and
@@ -178,7 +180,7 @@ pub fn select(
                 required_repr: None,
             })
             .collect();
-        chosen = select_live(&config, &live, &demands, tok(page_budget), None)?;
+        chosen = selector.select(&config, &live, &demands, tok(page_budget), None)?;
     }
     let mut levels: Vec<Option<Repr>> = chosen
         .levels
