@@ -39,19 +39,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod build;
 mod error;
 pub mod ids;
 mod migrate;
 mod parts;
 mod plan;
+mod report;
 mod schema;
 mod source;
 
 pub use crate::error::MigrateError;
-pub use crate::migrate::{
-    Diagnostic, DiagnosticKind, MigrateOptions, MigrationReport, NoProgress, Progress, dry_run,
-    migrate, zeph_builder,
-};
+pub use crate::migrate::{MigrateOptions, dry_run, migrate, zeph_builder};
+pub use crate::report::{Diagnostic, DiagnosticKind, MigrationReport, NoProgress, Progress};
 pub use crate::schema::{OverflowLayout, PartsLayout, VisibilityLayout, ZephSchema};
 pub use crate::source::ZephDb;
 

@@ -6,21 +6,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use page_core::{
-    Boundary, MessageId, Page, PageId, Provenance, Repr, Scope, SessionId, SessionPageTable,
-    TokenCounter, ToolCallId, TypeTable,
+    Boundary, Page, PageId, Repr, Scope, SessionId, SessionPageTable, TokenCounter, ToolCallId,
+    TypeTable,
 };
-use page_engine::{
-    BuildConfig, BuildError, ConversationTurn, RepresentationBuilder, Source, ToolResult,
-};
+use page_engine::{BuildConfig, RepresentationBuilder};
 use page_tokenizer::{Encoding, FastBpeCounter};
 use page_writeback::{
     AccessControl, BoundaryContext, FieldSchemas, PageStore, ReprChange, Store, Writeback,
 };
-use serde::Serialize;
 
+use crate::build::{Job, build_all, build_err};
 use crate::error::MigrateError;
-use crate::plan::{Body, Unit, plan};
-use crate::schema::ZephSchema;
+use crate::plan::{Unit, plan};
+use crate::report::{Diagnostic, DiagnosticKind, MigrationReport, Progress};
 use crate::source::ZephDb;
 
 /// What to migrate and how.
@@ -47,112 +45,6 @@ impl Default for MigrateOptions {
         }
     }
 }
-
-/// What kind of problem a [`Diagnostic`] reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum DiagnosticKind {
-    /// A `tool_use` part with no `tool_result` in the next message.
-    OrphanedToolUse,
-    /// A `tool_result` part with no `tool_use` in the previous message.
-    OrphanedToolResult,
-    /// A `parts` column that does not parse in either format.
-    CorruptParts,
-    /// A `tool_overflow` body that is not UTF-8.
-    ArchiveNotUtf8,
-    /// Messages name a conversation that has no `conversations` row.
-    MissingConversation,
-}
-
-impl DiagnosticKind {
-    /// The stable snake_case code (as in the JSON report).
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            DiagnosticKind::OrphanedToolUse => "orphaned_tool_use",
-            DiagnosticKind::OrphanedToolResult => "orphaned_tool_result",
-            DiagnosticKind::CorruptParts => "corrupt_parts",
-            DiagnosticKind::ArchiveNotUtf8 => "archive_not_utf8",
-            DiagnosticKind::MissingConversation => "missing_conversation",
-        }
-    }
-}
-
-/// A problem in the Zeph data, by id. Nothing it names is dropped: the text is migrated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    /// The Zeph conversation id.
-    pub conversation: i64,
-    /// The Zeph message id, when the problem is in a message.
-    pub message: Option<i64>,
-    /// What is wrong.
-    pub kind: DiagnosticKind,
-    /// Details for a person.
-    pub detail: String,
-}
-
-/// What a run did (or, for a dry run, would do). The JSON form is what
-/// `pagevm migrate --json` prints.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct MigrationReport {
-    /// The Zeph layout that was read.
-    pub schema: Option<ZephSchema>,
-    /// Whether nothing was committed.
-    pub dry_run: bool,
-    /// Conversations read.
-    pub conversations: u64,
-    /// Message rows read, soft-deleted ones included.
-    pub messages_read: u64,
-    /// Pages created in the store by this run.
-    pub pages_created: u64,
-    /// Pages skipped because the store already held them (an earlier run).
-    pub pages_existing: u64,
-    /// Tool evidence groups (a `tool_use` with its `tool_result`, or a `tool_output`).
-    pub tool_groups: u64,
-    /// Tool parts without their partner (see `diagnostics`).
-    pub orphaned_tool_parts: u64,
-    /// Rows whose `parts` JSON does not parse (see `diagnostics`).
-    pub corrupt_rows: u64,
-    /// Rows in the legacy externally tagged `parts` format.
-    pub legacy_rows: u64,
-    /// Summaries: hard-compaction and tool-pair summary messages, and `summaries` rows.
-    pub summaries: u64,
-    /// `tool_overflow` rows (execution-time overflow and Memex archives).
-    pub archives: u64,
-    /// Soft-deleted rows, not migrated.
-    pub skipped_deleted: u64,
-    /// Compactions Zeph applied (groups of rows hidden together).
-    pub compactions: u64,
-    /// Audit records of compacted pages written by this run.
-    pub audit_records: u64,
-    /// Boundaries committed by this run.
-    pub boundaries: u64,
-    /// Problems found, by id.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Observes a run: for a progress bar, and for tests that stop a run midway.
-pub trait Progress {
-    /// The run starts; `total_messages` rows will be read.
-    fn start(&mut self, total_messages: u64) {
-        let _ = total_messages;
-    }
-    /// `n` more message rows were processed.
-    fn messages(&mut self, n: u64) {
-        let _ = n;
-    }
-    /// A boundary of `conversation` with `pages` pages was committed.
-    fn committed(&mut self, conversation: i64, pages: usize) {
-        let _ = (conversation, pages);
-    }
-}
-
-/// A [`Progress`] that ignores everything.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {}
 
 /// The builder Zeph migrations use: `cl100k_base` counts (what Zeph's token counter uses) from
 /// the fast counter (the same counts as tiktoken-rs, checked in page-tokenizer's tests),
@@ -286,19 +178,6 @@ impl page_writeback::JournalStore for NoStore {
 /// stages busy: on the 100k-message bench, 1 gave 6.8 s wall, 3 gave 5.5 s, 8 gave 4.5 s.
 /// Memory: at most one more than this many boundaries of pages in flight.
 const LOOKAHEAD: usize = 8;
-
-/// One boundary to build and commit: the pages of `group` the store does not hold yet.
-struct Job {
-    conversation: i64,
-    /// The boundary's position in its conversation (its turn is `ordinal + 1`).
-    ordinal: usize,
-    scope: Scope,
-    todo: Vec<(PageId, Unit)>,
-    /// The compaction of the boundary's first unit, if any (its kind and time).
-    head: Option<crate::plan::Compacted>,
-    /// The newest unit time of the whole group, those already stored included.
-    newest_ms: i64,
-}
 
 /// What the committing side does next, in the order a sequential run would do it.
 enum Step {
@@ -683,44 +562,6 @@ impl<'a, S: Store> Committer<'a, S> {
     }
 }
 
-fn build_err(page: &str, e: impl std::fmt::Display) -> MigrateError {
-    MigrateError::Build {
-        page: page.to_owned(),
-        detail: e.to_string(),
-    }
-}
-
-/// Builds the pages of `todo` in order, on up to `threads` scoped threads: tokenizing the
-/// representations is most of a migration's work, and pages are independent.
-fn build_all<C: TokenCounter + Sync>(
-    builder: &RepresentationBuilder<C>,
-    types: &TypeTable,
-    job: &Job,
-    threads: usize,
-) -> Vec<Result<Page, MigrateError>> {
-    let (scope, c, todo) = (&job.scope, job.conversation, job.todo.as_slice());
-    let one = |(id, unit): &(PageId, Unit)| build_page(builder, types, scope, id.clone(), unit, c);
-    // Small batches are not worth a thread.
-    if threads <= 1 || todo.len() < 16 {
-        return todo.iter().map(one).collect();
-    }
-    let chunk = todo.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = todo
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(pages) => pages,
-                // A builder panic is a bug; surface it as an error of this batch, not a crash.
-                Err(_) => vec![Err(build_err("(batch)", "a page builder thread panicked"))],
-            })
-            .collect()
-    })
-}
-
 /// Splits units into boundaries: runs of units with the same compaction (or none), at most
 /// `max` each. A function of the units only, so a re-run cuts the same boundaries.
 fn boundaries(units: &[Unit], max: usize) -> Vec<&[Unit]> {
@@ -737,84 +578,4 @@ fn boundaries(units: &[Unit], max: usize) -> Vec<&[Unit]> {
         }
     }
     out
-}
-
-fn message_id(c: i64, m: i64) -> Result<MessageId, MigrateError> {
-    MessageId::new(crate::ids::message_source(c, m))
-        .map_err(|e| build_err(&format!("message {m}"), e))
-}
-
-fn build_page<C: TokenCounter>(
-    builder: &RepresentationBuilder<C>,
-    types: &TypeTable,
-    scope: &Scope,
-    id: PageId,
-    unit: &Unit,
-    c: i64,
-) -> Result<Page, MigrateError> {
-    let err = |e: BuildError| build_err(&unit.id, e);
-    let import = || Provenance::Import {
-        source: unit.source.clone(),
-    };
-    let at = (unit.time_ms > 0).then_some(unit.time_ms);
-    let (page, provenance) = match &unit.body {
-        Body::Bootstrap { text } => {
-            let source = Source::SystemPrompt {
-                text,
-                span: "m0",
-                start_ms: at,
-            };
-            (builder.ingest(&id, &source).map_err(err)?, import())
-        }
-        Body::Conversation {
-            role,
-            text,
-            first,
-            last,
-        } => {
-            let (a, b) = (format!("m{first}"), format!("m{last}"));
-            let source = Source::Turn(ConversationTurn {
-                role,
-                text,
-                span: (&a, &b),
-                start_ms: at,
-            });
-            let provenance = if *first > 0 {
-                Provenance::Transcript {
-                    first: message_id(c, *first)?,
-                    last: message_id(c, *last)?,
-                    start_ms: None,
-                    end_ms: at,
-                }
-            } else {
-                import()
-            };
-            (builder.ingest(&id, &source).map_err(err)?, provenance)
-        }
-        Body::Evidence {
-            tool,
-            args_json,
-            output,
-            is_error,
-            call_id,
-        } => {
-            let source = Source::ToolResult(ToolResult {
-                tool,
-                args_json,
-                output,
-                is_error: *is_error,
-                exit_code: None,
-            });
-            let page = builder.ingest(&id, &source).map_err(err)?;
-            // An unusable call id (empty, control characters) keeps the Zeph locator.
-            let provenance = call_id
-                .as_deref()
-                .and_then(|c| ToolCallId::new(c).ok())
-                .and_then(|c| page.tool_call(c))
-                .unwrap_or_else(import);
-            (page, provenance)
-        }
-    };
-    Page::from_spec(page.into_spec(id, scope.clone(), provenance), types)
-        .map_err(|e| build_err(&unit.id, e))
 }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use page_core::CompactionKind;
 
 use crate::ids;
-use crate::migrate::{Diagnostic, DiagnosticKind};
 use crate::parts::{Parsed, Part, parse};
+use crate::report::{Diagnostic, DiagnosticKind};
 use crate::source::{Conversation, MessageRow, Visibility};
 
 /// What a page is built from.
