@@ -5,19 +5,17 @@
 //! merged demand list of each turn, the previous producer of each tool signature, the
 //! oracle's future-demand index), so the per-turn engine only does table lookups.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use page_core::{
-    CompactionKind, LevelCosts, PageId, PageType, PinClass, Repr, ScopeKind, SessionId,
-    ToolSignature,
+    CompactionKind, LevelCosts, PageId, PageType, PinClass, Repr, SessionId, ToolSignature,
 };
 
 use crate::error::WorkloadError;
+use crate::workload::{Demand, LifecycleEvent, RecallAnswer, WORKLOAD_SCHEMA_VERSION, Workload};
 
-use crate::workload::{
-    Demand, Existence, LifecycleEvent, RecallAnswer, WORKLOAD_SCHEMA_VERSION, Workload,
-    WorkloadPage, WorkloadTurn,
-};
+mod live;
+mod page;
 
 impl Workload {
     /// Checks the workload and precomputes what the engine needs.
@@ -156,36 +154,6 @@ pub struct ValidatedWorkload {
     /// demand_start[p + 1]]`, ascending.
     pub(crate) demand_start: Vec<u32>,
     pub(crate) demand_turns: Vec<u32>,
-}
-
-const fn pin_rank(pin: PinClass) -> u8 {
-    match pin {
-        PinClass::Hard => 2,
-        PinClass::Soft => 1,
-        PinClass::None => 0,
-    }
-}
-
-const fn type_rank(page_type: PageType) -> u8 {
-    match page_type {
-        PageType::Bootstrap => 2,
-        PageType::Constraint => 1,
-        PageType::Plan | PageType::Preference | PageType::Evidence | PageType::Conversation => 0,
-    }
-}
-
-/// Python's `int(x * 1000)`: truncation toward zero (saturating on overflow, 0 for NaN).
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "truncation toward zero is the artifact's int()"
-)]
-fn priority_scale(base_utility: f64) -> i64 {
-    (base_utility * 1000.0) as i64
-}
-
-fn level_u8(r: Repr) -> u8 {
-    // `Repr::index` is at most 4.
-    u8::try_from(r.index()).unwrap_or(NO_LEVEL)
 }
 
 fn idx_u32(i: usize) -> u32 {
@@ -449,206 +417,11 @@ impl ValidatedWorkload {
         })
     }
 
-    /// A workload of one turn and no pages yet, to which live pages are added one at a time
-    /// ([`crate::LiveSelector`]).
-    pub(crate) fn live() -> Self {
-        Self {
-            source: Workload {
-                schema_version: WORKLOAD_SCHEMA_VERSION,
-                id: "live".to_owned(),
-                family: "live".to_owned(),
-                pages: Vec::new(),
-                turns: vec![WorkloadTurn::default()],
-            },
-            levels: Vec::new(),
-            pages: Vec::new(),
-            turns: vec![TurnPlan::default()],
-            existence_changes: vec![Vec::new()],
-            by_rank: Vec::new(),
-            pinned_pages: Vec::new(),
-            bootstrap_pages: Vec::new(),
-            prefetch_order: Vec::new(),
-            sessions: Vec::new(),
-            demand_start: vec![0],
-            demand_turns: Vec::new(),
-        }
-    }
-
-    /// Adds a page of a [`ValidatedWorkload::live`] workload (no session, no tool call, no
-    /// retirement; the caller has checked its id is new), placed in every index where
-    /// [`ValidatedWorkload::new`] would place it. The oracle's demand index stays empty: a
-    /// live workload has no turn after its one.
-    pub(crate) fn push_live(&mut self, page: WorkloadPage) -> Result<(), WorkloadError> {
-        let i = self.pages.len();
-        let mut info = Self::check_page(i, &page, &mut self.levels)?;
-        let rank = self
-            .by_rank
-            .partition_point(|&r| self.pages[r as usize].id < info.id);
-        for other in &mut self.pages {
-            if other.id_rank as usize >= rank {
-                other.id_rank += 1;
-            }
-        }
-        info.id_rank = idx_u32(rank);
-        self.by_rank.insert(rank, idx_u32(i));
-        // Descending by (recompute_cost, base_utility), ties in page order: after its equals.
-        let at = self.prefetch_order.partition_point(|&q| {
-            let o = &self.pages[q as usize];
-            o.recompute_cost
-                .total_cmp(&info.recompute_cost)
-                .then(o.base_utility.total_cmp(&info.base_utility))
-                .is_ge()
-        });
-        self.prefetch_order.insert(at, idx_u32(i));
-        if info.auto_pinned {
-            self.pinned_pages.push(idx_u32(i));
-        }
-        if info.page_type == PageType::Bootstrap {
-            self.bootstrap_pages.push(idx_u32(i));
-        }
-        self.existence_changes[0].push(idx_u32(i));
-        self.demand_start.push(0);
-        self.pages.push(info);
-        self.source.pages.push(page);
-        Ok(())
-    }
-
-    /// Sets the demands of a [`ValidatedWorkload::live`] workload's turn, merged by page as
-    /// [`ValidatedWorkload::new`] merges a turn's demands; `index` finds each page.
-    pub(crate) fn set_live_demands(
-        &mut self,
-        demands: &[Demand],
-        index: &HashMap<PageId, u32>,
-    ) -> Result<(), WorkloadError> {
-        let mut plan = TurnPlan::default();
-        for (k, d) in demands.iter().enumerate() {
-            let Some(&p) = index.get(&d.page) else {
-                return Err(WorkloadError::UnknownPage {
-                    turn: 0,
-                    field: format!("demands[{k}].page"),
-                    page: d.page.clone(),
-                });
-            };
-            let level = demand_level(&self.pages[p as usize], &self.levels[p as usize], d, 0, k)?;
-            match plan.demands.iter_mut().find(|e| e.page == p) {
-                Some(e) => e.level = e.level.max(level),
-                None => plan.demands.push(DemandPlan {
-                    page: p,
-                    level,
-                    observe: true,
-                }),
-            }
-        }
-        let demanded = |p: u32| plan.demands.iter().any(|d| d.page == p);
-        let mut min_set: u64 = 0;
-        for &p in &self.pinned_pages {
-            if !demanded(p) {
-                let info = &self.pages[p as usize];
-                min_set += u64::from(info.cost[info.min.index()]);
-            }
-        }
-        for d in &plan.demands {
-            min_set += u64::from(self.pages[d.page as usize].cost[d.level.index()]);
-        }
-        plan.min_set_tokens = min_set;
-        self.source.turns[0].demands = demands.to_vec();
-        self.turns[0] = plan;
-        Ok(())
-    }
-
     fn produced_by_call(source: &Workload, id: &PageId) -> bool {
         source
             .turns
             .iter()
             .any(|t| t.tool_calls.iter().any(|c| &c.result_page == id))
-    }
-
-    fn check_page(
-        i: usize,
-        p: &WorkloadPage,
-        levels: &mut Vec<LevelCosts>,
-    ) -> Result<PageInfo, WorkloadError> {
-        for (field, value) in [
-            ("base_utility", p.base_utility),
-            ("recompute_cost", p.recompute_cost),
-        ] {
-            if !value.is_finite() {
-                return Err(WorkloadError::InvalidNumber {
-                    index: i,
-                    page: p.id.clone(),
-                    field,
-                    value,
-                });
-            }
-        }
-        let defaults = p.page_type.defaults();
-        let min = p.min_fidelity.unwrap_or(defaults.min_fidelity());
-        let lc = LevelCosts::new(p.page_type, defaults.path(), min, &p.tokens.to_map()).map_err(
-            |source| WorkloadError::InvalidPage {
-                index: i,
-                page: p.id.clone(),
-                source,
-            },
-        )?;
-        let scope = p.scope.unwrap_or(defaults.default_scope());
-        if scope == ScopeKind::Project && p.session.is_some() {
-            return Err(WorkloadError::InconsistentPage {
-                index: i,
-                page: p.id.clone(),
-                reason: "a project-scoped page cannot belong to a session",
-            });
-        }
-        let mut cost = [0u32; 5];
-        for (level, c) in lc.iter() {
-            cost[level.index()] = c.get();
-        }
-        let path = lc.path();
-        let mut up = [NO_LEVEL; 5];
-        for level in Repr::ALL {
-            if let Some(next) = path.step_up(level) {
-                up[level.index()] = level_u8(next);
-            }
-        }
-        // From `none` the first step goes straight to the minimum fidelity, never below it.
-        up[Repr::None.index()] = level_u8(min);
-        let pin = p.pin.unwrap_or(defaults.default_pin());
-        let (available_from, available_until) = match p.exists {
-            None => (0, usize::MAX),
-            Some(Existence { created, retired }) => {
-                if retired.is_some_and(|r| r <= created) {
-                    return Err(WorkloadError::InconsistentPage {
-                        index: i,
-                        page: p.id.clone(),
-                        reason: "exists.retired must come after exists.created",
-                    });
-                }
-                (created as usize, retired.map_or(usize::MAX, |r| r as usize))
-            }
-        };
-        levels.push(lc);
-        Ok(PageInfo {
-            id: p.id.clone(),
-            page_type: p.page_type,
-            pin,
-            auto_pinned: auto_pinned(pin, p.page_type),
-            min,
-            cost,
-            up,
-            prefetchable: min == Repr::Pointer,
-            base_utility: p.base_utility,
-            recompute_cost: p.recompute_cost,
-            priority: (
-                pin_rank(pin),
-                type_rank(p.page_type),
-                priority_scale(p.base_utility),
-            ),
-            session: None,
-            is_tool_result: p.tool_signature.is_some(),
-            starts_dirty: p.dirty,
-            available_from,
-            available_until,
-            id_rank: 0,
-        })
     }
 
     /// The workload as given.
