@@ -49,6 +49,6 @@ pub use crate::run::{
 };
 pub use crate::schema::workload_schema_json;
 pub use crate::summary::{
-    AblationRow, AdversarialRow, FaultCounts, Fixed, Fixed2, Fixed3, GateRow, HeadlineRow,
+    AblationRow, AdversarialRow, Fixed, Fixed2, Fixed3, GateRow, HeadlineRow,
     SUMMARY_SCHEMA_VERSION, Summary, SweepRow,
 };

@@ -13,7 +13,7 @@ use std::path::Path;
 use page_core::{Repr, TokenCount, TypeTable};
 use page_engine::{BuildConfig, RepresentationBuilder};
 use page_import::{FileError, find_traces, import_file};
-use page_policy::{PolicyId, TraceEvent};
+use page_policy::{FaultCounts, PolicyId, TraceEvent};
 use page_replay::{
     CostReport, Directory, KindRetention, Measures, QualityReport, ReplayReport, SessionReplay,
     Trace, convert_with, full_history_tokens, replay_converted,
@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::error::EvalError;
 use crate::progress::Progress;
 use crate::run::trace_jsonl;
-use crate::summary::{FaultCounts, Fixed, Fixed2, Fixed3};
+use crate::summary::{Fixed, Fixed2, Fixed3};
 
 /// Budgets of the real-session replay, as fractions of each session's full history.
 pub const REAL_FRACTIONS: [f64; 7] = [0.05, 0.10, 0.15, 0.25, 0.35, 0.50, 0.75];
@@ -466,15 +466,7 @@ impl RetentionSums {
 }
 
 fn row(file: &str, fraction: f64, r: &ReplayReport, trace: String) -> RealRow {
-    let f = &r.faults;
-    let faults = FaultCounts {
-        refetch: f.refetch,
-        duplicate_tool: f.duplicate_tool,
-        pinned_invariant_miss: f.pinned_invariant_miss,
-        post_compaction_bootstrap: f.post_compaction_bootstrap,
-        silent_recall: f.silent_recall,
-        flush_miss: f.flush_miss,
-    };
+    let faults = r.faults;
     RealRow {
         file: file.to_owned(),
         session: r.session.clone(),

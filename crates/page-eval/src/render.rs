@@ -6,8 +6,10 @@
 
 use std::fmt::Write as _;
 
+use page_policy::FaultCounts;
+
 use crate::error::EvalError;
-use crate::summary::{FaultCounts, Summary};
+use crate::summary::Summary;
 
 /// `summary.json`: pretty-printed, two-space indent, with a trailing newline.
 ///

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use page_core::TokenCount;
 use page_policy::{
-    Feature, PolicyConfig, PolicyId, ReasonCode, Simulation, ValidatedWorkload, Workload, simulate,
+    FaultCounts, Feature, PolicyConfig, PolicyId, ReasonCode, Simulation, ValidatedWorkload,
+    Workload, simulate,
 };
 
 use crate::adversarial::Scenario;
@@ -19,8 +20,8 @@ use crate::real::{RealResults, count_files, run_real};
 use crate::render::{summary_csv, summary_json, summary_md};
 use crate::report::report_html;
 use crate::summary::{
-    AblationRow, AdversarialRow, FaultCounts, Fixed, GateRow, HeadlineRow, SUMMARY_SCHEMA_VERSION,
-    Summary, SweepRow,
+    AblationRow, AdversarialRow, Fixed, GateRow, HeadlineRow, SUMMARY_SCHEMA_VERSION, Summary,
+    SweepRow,
 };
 
 /// The sweep budgets, in tokens (the artifact's `DEFAULT_BUDGETS`).
@@ -163,7 +164,7 @@ pub fn run_eval(plan: &EvalPlan, progress: &mut dyn Progress) -> Result<Evaluati
                 format!("traces/ablations/{name}__{}.jsonl", family.code()),
                 &sim,
             )?;
-            faults.add(&counts(&sim));
+            faults.add_counts(&sim.faults);
             progress.step(&format!("ablation {name} {}", family.code()));
         }
         ablations.push(AblationRow {
@@ -271,20 +272,8 @@ fn signed(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn counts(sim: &Simulation) -> FaultCounts {
-    let f = &sim.faults;
-    FaultCounts {
-        refetch: f.refetch,
-        duplicate_tool: f.duplicate_tool,
-        pinned_invariant_miss: f.pinned_invariant_miss,
-        post_compaction_bootstrap: f.post_compaction_bootstrap,
-        silent_recall: f.silent_recall,
-        flush_miss: f.flush_miss,
-    }
-}
-
 fn sweep_row(workload: &str, sim: &Simulation, budget: u32) -> SweepRow {
-    let faults = counts(sim);
+    let faults = sim.faults;
     SweepRow {
         workload: workload.to_owned(),
         policy: sim.policy.code().to_owned(),
@@ -300,7 +289,7 @@ fn sweep_row(workload: &str, sim: &Simulation, budget: u32) -> SweepRow {
 }
 
 fn adversarial_row(scenario: Scenario, sim: &Simulation, budget: u32) -> AdversarialRow {
-    let faults = counts(sim);
+    let faults = sim.faults;
     // One line per distinct (page, level, reason) for pinned pages, with how many turns it
     // happened; demanded pages that did not fit are summarised in one count.
     let mut pinned: Vec<(String, u32)> = Vec::new();

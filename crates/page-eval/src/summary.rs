@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use page_policy::FaultCounts;
 use serde::ser::Error as _;
 use serde::{Serialize, Serializer};
 
@@ -44,56 +45,6 @@ pub type Fixed3 = Fixed<3>;
 
 /// A float with two decimals: means of fault counts.
 pub type Fixed2 = Fixed<2>;
-
-/// Counts of the six machine-counted faults, in the order `summary.json` lists them.
-///
-/// All are policy-controllable: a hard-pinned page that does not fit because the
-/// minimum-fidelity set exceeds the budget is physical insufficiency and is reported as
-/// invariant pressure instead (see [`AdversarialRow`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct FaultCounts {
-    /// A tool result re-retrieved after eviction.
-    pub refetch: u64,
-    /// An equivalent tool call re-run because its result was evicted.
-    pub duplicate_tool: u64,
-    /// A hard-pinned page missing or below its minimum at assembly.
-    pub pinned_invariant_miss: u64,
-    /// A bootstrap page missing after compaction.
-    pub post_compaction_bootstrap: u64,
-    /// A recall that returned empty without a reason code.
-    pub silent_recall: u64,
-    /// Dirty state destroyed by a boundary before it was committed.
-    pub flush_miss: u64,
-}
-
-impl FaultCounts {
-    /// The sum over the six kinds.
-    #[must_use]
-    pub fn total(&self) -> u64 {
-        self.refetch
-            + self.duplicate_tool
-            + self.pinned_invariant_miss
-            + self.post_compaction_bootstrap
-            + self.silent_recall
-            + self.flush_miss
-    }
-
-    /// Refetch plus duplicate-tool: the working-set faults pointer resolution prevents.
-    #[must_use]
-    pub fn dup_refetch(&self) -> u64 {
-        self.refetch + self.duplicate_tool
-    }
-
-    /// Adds `other` kind by kind.
-    pub fn add(&mut self, other: &FaultCounts) {
-        self.refetch += other.refetch;
-        self.duplicate_tool += other.duplicate_tool;
-        self.pinned_invariant_miss += other.pinned_invariant_miss;
-        self.post_compaction_bootstrap += other.post_compaction_bootstrap;
-        self.silent_recall += other.silent_recall;
-        self.flush_miss += other.flush_miss;
-    }
-}
 
 /// One Tier-1 lifecycle gate: a contract scenario run under the failing baseline and ClawVM.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -66,6 +66,19 @@ impl FaultCounts {
             + self.silent_recall
             + self.flush_miss
     }
+
+    /// Refetch plus duplicate-tool: the working-set faults pointer resolution prevents.
+    #[must_use]
+    pub const fn dup_refetch(&self) -> u64 {
+        self.refetch + self.duplicate_tool
+    }
+
+    /// Adds `other`'s counts kind by kind.
+    pub fn add_counts(&mut self, other: &FaultCounts) {
+        for &kind in FaultKind::ALL {
+            *self.slot(kind) += other.get(kind);
+        }
+    }
 }
 
 /// Why an event was recorded. Stable snake_case codes; see the README's "Fault rules".

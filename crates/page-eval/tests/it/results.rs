@@ -1,7 +1,8 @@
 //! What the results must show (the list, the paper's Table 4 and Table 6
 //! qualitatively), checked on the full evaluation.
 
-use page_eval::{FaultCounts, SweepRow};
+use page_eval::SweepRow;
+use page_policy::FaultCounts;
 
 fn rows(policy: &str) -> Vec<&'static SweepRow> {
     crate::full()
