@@ -7,14 +7,14 @@
 //! to the budget; the adapter's microcompact and assembly. Two more split the costs: the
 //! adapter's turn with every page already built, and counting each message once, the least
 //! work of any path that keeps Zeph-compatible counts. The replays are
-//! `pagevm_zeph::replay::Workload`'s, as `side_by_side --cpu` times them on any traces.
+//! `pagevm_zeph::replay::Replays`'s, as `side_by_side --cpu` times them on any traces.
 
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pagevm_zeph::ZephTokens;
 use pagevm_zeph::compare::{CompareConfig, History, session_to_messages};
-use pagevm_zeph::replay::Workload;
+use pagevm_zeph::replay::Replays;
 
 fn histories() -> Vec<History> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/traces");
@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
             },
         ),
     ] {
-        let w = Workload::new(histories(), &config, &tokens);
+        let w = Replays::new(histories(), &config, &tokens);
         let mut g = c.benchmark_group(format!("side_by_side/{name}"));
         g.throughput(Throughput::Elements(w.turns() as u64));
         g.bench_function("zeph_0.21.4", |b| b.iter(|| w.zeph(&tokens)));

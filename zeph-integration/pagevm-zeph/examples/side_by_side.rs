@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use pagevm_zeph::ZephTokens;
 use pagevm_zeph::compare::{CompareConfig, History, json, session_to_messages, table};
-use pagevm_zeph::replay::Workload;
+use pagevm_zeph::replay::Replays;
 
 /// Timed replays of each path, interleaved so a slow stretch of a shared machine falls on all
 /// of them; the minimum is the estimate (noise only ever adds time).
@@ -57,7 +57,7 @@ fn cpu_table(histories: &[History]) -> Result<String, pagevm_zeph::AdapterError>
             },
         ),
     ] {
-        let w = Workload::new(histories.to_vec(), &config, &tokens);
+        let w = Replays::new(histories.to_vec(), &config, &tokens);
         let mut built = w.built(&tokens)?;
         let mut runs: [Vec<Duration>; 4] = Default::default();
         // One untimed round first: the counter's piece memo is process-wide and warms once.

@@ -14,12 +14,12 @@ use crate::{AdapterError, PagedCompactor, ZephTokens};
 /// Histories with their budgets fixed (a share of each history is counted here, once, so no
 /// replay pays for it).
 #[derive(Debug)]
-pub struct Workload {
+pub struct Replays {
     runs: Vec<(History, CompareConfig)>,
     turns: usize,
 }
 
-impl Workload {
+impl Replays {
     /// `histories` under `config`, its budget share applied to each.
     #[must_use]
     pub fn new(histories: Vec<History>, config: &CompareConfig, tokens: &ZephTokens) -> Self {
