@@ -2,13 +2,10 @@
 //! soft, hard and micro compaction) driven by pages and budgets, honouring `CompactionState`.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use page_core::Repr;
 use zeph_context::manager::{CompactionState, ContextManager};
-use zeph_context::summarization::{SummarizationDeps, single_pass_summary};
-use zeph_context::typed_page::BatchAssertions;
-use zeph_llm::provider::{Message, MessageMetadata, MessagePart, Role};
+use zeph_llm::provider::Message;
 
 use crate::AdapterError;
 use crate::convert::{Diagnostic, UnitKind, structure};
@@ -17,6 +14,11 @@ use crate::pages::{PagedHistory, Pager, tool_pages};
 use crate::render::render;
 use crate::select::{Selection, select};
 use crate::tokens::ZephTokens;
+
+pub use self::summary::LlmSummarizer;
+use self::summary::{deterministic_digest, left_out_messages, llm_summary, summary_message};
+
+mod summary;
 
 /// Knobs, mirroring Zeph's `[memory]` keys where one exists (see `docs/zeph-integration.md`).
 #[derive(Debug, Clone, PartialEq)]
@@ -105,23 +107,6 @@ pub enum SummarySource {
     /// The deterministic digest: the model was absent, failed, timed out, or its summary was
     /// rejected by validation.
     Deterministic,
-}
-
-/// An optional LLM summarizer through Zeph's provider types.
-#[derive(Clone)]
-pub struct LlmSummarizer {
-    /// Zeph's summarization dependencies (provider, per-call timeout, counter).
-    pub deps: SummarizationDeps,
-    /// Compression guidelines passed to Zeph's prompt builder.
-    pub guidelines: String,
-}
-
-impl std::fmt::Debug for LlmSummarizer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmSummarizer")
-            .field("timeout", &self.deps.llm_timeout)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The pagevm replacement of Zeph's compaction paths for one conversation.
@@ -520,103 +505,9 @@ impl PagedCompactor {
     }
 }
 
-/// The agent-only system message holding a hard compaction's summary, in Zeph's shape.
-fn summary_message(text: &str) -> Message {
-    let mut m = Message::from_parts(
-        Role::System,
-        vec![MessagePart::Summary {
-            text: text.to_owned(),
-        }],
-    );
-    m.metadata = MessageMetadata::agent_only();
-    m
-}
-
 /// Re-selections an assembly makes at most to fit the page directory (each with a larger
 /// reserve). Directories seen on the recorded traces settle within four.
 const DIRECTORY_ROUNDS: usize = 8;
 
 /// Bisection steps for the largest directory reserve that costs no required page.
 const DIRECTORY_BISECTIONS: usize = 6;
-
-/// One line per page left out: its pointer (page id, tool, digest, size), which the store
-/// dereferences. Deterministic and model-free.
-fn deterministic_digest(history: &PagedHistory, left_out: &[usize]) -> String {
-    let mut s = format!(
-        "[conversation summary — {} pages paged out; each line names one]",
-        left_out.len()
-    );
-    for &i in left_out {
-        let p = &history.pages[i];
-        s.push('\n');
-        s.push_str(p.text(Repr::Pointer).unwrap_or(p.id.as_str()));
-    }
-    s
-}
-
-fn left_out_messages(
-    messages: &[Message],
-    history: &PagedHistory,
-    left_out: &[usize],
-) -> Vec<Message> {
-    let mut idx: Vec<usize> = left_out
-        .iter()
-        .flat_map(|&i| {
-            history.structure.units[history.pages[i].unit]
-                .messages
-                .clone()
-        })
-        .collect();
-    idx.sort_unstable();
-    idx.dedup();
-    idx.into_iter().map(|i| messages[i].clone()).collect()
-}
-
-/// Asks the model for a summary and validates it: not empty, within `max_summary_tokens`,
-/// smaller than what it replaces, and naming at least one tool of the batch (Zeph's own
-/// `BatchAssertions`). `None` on any failure, timeout included.
-async fn llm_summary(
-    s: &LlmSummarizer,
-    dropped: &[Message],
-    history: &PagedHistory,
-    left_out: &[usize],
-    tokens: &ZephTokens,
-    config: &AdapterConfig,
-) -> Option<String> {
-    // One overall deadline on top of the provider's per-call timeout.
-    let deadline = s
-        .deps
-        .llm_timeout
-        .saturating_add(Duration::from_millis(100));
-    let text = tokio::time::timeout(
-        deadline,
-        single_pass_summary(&s.deps, dropped, &s.guidelines),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let text = text.trim().to_owned();
-    let n = tokens.text(&text);
-    let replaced: usize = dropped.iter().map(|m| tokens.message(m)).sum();
-    if text.is_empty() || n > config.max_summary_tokens || n >= replaced {
-        return None;
-    }
-    let mut tools: Vec<String> = left_out
-        .iter()
-        .filter_map(|&i| history.pages[i].tool.clone())
-        .collect();
-    tools.sort();
-    tools.dedup();
-    let batch = BatchAssertions {
-        tool_names_in_batch: tools,
-        has_memory_excerpt: false,
-        excerpt_labels: Vec::new(),
-    };
-    if !batch.check(&text).is_empty() {
-        return None;
-    }
-    Some(format!(
-        "[conversation summary — {} pages paged out]\n{text}",
-        left_out.len()
-    ))
-}
