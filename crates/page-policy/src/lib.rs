@@ -54,6 +54,7 @@ mod error;
 mod live;
 mod observer;
 mod selector;
+mod simulation;
 mod validated;
 mod workload;
 
@@ -64,12 +65,13 @@ pub use crate::config::{
 pub use crate::cost::{
     CacheMode, CostError, CostMeter, CostSummary, Pricing, RequestCost, RequestItem, RewriteFloor,
 };
-pub use crate::engine::{PolicyEngine, PromptItem, Simulation, TurnStats, simulate};
+pub use crate::engine::{PolicyEngine, PromptItem, simulate};
 pub use crate::error::WorkloadError;
 pub use crate::live::{LivePage, LiveSelection, LiveSelector, Sent, select_live};
 pub use crate::observer::{
     FaultCounts, InvariantPressure, PressureEvent, ReasonCode, SelectedPage, TraceEvent,
 };
+pub use crate::simulation::{Simulation, TurnStats};
 pub use crate::validated::{ValidatedWorkload, auto_pinned};
 pub use crate::workload::{
     Demand, Existence, LevelTokens, LifecycleEvent, Recall, RecallAnswer, ToolCall,
