@@ -14,6 +14,7 @@
 //! on every run.
 
 mod adversarial;
+mod chart;
 mod engine_gates;
 mod error;
 mod families;

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use page_policy::PolicyId;
 
+use crate::chart::{line_chart, policy_series};
 use crate::real::CostQualityRow;
-use crate::report::{esc, line_chart, policy_series};
+use crate::report::esc;
 
 /// Appends the section to `h`; `fractions` are the budgets replayed, `flabels` their labels.
 #[expect(clippy::cast_precision_loss, reason = "counts stay far below 2^53")]
