@@ -8,8 +8,9 @@ use page_writeback::{
 use postgres::GenericClient;
 
 use crate::codec::{self, RawEntry, corrupt, entry_key, to_i64, to_u64};
+use crate::commit::insert_audit;
 use crate::conn::{Db, Failure};
-use crate::store::{PostgresStore, insert_audit, parse, utf8};
+use crate::store::{PostgresStore, parse, utf8};
 
 /// Moves the identity sequences past the imported ids, so later commits and stagings draw
 /// new ones.

@@ -22,6 +22,7 @@
 //! numbers.
 
 mod codec;
+mod commit;
 mod conn;
 mod copy;
 mod error;
