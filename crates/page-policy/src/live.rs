@@ -370,16 +370,7 @@ mod tests {
         }
     }
 
-    const TYPES: [PageType; 6] = [
-        PageType::Bootstrap,
-        PageType::Constraint,
-        PageType::Plan,
-        PageType::Preference,
-        PageType::Evidence,
-        PageType::Conversation,
-    ];
-
-    /// A page of type `TYPES[t % 6]` whose path levels cost `steps` summed from its lowest
+    /// A page of type `PageType::ALL[t % 6]` whose path levels cost `steps` summed from its lowest
     /// level up; ids are drawn from a small alphabet so that ranks interleave.
     fn random_page(
         k: usize,
@@ -389,7 +380,7 @@ mod tests {
         cost: u8,
         recency: u8,
     ) -> LivePage {
-        let page_type = TYPES[t % TYPES.len()];
+        let page_type = PageType::ALL[t % PageType::ALL.len()];
         let defaults = page_type.defaults();
         let mut total = 0;
         let costs: BTreeMap<Repr, TokenCount> = defaults
