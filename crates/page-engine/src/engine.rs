@@ -50,7 +50,7 @@ pub struct EngineConfig {
     /// Who writes: the principal of every update the engine stages.
     pub principal: PrincipalId,
     /// The paging policy: cache-stable paging by default (levels change only at degradation
-    /// events, see [`Paging::CacheStable`]); the paper's per-turn policies re-decide every
+    /// events, see [`Paging::CacheStable`](page_policy::Paging::CacheStable)); the paper's per-turn policies re-decide every
     /// level at every prompt.
     pub policy: PolicyConfig,
     /// The representation builders' knobs.
@@ -65,7 +65,7 @@ pub struct EngineConfig {
     pub stable_prefix: bool,
     /// The tools whose earlier result may answer a repeated call (see [`ReadOnlyTools`]).
     pub read_only_tools: ReadOnlyTools,
-    /// Whether each prompt carries a page directory ([`Assembly::directory`]): what pages
+    /// Whether each prompt carries a page directory ([`Assembly::directory`](crate::Assembly::directory)): what pages
     /// below full can still be cited by, within a tenth of the budget (off by default).
     pub directory: bool,
 }

@@ -220,7 +220,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     /// after its own durable ids (a database row, a migrated page) gets the same page back
     /// after a restart: a named page the store already holds in this session's scope is
     /// adopted as committed, not built or written again. The same applies to
-    /// [`ModelOutput::page`] and [`ToolCallRequest::page`].
+    /// [`ModelOutput::page`] and [`ToolCallRequest::page`](crate::ToolCallRequest::page).
     ///
     /// # Errors
     /// [`EngineError::PageExists`] when the session already has the page,

@@ -26,7 +26,7 @@ pub struct ToolCallRequest {
     /// Arguments as the model wrote them (JSON; malformed text is kept and signed verbatim).
     pub args_json: String,
     /// The evidence page that will hold its result, when the harness names its pages (see
-    /// [`Engine::user_message_as`]); its frame replaces the engine's own count of the call
+    /// [`Engine::user_message_as`](crate::Engine::user_message_as)); its frame replaces the engine's own count of the call
     /// (tool name, arguments and, on a response's first call, its reasoning blocks). `None`
     /// lets the engine number and count it.
     pub page: Option<HarnessPage>,
@@ -38,7 +38,7 @@ pub struct ModelOutput {
     /// Visible text, if any.
     pub text: Option<String>,
     /// The conversation page of `text`, when the harness names its pages (see
-    /// [`Engine::user_message_as`]); `None` lets the engine number it.
+    /// [`Engine::user_message_as`](crate::Engine::user_message_as)); `None` lets the engine number it.
     pub page: Option<HarnessPage>,
     /// Reasoning blocks, verbatim; they stay with this turn's tool calls.
     pub thinking: Vec<String>,
@@ -52,7 +52,7 @@ pub struct ModelOutput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolDecision {
     /// Nothing equivalent is known: run the tool, then report with
-    /// [`Engine::tool_after`].
+    /// [`Engine::tool_after`](crate::Engine::tool_after).
     Run,
     /// An equivalent call (same canonical signature) ran before; its result, re-paged from
     /// the page table or the store, is now this call's result. Do not run the tool.

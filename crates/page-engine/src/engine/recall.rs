@@ -112,7 +112,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     }
 
     /// Demands `page`, the result of a page-in (a harness's `read_page`), in full in the next
-    /// prompt. The model asked for this text, so [`EngineConfig::fresh_result_share`] does not
+    /// prompt. The model asked for this text, so [`EngineConfig::fresh_result_share`](crate::EngineConfig::fresh_result_share) does not
     /// lower it; only the budget does.
     ///
     /// # Errors

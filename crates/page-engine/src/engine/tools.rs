@@ -55,7 +55,7 @@ impl<S: Store, C: TokenCounter> Engine<S, C> {
     }
 
     /// `tool_execute`, before: whether the call must run. A repeated read-only call (the rules
-    /// are in [`ReadOnlyTools`]) is served from the earlier result (re-paged from the page
+    /// are in [`ReadOnlyTools`](crate::ReadOnlyTools)) is served from the earlier result (re-paged from the page
     /// table or the store, never by re-running the tool), and the result is recorded for this
     /// call. The decision and its reason are the `tracing` event `context.pagevm.tool_decision`.
     ///
