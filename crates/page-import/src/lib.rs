@@ -33,6 +33,7 @@ mod swe_agent;
 mod time;
 
 pub use crate::files::{FileError, MAX_TRACE_BYTES, Skipped, TraceFiles, find_traces, import_file};
+pub use crate::time::parse_ms;
 
 use std::fmt;
 use std::str::FromStr;

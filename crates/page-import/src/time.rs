@@ -1,7 +1,14 @@
 //! RFC 3339 / ISO 8601 timestamps to Unix milliseconds, without a date-time dependency.
 
-/// Parses `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH:MM]`; no zone means UTC. `None` when malformed.
-pub(crate) fn parse_ms(s: &str) -> Option<i64> {
+/// Parses `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH:MM]` to Unix milliseconds; no zone means UTC
+/// (SQLite's `datetime` text is one such form). `None` when malformed.
+///
+/// ```
+/// assert_eq!(page_import::parse_ms("1970-01-01 00:00:01.5"), Some(1_500));
+/// assert_eq!(page_import::parse_ms("yesterday"), None);
+/// ```
+#[must_use]
+pub fn parse_ms(s: &str) -> Option<i64> {
     let b = s.trim().as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = b.get(r)?;

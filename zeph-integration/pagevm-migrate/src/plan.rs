@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use page_core::CompactionKind;
+use page_import::parse_ms;
 
 use crate::ids;
 use crate::parts::{Parsed, Part, parse};
@@ -79,41 +80,6 @@ pub(crate) struct Plan {
     pub(crate) units: Vec<Unit>,
     pub(crate) counts: Counts,
     pub(crate) diagnostics: Vec<Diagnostic>,
-}
-
-/// `YYYY-MM-DD HH:MM:SS[.fff]` (UTC, SQLite's `datetime`) to milliseconds since the epoch.
-pub(crate) fn parse_datetime_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, time) = s.split_once([' ', 'T'])?;
-    let mut d = date.splitn(3, '-').map(str::parse::<i64>);
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let time = time.trim_end_matches('Z');
-    let mut t = time.splitn(3, ':');
-    let (hh, mm) = (
-        t.next()?.parse::<i64>().ok()?,
-        t.next()?.parse::<i64>().ok()?,
-    );
-    let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
-    if !(0..=9999).contains(&y)
-        || !(0.0..61.0).contains(&sec)
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&day)
-        || !(0..24).contains(&hh)
-        || !(0..60).contains(&mm)
-    {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    // `sec` is in [0, 61), so the cast is exact.
-    let ms = (sec * 1000.0).round() as i64;
-    Some(((days * 24 + hh) * 60 + mm) * 60_000 + ms)
 }
 
 /// A reference from a message to a `tool_overflow` row.
@@ -212,7 +178,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
         };
         rows.push((row, parts));
     }
-    let created = |row: &MessageRow| parse_datetime_ms(&row.created_at).unwrap_or(0);
+    let created = |row: &MessageRow| parse_ms(&row.created_at).unwrap_or(0);
 
     // Compactions: rows Zeph hid (user-only) with the same `compacted_at` were hidden by one
     // transaction; the summary rows that transaction inserted come after all of them, so each
@@ -450,7 +416,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
                 last,
             },
             source: format!("zeph:conversation/{c}/summary/{}", s.id),
-            time_ms: parse_datetime_ms(&s.created_at).unwrap_or(0),
+            time_ms: parse_ms(&s.created_at).unwrap_or(0),
             compacted: None,
         });
     }
@@ -486,7 +452,7 @@ pub(crate) fn plan(conv: &Conversation) -> Plan {
                 "zeph:conversation/{c}/tool_overflow/{}/{}",
                 o.archive_type, o.id
             ),
-            time_ms: parse_datetime_ms(&o.created_at).unwrap_or(0),
+            time_ms: parse_ms(&o.created_at).unwrap_or(0),
             compacted: None,
         });
     }
@@ -511,7 +477,7 @@ mod tests {
             ("", None),
         ];
         for (s, want) in cases {
-            assert_eq!(parse_datetime_ms(s), want, "{s}");
+            assert_eq!(parse_ms(s), want, "{s}");
         }
     }
 
@@ -529,7 +495,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn datetime_parser_never_panics(s in ".{0,40}") {
-            let _ = parse_datetime_ms(&s);
+            let _ = parse_ms(&s);
         }
     }
 }
