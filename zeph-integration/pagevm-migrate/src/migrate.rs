@@ -2,17 +2,16 @@
 //! them through page-writeback's journal in bounded boundaries, skipping pages the store
 //! already holds (idempotence and resumption).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use page_core::{
-    Boundary, Page, PageId, Repr, Scope, SessionId, SessionPageTable, TokenCounter, ToolCallId,
-    TypeTable,
+    Boundary, Page, PageId, Repr, Scope, SessionId, SessionPageTable, TokenCounter, TypeTable,
 };
 use page_engine::{BuildConfig, RepresentationBuilder};
 use page_tokenizer::{Encoding, FastBpeCounter};
 use page_writeback::{
-    AccessControl, BoundaryContext, FieldSchemas, PageStore, ReprChange, Store, Writeback,
+    AccessControl, BoundaryContext, FieldSchemas, MemoryStore, PageStore, ReprChange, Store,
+    Writeback,
 };
 
 use crate::build::{Job, build_all, build_err};
@@ -93,84 +92,15 @@ pub fn dry_run<S: PageStore, C: TokenCounter + Sync>(
     options: &MigrateOptions,
     progress: &mut dyn Progress,
 ) -> Result<MigrationReport, MigrateError> {
-    run::<S, NoStore, C>(zeph, store, None, builder, options, progress)
-}
-
-/// The store type of a dry run, which never commits; never constructed.
-enum NoStore {}
-
-impl page_writeback::BlobStore for NoStore {
-    fn put_blob(&self, _: &[u8]) -> Result<page_core::ContentDigest, page_writeback::StoreError> {
-        match *self {}
-    }
-    fn get_blob(
-        &self,
-        _: &page_core::ContentDigest,
-    ) -> Result<Option<Vec<u8>>, page_writeback::StoreError> {
-        match *self {}
-    }
-}
-
-impl PageStore for NoStore {
-    fn page(&self, _: &PageId) -> Result<Option<Page>, page_writeback::StoreError> {
-        match *self {}
-    }
-    fn tool_call_exists(&self, _: &ToolCallId) -> Result<bool, page_writeback::StoreError> {
-        match *self {}
-    }
-    fn field(
-        &self,
-        _: &PageId,
-        _: &page_writeback::FieldPath,
-    ) -> Result<Option<page_writeback::FieldState>, page_writeback::StoreError> {
-        match *self {}
-    }
-    fn fields(
-        &self,
-        _: &PageId,
-    ) -> Result<
-        BTreeMap<page_writeback::FieldPath, page_writeback::FieldState>,
-        page_writeback::StoreError,
-    > {
-        match *self {}
-    }
-    fn search(&self, _: &Scope, _: &str) -> Result<Vec<PageId>, page_writeback::StoreError> {
-        match *self {}
-    }
-}
-
-impl page_writeback::JournalStore for NoStore {
-    fn stage(
-        &self,
-        _: &SessionId,
-        _: &[page_writeback::Update],
-    ) -> Result<Vec<page_writeback::EntryId>, page_writeback::StoreError> {
-        match *self {}
-    }
-    fn record_outcomes(
-        &self,
-        _: &[(page_writeback::EntryId, page_writeback::EntryState)],
-    ) -> Result<(), page_writeback::StoreError> {
-        match *self {}
-    }
-    fn commit(
-        &self,
-        _: &page_writeback::CommitBatch,
-    ) -> Result<page_writeback::CommitReceipt, page_writeback::StoreError> {
-        match *self {}
-    }
-    fn entries(
-        &self,
-        _: &SessionId,
-    ) -> Result<Vec<page_writeback::JournalEntry>, page_writeback::StoreError> {
-        match *self {}
-    }
-    fn record_fault(
-        &self,
-        _: &page_writeback::FaultRecord,
-    ) -> Result<(), page_writeback::StoreError> {
-        match *self {}
-    }
+    // Nothing is committed: no target store (its type is only named).
+    run(
+        zeph,
+        store,
+        None::<&MemoryStore>,
+        builder,
+        options,
+        progress,
+    )
 }
 
 /// How many boundaries the builder thread may be ahead of the commits. Boundaries differ in
