@@ -4,8 +4,8 @@
 
 use page_engine::{ReadOnlyTools, ToolDecision};
 
+use super::{COUNTER, EngineConfig, MemoryStore, PrincipalId, SessionId};
 use super::{Events, call, collecting, ok};
-use crate::{COUNTER, EngineConfig, MemoryStore, PrincipalId, SessionId};
 
 struct Case {
     name: &'static str,

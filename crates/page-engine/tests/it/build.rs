@@ -23,7 +23,6 @@ use page_engine::{
 use page_tokenizer::{BpeCounter, Encoding};
 use proptest::prelude::*;
 
-#[path = "build/evidence.rs"]
 mod evidence;
 
 static BUILDER: LazyLock<RepresentationBuilder<BpeCounter>> = LazyLock::new(|| {

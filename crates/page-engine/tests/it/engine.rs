@@ -23,24 +23,14 @@ use page_writeback::{
 };
 use proptest::prelude::*;
 
-#[path = "engine/stable.rs"]
-mod stable;
-
-#[path = "engine/audit.rs"]
 mod audit;
-#[path = "engine/boundaries.rs"]
 mod boundaries;
-#[path = "engine/directory.rs"]
 mod directory;
-#[path = "engine/histories.rs"]
 mod histories;
-#[path = "engine/named.rs"]
 mod named;
-#[path = "engine/reuse.rs"]
 mod reuse;
-#[path = "engine/summaries.rs"]
+mod stable;
 mod summaries;
-#[path = "engine/traced.rs"]
 mod traced;
 
 use traced::{Events, Traced, collecting};
