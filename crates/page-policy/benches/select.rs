@@ -2,6 +2,9 @@
 //! paper scale (tens of pages) and at 1k and 10k pages, on seeded synthetic workloads built
 //! here (no dependency on page-eval).
 //!
+//! Also `select_live` compiling 5,000 live pages afresh, what a harness without a kept
+//! `LiveSelector` pays per selection.
+//!
 //! Run: `cargo bench -p page-policy -- --warm-up-time 1 --measurement-time 3`.
 
 #![allow(
@@ -14,10 +17,12 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use page_core::{CompactionKind, PageId, PageType, PinClass, TokenCount, ToolSignature};
+use page_core::{
+    CompactionKind, LevelCosts, PageId, PageType, PinClass, Repr, TokenCount, ToolSignature,
+};
 use page_policy::{
-    Demand, Feature, LevelTokens, LifecycleEvent, PolicyConfig, PolicyEngine, PolicyId, ToolCall,
-    WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn,
+    Demand, Feature, LevelTokens, LifecycleEvent, LivePage, PolicyConfig, PolicyEngine, PolicyId,
+    ToolCall, WORKLOAD_SCHEMA_VERSION, Workload, WorkloadPage, WorkloadTurn, select_live,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -206,5 +211,53 @@ fn per_turn(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, per_turn);
+/// `n` evidence pages whose ids interleave in byte order (`e-<k·7919 mod n>`), with seeded
+/// costs and scores.
+fn live_pages(n: usize, seed: u64) -> Vec<LivePage> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let defaults = PageType::Evidence.defaults();
+    (0..n)
+        .map(|k| {
+            let pointer = rng.random_range(3..8u32);
+            let structured = pointer + rng.random_range(10..40u32);
+            let compressed = structured + rng.random_range(20..200u32);
+            let full = compressed + rng.random_range(50..2_000u32);
+            let costs = [
+                (Repr::Pointer, pointer),
+                (Repr::Structured, structured),
+                (Repr::Compressed, compressed),
+                (Repr::Full, full),
+            ]
+            .into_iter()
+            .map(|(r, t)| (r, TokenCount::new(t)))
+            .collect();
+            LivePage {
+                id: PageId::new(format!("e-{}", (k * 7_919) % n)).unwrap(),
+                levels: LevelCosts::new(
+                    PageType::Evidence,
+                    defaults.path(),
+                    defaults.min_fidelity(),
+                    &costs,
+                )
+                .unwrap(),
+                pin: defaults.default_pin(),
+                base_utility: f64::from(rng.random_range(0..4u8)),
+                recompute_cost: f64::from(rng.random_range(0..3u8)),
+                recency: rng.random_range(0.0..1.0),
+            }
+        })
+        .collect()
+}
+
+fn live(c: &mut Criterion) {
+    let pages = live_pages(5_000, 7);
+    let config = PolicyConfig::preset(PolicyId::Clawvm);
+    c.bench_function("select_live/5000_pages_afresh/clawvm", |b| {
+        b.iter(|| {
+            black_box(select_live(&config, &pages, &[], TokenCount::new(16_000), None).unwrap())
+        });
+    });
+}
+
+criterion_group!(benches, per_turn, live);
 criterion_main!(benches);

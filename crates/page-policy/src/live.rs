@@ -169,7 +169,8 @@ impl LiveSelector {
 
     /// Compiles the pages after those already compiled.
     fn compile(&mut self, pages: &[LivePage]) -> Result<(), WorkloadError> {
-        for (i, p) in pages.iter().enumerate().skip(self.workload.pages.len()) {
+        let first = self.workload.pages.len();
+        for (i, p) in pages.iter().enumerate().skip(first) {
             let n = u32::try_from(i).unwrap_or(u32::MAX);
             if self.index.insert(p.id.clone(), n).is_some() {
                 return Err(WorkloadError::DuplicatePage {
@@ -179,6 +180,9 @@ impl LiveSelector {
             }
             self.workload.push_live(workload_page(p))?;
             self.available.push(true);
+        }
+        if pages.len() > first {
+            self.workload.order_live(first);
         }
         Ok(())
     }

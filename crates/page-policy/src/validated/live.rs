@@ -2,6 +2,7 @@
 //! placed in every index where [`ValidatedWorkload::new`] would place it (page-policy's
 //! `LiveSelector` keeps one between prompts).
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use page_core::{PageId, PageType};
@@ -38,31 +39,12 @@ impl ValidatedWorkload {
     }
 
     /// Adds a page of a [`ValidatedWorkload::live`] workload (no session, no tool call, no
-    /// retirement; the caller has checked its id is new), placed in every index where
-    /// [`ValidatedWorkload::new`] would place it. The oracle's demand index stays empty: a
-    /// live workload has no turn after its one.
+    /// retirement; the caller has checked its id is new). Its rank and prefetch place are set
+    /// by [`ValidatedWorkload::order_live`], once for all the pages added together. The
+    /// oracle's demand index stays empty: a live workload has no turn after its one.
     pub(crate) fn push_live(&mut self, page: WorkloadPage) -> Result<(), WorkloadError> {
         let i = self.pages.len();
-        let mut info = Self::check_page(i, &page, &mut self.levels)?;
-        let rank = self
-            .by_rank
-            .partition_point(|&r| self.pages[r as usize].id < info.id);
-        for other in &mut self.pages {
-            if other.id_rank as usize >= rank {
-                other.id_rank += 1;
-            }
-        }
-        info.id_rank = idx_u32(rank);
-        self.by_rank.insert(rank, idx_u32(i));
-        // Descending by (recompute_cost, base_utility), ties in page order: after its equals.
-        let at = self.prefetch_order.partition_point(|&q| {
-            let o = &self.pages[q as usize];
-            o.recompute_cost
-                .total_cmp(&info.recompute_cost)
-                .then(o.base_utility.total_cmp(&info.base_utility))
-                .is_ge()
-        });
-        self.prefetch_order.insert(at, idx_u32(i));
+        let info = Self::check_page(i, &page, &mut self.levels)?;
         if info.auto_pinned {
             self.pinned_pages.push(idx_u32(i));
         }
@@ -74,6 +56,29 @@ impl ValidatedWorkload {
         self.pages.push(info);
         self.source.pages.push(page);
         Ok(())
+    }
+
+    /// Places the pages from `first` on, added by [`ValidatedWorkload::push_live`], in the
+    /// id rank and the prefetch order where [`ValidatedWorkload::new`]'s sorts would: the new
+    /// pages are sorted among themselves and merged into the orders already built, so a batch
+    /// of k pages costs O(k log n) comparisons and one pass over the orders.
+    pub(crate) fn order_live(&mut self, first: usize) {
+        let pages = &self.pages;
+        let fresh: Vec<u32> = (first..pages.len()).map(idx_u32).collect();
+        let by_id = |a: u32, b: u32| pages[a as usize].id.cmp(&pages[b as usize].id);
+        // Descending by (recompute_cost, base_utility); equal keys stay in page order, so an
+        // earlier page comes first (`sort_by` and the merge are both stable).
+        let by_prefetch = |a: u32, b: u32| {
+            let (pa, pb) = (&pages[a as usize], &pages[b as usize]);
+            pb.recompute_cost
+                .total_cmp(&pa.recompute_cost)
+                .then(pb.base_utility.total_cmp(&pa.base_utility))
+        };
+        self.by_rank = merge(&self.by_rank, fresh.clone(), by_id);
+        self.prefetch_order = merge(&self.prefetch_order, fresh, by_prefetch);
+        for (rank, &i) in self.by_rank.iter().enumerate() {
+            self.pages[i as usize].id_rank = idx_u32(rank);
+        }
     }
 
     /// Sets the demands of a [`ValidatedWorkload::live`] workload's turn, merged by page as
@@ -118,4 +123,21 @@ impl ValidatedWorkload {
         self.turns[0] = plan;
         Ok(())
     }
+}
+
+/// `old` (sorted by `order`) and `fresh` sorted by `order` and merged into it, stably: on a
+/// tie the element of `old` comes first. Each fresh element's place is binary-searched, so a
+/// few new pages cost a few searches and one copy of `old`.
+fn merge(old: &[u32], mut fresh: Vec<u32>, order: impl Fn(u32, u32) -> Ordering) -> Vec<u32> {
+    fresh.sort_by(|&a, &b| order(a, b));
+    let mut out = Vec::with_capacity(old.len() + fresh.len());
+    let mut i = 0;
+    for f in fresh {
+        let at = i + old[i..].partition_point(|&o| order(f, o) != Ordering::Less);
+        out.extend_from_slice(&old[i..at]);
+        out.push(f);
+        i = at;
+    }
+    out.extend_from_slice(&old[i..]);
+    out
 }
